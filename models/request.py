@@ -1,0 +1,344 @@
+"""The allocation request: budget, minerals, supplier offers, policy, options.
+
+Field-level rules live on the fields; rules that relate several fields or
+several items (references, duplicates, tier order) live in ``model_validator``
+functions that collect *every* problem and raise them together, each with
+its own path, so that a planner can fix a request in one pass.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from models.countries import ISO_3166_ALPHA2
+
+# Hard limits on the size of one request (the contract's numbers).
+MAX_MINERALS = 2_000
+MAX_SUPPLIERS = 50_000
+MAX_TIERS = 10
+
+
+class StrictModel(BaseModel):
+    """Base for every input type: unknown fields and NaN/infinity are errors."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+def _country(value: str) -> str:
+    code = value.strip().upper()
+    if code not in ISO_3166_ALPHA2:
+        raise PydanticCustomError(
+            "country_code",
+            "'{value}' is not an ISO 3166 alpha-2 country code (e.g. US, AU, CN)",
+            {"value": value},
+        )
+    return code
+
+
+Country = Annotated[str, Field(min_length=2, max_length=2), AfterValidator(_country)]
+Identifier = Annotated[str, Field(min_length=1, max_length=200)]
+Positive = Annotated[float, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
+
+
+class Objective(StrEnum):
+    """What the optimisation aims for."""
+
+    MAX_COVERAGE = "max_coverage"
+    """Cover as much of the weighted targets as the money allows, then spend least."""
+    MIN_COST = "min_cost"
+    """Reach every target, spending as little as possible."""
+
+
+class Discount(StrEnum):
+    """How volume tiers price a quantity."""
+
+    INCREMENTAL = "incremental"
+    """Units inside each tier's range cost that tier's price (like tax brackets)."""
+    ALL_UNITS = "all_units"
+    """The whole quantity costs the price of the tier it falls into."""
+
+
+class PriceTier(StrictModel):
+    up_to: Positive | None = Field(
+        default=None,
+        description="Upper end of this tier's quantity range; null on the last tier "
+        "means 'up to the offer's capacity'.",
+    )
+    unit_price: Positive = Field(description="Price per unit inside this tier.")
+
+
+class Mineral(StrictModel):
+    id: Identifier
+    name: str | None = Field(default=None, max_length=200)
+    unit: str = Field(default="t", min_length=1, max_length=20)
+    target: Positive = Field(description="Quantity wanted, in `unit`.")
+    weight: Positive = Field(default=1.0, description="Criticality weight.")
+    min_quantity: NonNegative = Field(default=0.0, description="Hard floor on quantity.")
+    max_quantity: Positive | None = Field(default=None, description="Hard cap on quantity.")
+    max_spend: Positive | None = Field(default=None, description="Cap on spend for this mineral.")
+    market_price: Positive | None = Field(
+        default=None, description="Reference unit price, used only to report premiums."
+    )
+
+    @model_validator(mode="after")
+    def _floor_below_cap(self) -> Mineral:
+        if self.max_quantity is not None and self.min_quantity > self.max_quantity:
+            raise PydanticCustomError(
+                "floor_above_cap",
+                "min_quantity ({floor:g}) is larger than max_quantity ({cap:g})",
+                {"floor": self.min_quantity, "cap": self.max_quantity},
+            )
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+
+class SupplierOffer(StrictModel):
+    id: Identifier
+    name: str | None = Field(default=None, max_length=200, description="Company; default = id.")
+    mineral: Identifier = Field(description="Id of the mineral offered.")
+    country: Country
+    capacity: Positive = Field(description="Most that can be bought, in the mineral's unit.")
+    unit_price: Positive | None = None
+    price_tiers: list[PriceTier] | None = Field(default=None, min_length=1, max_length=MAX_TIERS)
+    discount: Discount = Discount.INCREMENTAL
+    min_order: NonNegative = Field(default=0.0, description="If anything is bought, at least this.")
+    lot_size: Positive | None = Field(default=None, description="Buy whole lots of this size.")
+    fixed_cost: NonNegative = Field(default=0.0, description="Paid once if anything is bought.")
+
+    @property
+    def company(self) -> str:
+        return self.name or self.id
+
+    @model_validator(mode="after")
+    def _offer_rules(self) -> SupplierOffer:
+        problems: list[InitErrorDetails] = []
+        if (self.unit_price is None) == (self.price_tiers is None):
+            problems.append(
+                _problem(
+                    (),
+                    "price_form",
+                    "give exactly one of unit_price or price_tiers",
+                    None,
+                )
+            )
+        if self.min_order > self.capacity:
+            problems.append(
+                _problem(
+                    ("min_order",),
+                    "min_order_above_capacity",
+                    f"min_order ({self.min_order:g}) is larger than capacity ({self.capacity:g})",
+                    self.min_order,
+                )
+            )
+        if self.lot_size is not None and self.lot_size > self.capacity:
+            problems.append(
+                _problem(
+                    ("lot_size",),
+                    "lot_above_capacity",
+                    f"lot_size ({self.lot_size:g}) is larger than capacity ({self.capacity:g})",
+                    self.lot_size,
+                )
+            )
+        if self.price_tiers is not None:
+            problems.extend(self._tier_problems(self.price_tiers))
+        _raise_if(problems, "SupplierOffer")
+        return self
+
+    def _tier_problems(self, tiers: list[PriceTier]) -> list[InitErrorDetails]:
+        problems = []
+        previous = 0.0
+        for k, tier in enumerate(tiers):
+            loc = ("price_tiers", k, "up_to")
+            last = k == len(tiers) - 1
+            if tier.up_to is None:
+                if not last:
+                    problems.append(
+                        _problem(loc, "open_tier", "only the last tier may have up_to = null", None)
+                    )
+                continue
+            if tier.up_to <= previous:
+                problems.append(
+                    _problem(
+                        loc,
+                        "tier_order",
+                        f"up_to must be larger than the previous tier's ({previous:g})",
+                        tier.up_to,
+                    )
+                )
+            if last and tier.up_to < self.capacity:
+                problems.append(
+                    _problem(
+                        loc,
+                        "tier_short",
+                        f"the last tier ends at {tier.up_to:g} but capacity is "
+                        f"{self.capacity:g}; extend it or set up_to to null",
+                        tier.up_to,
+                    )
+                )
+            previous = max(previous, tier.up_to)
+        return problems
+
+
+class CountryCap(StrictModel):
+    countries: list[Country] = Field(min_length=1, max_length=300)
+    max_share: float = Field(ge=0, le=1, description="Most of a mineral's quantity from these.")
+    minerals: list[Identifier] | None = Field(
+        default=None, description="Minerals the cap applies to; null = all."
+    )
+
+
+class Policy(StrictModel):
+    tariffs: dict[Country, NonNegative] = Field(
+        default_factory=dict, description="Country -> rate; goods cost x (1 + rate)."
+    )
+    excluded_countries: list[Country] = Field(default_factory=list, max_length=300)
+    country_caps: list[CountryCap] = Field(default_factory=list, max_length=1_000)
+    max_supplier_share: float = Field(
+        default=1.0, gt=0, le=1, description="Most of a mineral's quantity from one offer."
+    )
+    max_suppliers: int | None = Field(
+        default=None, ge=1, description="Most offers used per mineral."
+    )
+
+
+class SolveOptions(StrictModel):
+    time_limit_s: float = Field(default=30.0, gt=0, le=86_400)
+    mip_gap: float = Field(default=1e-4, ge=0, le=1, description="Relative; 0 proves optimality.")
+
+
+class AllocationRequest(StrictModel):
+    budget: Positive = Field(description="The most that may be spent in total.")
+    objective: Objective = Objective.MAX_COVERAGE
+    minerals: list[Mineral] = Field(min_length=1, max_length=MAX_MINERALS)
+    suppliers: list[SupplierOffer] = Field(min_length=1, max_length=MAX_SUPPLIERS)
+    policy: Policy = Field(default_factory=Policy)
+    options: SolveOptions = Field(default_factory=SolveOptions)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _references(cls, data: Any, handler: Any) -> AllocationRequest:
+        # Cross-references are checked on the raw input, so that they are
+        # reported together with field errors rather than after them.
+        problems = _reference_problems(data) if isinstance(data, dict) else []
+        try:
+            request = handler(data)
+        except ValidationError as exc:
+            problems = [_as_detail(e) for e in exc.errors()] + problems
+            _raise_if(problems, "AllocationRequest")
+            raise
+        _raise_if(problems, "AllocationRequest")
+        return request
+
+    def mineral(self, mineral_id: str) -> Mineral:
+        return self._mineral_index()[mineral_id]
+
+    def _mineral_index(self) -> dict[str, Mineral]:
+        return {m.id: m for m in self.minerals}
+
+
+def _items(data: dict[str, Any], key: str) -> list[tuple[int, dict[str, Any]]]:
+    value = data.get(key)
+    if not isinstance(value, list):
+        return []
+    return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
+
+
+def _text(item: dict[str, Any], key: str) -> str | None:
+    value = item.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _reference_problems(data: dict[str, Any]) -> list[InitErrorDetails]:
+    """Duplicate ids and references to unknown minerals, read from raw input."""
+    problems: list[InitErrorDetails] = []
+    mineral_ids: set[str] = set()
+    for i, mineral in _items(data, "minerals"):
+        mineral_id = _text(mineral, "id")
+        if mineral_id is None:
+            continue
+        if mineral_id in mineral_ids:
+            problems.append(
+                _problem(("minerals", i, "id"), "duplicate", f"duplicate mineral id '{mineral_id}'", mineral_id)
+            )
+        mineral_ids.add(mineral_id)
+
+    offer_ids: set[str] = set()
+    company_mineral: set[tuple[str, str]] = set()
+    for i, offer in _items(data, "suppliers"):
+        offer_id, mineral_id = _text(offer, "id"), _text(offer, "mineral")
+        if offer_id is not None:
+            if offer_id in offer_ids:
+                problems.append(
+                    _problem(("suppliers", i, "id"), "duplicate", f"duplicate supplier id '{offer_id}'", offer_id)
+                )
+            offer_ids.add(offer_id)
+        if mineral_id is None:
+            continue
+        if mineral_id not in mineral_ids:
+            problems.append(
+                _problem(
+                    ("suppliers", i, "mineral"),
+                    "unknown_mineral",
+                    f"unknown mineral '{mineral_id}'; declare it under minerals",
+                    mineral_id,
+                )
+            )
+        company = _text(offer, "name") or offer_id
+        if company is None:
+            continue
+        if (company, mineral_id) in company_mineral:
+            problems.append(
+                _problem(
+                    ("suppliers", i, "name"),
+                    "duplicate_offer",
+                    f"'{company}' already has an offer for '{mineral_id}'; give at most one "
+                    "offer per supplier and mineral (use price_tiers for volume prices)",
+                    company,
+                )
+            )
+        company_mineral.add((company, mineral_id))
+
+    policy = data.get("policy")
+    caps = policy.get("country_caps") if isinstance(policy, dict) else None
+    for c, cap in enumerate(caps if isinstance(caps, list) else []):
+        listed = cap.get("minerals") if isinstance(cap, dict) else None
+        for j, mineral_id in enumerate(listed if isinstance(listed, list) else []):
+            if isinstance(mineral_id, str) and mineral_id not in mineral_ids:
+                problems.append(
+                    _problem(
+                        ("policy", "country_caps", c, "minerals", j),
+                        "unknown_mineral",
+                        f"unknown mineral '{mineral_id}'",
+                        mineral_id,
+                    )
+                )
+    return problems
+
+
+def _as_detail(error: Any) -> InitErrorDetails:
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return _problem(tuple(error["loc"]), str(error["type"]), message, error.get("input"))
+
+
+def _problem(loc: tuple[Any, ...], kind: str, message: str, value: Any) -> InitErrorDetails:
+    return InitErrorDetails(type=PydanticCustomError(kind, message), loc=loc, input=value)
+
+
+def _raise_if(problems: list[InitErrorDetails], title: str) -> None:
+    if problems:
+        raise ValidationError.from_exception_data(title, problems)

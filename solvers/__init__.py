@@ -1,0 +1,22 @@
+"""Stockpile's engine: a validated request in, a checked allocation out.
+
+``allocate(request, options)`` is the only entry point. It builds a Pyomo
+mixed-integer model, solves it with HiGHS and checks the answer against the
+request with plain arithmetic before returning it. No Pyomo or HiGHS object
+ever leaves this package.
+"""
+
+from solvers.check import Violation, check_result
+from solvers.engine import allocate
+from solvers.errors import SolutionRejected, SolverError, SolverFailed
+from solvers.options import SolverOptions
+
+__all__ = [
+    "SolutionRejected",
+    "SolverError",
+    "SolverFailed",
+    "SolverOptions",
+    "Violation",
+    "allocate",
+    "check_result",
+]

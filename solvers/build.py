@@ -1,0 +1,305 @@
+"""The Pyomo model of one allocation request (see docs/formulation.md).
+
+``create_model(instance)`` returns a ``ConcreteModel`` with both objectives
+declared and the stage-one objective active. One small function adds each
+constraint family. Scaling is part of the formulation, not an afterthought:
+
+* every quantity column is a fraction of its offer's bound (``x`` in [0, 1]);
+* every money row is divided by its own right-hand side (the budget, or that
+  mineral's spend cap), so a $2,700 cap inside a $20B budget is held to the
+  solver's tolerance relative to $2,700, not to $20B;
+* every quantity row is measured in its mineral's reference quantity
+  (the larger of target and floor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pyomo.environ as pyo
+from pyomo.core.expr.numeric_expr import LinearExpression
+
+from models import Objective
+from solvers.prepare import CostShape, Instance, OfferData
+
+Terms = list[tuple[pyo.Var, float]]
+
+# Stage two may give back this much coverage score (absolute, score in [0, 1]).
+SCORE_SLACK = 1e-7
+
+
+def create_model(instance: Instance) -> pyo.ConcreteModel:
+    m = pyo.ConcreteModel(name="stockpile")
+    m.instance = instance  # plain data; never leaves solvers/
+    _add_variables(m, instance)
+    _add_segment_sums(m, instance)
+    _add_incremental_order(m, instance)
+    _add_all_units_choice(m, instance)
+    _add_usage_links(m, instance)
+    _add_min_orders(m, instance)
+    _add_lots(m, instance)
+    _add_mineral_totals(m, instance)
+    _add_floors(m, instance)
+    _add_coverage(m, instance)
+    _add_budget(m, instance)
+    _add_spend_caps(m, instance)
+    _add_country_caps(m, instance)
+    _add_supplier_shares(m, instance)
+    _add_supplier_counts(m, instance)
+    _add_objectives(m, instance)
+    return m
+
+
+def uses_indicator(instance: Instance, od: OfferData) -> bool:
+    """Whether the offer needs a binary 'anything bought' variable."""
+    limit = instance.request.policy.max_suppliers
+    crowded = limit is not None and len(instance.minerals[od.mineral].offers) > limit
+    return od.needs_indicator or crowded
+
+
+def segmented(od: OfferData) -> bool:
+    return len(od.tiers) > 1
+
+
+# --- variables -----------------------------------------------------------------
+
+
+def _add_variables(m: pyo.ConcreteModel, inst: Instance) -> None:
+    offers = range(len(inst.offers))
+    segs = [(i, k) for i, od in enumerate(inst.offers) if segmented(od) for k in range(len(od.tiers))]
+    chosen = [(i, k) for i, k in segs if _tier_binary(inst.offers[i], k)]
+    # x[i]: quantity bought from offer i, as a fraction of its bound.
+    m.x = pyo.Var(offers, bounds=(0, 1))
+    # seg[i, k]: the part of x[i] priced at tier k.
+    m.seg = pyo.Var(segs, bounds=lambda _, i, k: (0, _width(inst.offers[i], k)))
+    # z[i, k]: tier k is reached (incremental) or chosen (all-units).
+    m.z = pyo.Var(chosen, domain=pyo.Binary)
+    # y[i]: anything is bought from offer i.
+    m.y = pyo.Var([i for i in offers if uses_indicator(inst, inst.offers[i])], domain=pyo.Binary)
+    # n[i]: whole lots bought from offer i.
+    lots = [i for i in offers if inst.offers[i].lots is not None]
+    m.n = pyo.Var(lots, domain=pyo.NonNegativeIntegers, bounds=lambda _, i: (0, inst.offers[i].lots))
+    # Q[j]: total quantity of mineral j, in units of its reference quantity.
+    m.Q = pyo.Var(range(len(inst.minerals)), bounds=lambda _, j: (0, _quantity_cap(inst, j)))
+    # cov[j]: coverage of mineral j, min(1, quantity / target).
+    m.cov = pyo.Var(range(len(inst.minerals)), bounds=(0, 1))
+
+
+def _tier_binary(od: OfferData, k: int) -> bool:
+    if od.shape == CostShape.ALL_UNITS:
+        return True
+    return od.shape == CostShape.INCREMENTAL and k > 0
+
+
+def _width(od: OfferData, k: int) -> float:
+    t = od.tiers[k]
+    if od.shape == CostShape.ALL_UNITS:
+        return t.hi / od.bound
+    return (t.hi - t.lo) / od.bound
+
+
+def _quantity_cap(inst: Instance, j: int) -> float | None:
+    md = inst.minerals[j]
+    total = sum(inst.offers[i].bound for i in md.offers)
+    if md.mineral.max_quantity is not None:
+        total = min(total, md.mineral.max_quantity)
+    return total / md.reference
+
+
+# --- helpers -------------------------------------------------------------------
+
+
+def _expr(terms: Iterable[tuple[pyo.Var, float]], scale: float = 1.0) -> LinearExpression:
+    terms = [(v, c / scale) for v, c in terms if c != 0]
+    return LinearExpression(constant=0, linear_coefs=[c for _, c in terms], linear_vars=[v for v, _ in terms])
+
+
+def spend_terms(m: pyo.ConcreteModel, i: int) -> Terms:
+    """Spend of offer i in money: goods x (1 + tariff) + fixed cost if used."""
+    od: OfferData = m.instance.offers[i]
+    factor = od.money_factor * od.bound
+    if segmented(od):
+        terms = [(m.seg[i, k], factor * t.price) for k, t in enumerate(od.tiers)]
+    else:
+        terms = [(m.x[i], factor * od.tiers[0].price)]
+    if od.offer.fixed_cost > 0:
+        terms.append((m.y[i], od.offer.fixed_cost))
+    return terms
+
+
+def quantity_terms(m: pyo.ConcreteModel, i: int) -> Terms:
+    """Quantity of offer i in its mineral's reference units."""
+    od: OfferData = m.instance.offers[i]
+    return [(m.x[i], od.bound / m.instance.minerals[od.mineral].reference)]
+
+
+# --- constraint families ---------------------------------------------------------
+
+
+def _add_segment_sums(m: pyo.ConcreteModel, inst: Instance) -> None:
+    # An offer's quantity is the sum of its tier segments.
+    rows = [i for i, od in enumerate(inst.offers) if segmented(od)]
+    m.segment_sum = pyo.Constraint(
+        rows,
+        rule=lambda m, i: _expr([(m.x[i], 1.0)] + [(m.seg[i, k], -1.0) for k in range(len(inst.offers[i].tiers))])
+        == 0,
+    )
+
+
+def _add_incremental_order(m: pyo.ConcreteModel, inst: Instance) -> None:
+    # Incremental tiers fill in order: tier k holds units only once tier k-1 is full.
+    rows = [(i, k) for (i, k) in m.z.index_set() if inst.offers[i].shape == CostShape.INCREMENTAL]
+    m.tier_open = pyo.Constraint(rows, rule=lambda m, i, k: m.seg[i, k] <= _width(inst.offers[i], k) * m.z[i, k])
+    m.tier_full = pyo.Constraint(
+        rows, rule=lambda m, i, k: m.seg[i, k - 1] >= _width(inst.offers[i], k - 1) * m.z[i, k]
+    )
+    m.tier_chain = pyo.Constraint(
+        [(i, k) for i, k in rows if k > 1], rule=lambda m, i, k: m.z[i, k] <= m.z[i, k - 1]
+    )
+
+
+def _add_all_units_choice(m: pyo.ConcreteModel, inst: Instance) -> None:
+    # All-units: exactly one tier is chosen when anything is bought, and the quantity lies in it.
+    offers = [i for i, od in enumerate(inst.offers) if od.shape == CostShape.ALL_UNITS]
+    m.tier_pick = pyo.Constraint(
+        offers, rule=lambda m, i: sum(m.z[i, k] for k in range(len(inst.offers[i].tiers))) == m.y[i]
+    )
+    rows = [(i, k) for i in offers for k in range(len(inst.offers[i].tiers))]
+
+    def within_low(m, i, k):
+        od = inst.offers[i]
+        return m.seg[i, k] >= od.tiers[k].lo / od.bound * m.z[i, k]
+
+    m.tier_low = pyo.Constraint(rows, rule=within_low)
+    m.tier_high = pyo.Constraint(rows, rule=lambda m, i, k: m.seg[i, k] <= _width(inst.offers[i], k) * m.z[i, k])
+
+
+def _add_usage_links(m: pyo.ConcreteModel, inst: Instance) -> None:
+    # Nothing is bought from an offer unless it is marked used.
+    m.use_link = pyo.Constraint(list(m.y.index_set()), rule=lambda m, i: m.x[i] <= m.y[i])
+
+
+def _add_min_orders(m: pyo.ConcreteModel, inst: Instance) -> None:
+    # A used offer supplies at least its minimum order.
+    rows = [i for i in m.y.index_set() if inst.offers[i].offer.min_order > 0 and inst.offers[i].lots is None]
+    m.min_order = pyo.Constraint(
+        rows, rule=lambda m, i: m.x[i] >= inst.offers[i].offer.min_order / inst.offers[i].bound * m.y[i]
+    )
+    lot_rows = [i for i in m.y.index_set() if inst.offers[i].lots is not None]
+    m.min_lots = pyo.Constraint(lot_rows, rule=lambda m, i: m.n[i] >= inst.offers[i].min_lots * m.y[i])
+
+
+def _add_lots(m: pyo.ConcreteModel, inst: Instance) -> None:
+    # Lot offers sell whole lots only.
+    m.lots = pyo.Constraint(
+        list(m.n.index_set()),
+        rule=lambda m, i: m.x[i] == inst.offers[i].offer.lot_size / inst.offers[i].bound * m.n[i],
+    )
+
+
+def _add_mineral_totals(m: pyo.ConcreteModel, inst: Instance) -> None:
+    # A mineral's total is what its offers supply.
+    def total(m, j):
+        terms = [t for i in inst.minerals[j].offers for t in quantity_terms(m, i)]
+        return _expr(terms + [(m.Q[j], -1.0)]) == 0
+
+    m.total = pyo.Constraint(range(len(inst.minerals)), rule=total)
+
+
+def _add_floors(m: pyo.ConcreteModel, inst: Instance) -> None:
+    # Each mineral reaches its hard floor (min_quantity; the target too under min_cost).
+    rows = [j for j, md in enumerate(inst.minerals) if md.floor > 0]
+    m.floor = pyo.Constraint(rows, rule=lambda m, j: m.Q[j] >= inst.minerals[j].floor / inst.minerals[j].reference)
+
+
+def _add_coverage(m: pyo.ConcreteModel, inst: Instance) -> None:
+    # Coverage is at most quantity / target (and at most 1, by its bound).
+    def cov(m, j):
+        md = inst.minerals[j]
+        return m.cov[j] <= md.reference / md.mineral.target * m.Q[j]
+
+    m.coverage = pyo.Constraint(range(len(inst.minerals)), rule=cov)
+
+
+def _add_budget(m: pyo.ConcreteModel, inst: Instance) -> None:
+    # Total spend stays within the budget (row scaled by the budget).
+    terms = [t for i in range(len(inst.offers)) for t in spend_terms(m, i)]
+    m.budget = pyo.Constraint(expr=_expr(terms, inst.request.budget) <= 1)
+
+
+def _add_spend_caps(m: pyo.ConcreteModel, inst: Instance) -> None:
+    # A mineral's spend stays within its own cap (row scaled by that cap).
+    rows = [j for j, md in enumerate(inst.minerals) if md.spend_cap is not None and md.offers]
+
+    def cap(m, j):
+        md = inst.minerals[j]
+        return _expr([t for i in md.offers for t in spend_terms(m, i)], md.spend_cap) <= 1
+
+    m.spend_cap = pyo.Constraint(rows, rule=cap)
+
+
+def country_cap_rows(inst: Instance) -> list[tuple[int, int, list[int]]]:
+    """(cap index, mineral, offers from the capped countries) for every binding-capable cap."""
+    rows = []
+    for c, cap in enumerate(inst.request.policy.country_caps):
+        countries = set(cap.countries)
+        listed = None if cap.minerals is None else set(cap.minerals)
+        for j, md in enumerate(inst.minerals):
+            if listed is not None and md.mineral.id not in listed:
+                continue
+            capped = [i for i in md.offers if inst.offers[i].offer.country in countries]
+            if capped and cap.max_share < 1:
+                rows.append((c, j, capped))
+    return rows
+
+
+def _add_country_caps(m: pyo.ConcreteModel, inst: Instance) -> None:
+    # Quantity from capped countries is at most max_share of the mineral's total.
+    rows = country_cap_rows(inst)
+    share = inst.request.policy.country_caps
+
+    def cap(m, r):
+        c, j, capped = rows[r]
+        terms = [t for i in capped for t in quantity_terms(m, i)]
+        return _expr(terms + [(m.Q[j], -share[c].max_share)]) <= 0
+
+    m.country_cap = pyo.Constraint(range(len(rows)), rule=cap)
+
+
+def _add_supplier_shares(m: pyo.ConcreteModel, inst: Instance) -> None:
+    # No offer supplies more than max_supplier_share of its mineral's total.
+    share = inst.request.policy.max_supplier_share
+    rows = [] if share >= 1 else list(range(len(inst.offers)))
+
+    def cap(m, i):
+        return _expr(quantity_terms(m, i) + [(m.Q[inst.offers[i].mineral], -share)]) <= 0
+
+    m.supplier_share = pyo.Constraint(rows, rule=cap)
+
+
+def _add_supplier_counts(m: pyo.ConcreteModel, inst: Instance) -> None:
+    # At most max_suppliers offers are used per mineral.
+    limit = inst.request.policy.max_suppliers
+    rows = [] if limit is None else [j for j, md in enumerate(inst.minerals) if len(md.offers) > limit]
+    m.supplier_count = pyo.Constraint(rows, rule=lambda m, j: sum(m.y[i] for i in inst.minerals[j].offers) <= limit)
+
+
+def _add_objectives(m: pyo.ConcreteModel, inst: Instance) -> None:
+    # score: weighted coverage in [0, 1]; spend: total spend as a fraction of the budget.
+    weight = inst.total_weight
+    m.score = pyo.Expression(expr=_expr([(m.cov[j], md.mineral.weight / weight) for j, md in enumerate(inst.minerals)]))
+    spend = [t for i in range(len(inst.offers)) for t in spend_terms(m, i)]
+    m.spend = pyo.Expression(expr=_expr(spend, inst.request.budget))
+    m.max_score = pyo.Objective(expr=m.score, sense=pyo.maximize)
+    m.min_spend = pyo.Objective(expr=m.spend, sense=pyo.minimize)
+    if inst.request.objective is Objective.MIN_COST:
+        m.max_score.deactivate()
+    else:
+        m.min_spend.deactivate()
+
+
+def fix_score(m: pyo.ConcreteModel, score: float) -> None:
+    """Stage two: keep the stage-one coverage score while spend is minimised."""
+    m.keep_score = pyo.Constraint(expr=m.score >= score - SCORE_SLACK)
+    m.max_score.deactivate()
+    m.min_spend.activate()

@@ -1,0 +1,116 @@
+"""Explain an infeasible request: which floor cannot be met, by how much, and why.
+
+The hard floors (min_quantity; every target under min_cost) are made elastic:
+each gets a shortage variable, measured as a share of that floor, and the sum
+of shares is minimised under every other rule as the request states it. The
+floors that still come up short are the requirements that cannot be met; the
+limits that the elastic allocation uses up (budget, spend caps, country caps,
+supplier counts, the supply itself) say why.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pyomo.environ as pyo
+
+from models import AllocationRequest, Finding, Objective, Severity, Status
+from solvers.build import create_model
+from solvers.extract import load_values, quantities
+from solvers.highs import SolveState, compile_model, solve
+from solvers.options import SolverOptions
+from solvers.prepare import Instance
+from solvers.report import SolveStats, amount, build_result, dropped_findings, solved_findings
+
+SHORT = 1e-6  # a shortage below this share of its floor is no shortage
+
+
+def diagnose(instance: Instance, options: SolverOptions, time_left: float, size) -> list[Finding]:
+    request = instance.request
+    model = create_model(instance)
+    _make_floors_elastic(model, instance)
+    compiled = compile_model(model)
+    began = time.perf_counter()
+    outcome = solve(compiled, options, time_left)
+    if outcome.values is None:
+        return [_unexplained(request, "the diagnosis ran out of time" if outcome.state is not SolveState.INFEASIBLE else "")]
+    load_values(model, compiled, outcome.values)
+    q = quantities(model, instance)
+    elastic = build_result(request, q, SolveStats(Status.FEASIBLE, time.perf_counter() - began, size), [])
+    limits = [f for f in solved_findings(instance, elastic) if f.code.endswith("_binding")]
+    reached = {s.id: s.quantity for s in elastic.minerals}
+    out = []
+    for j, md in enumerate(instance.minerals):
+        if md.floor <= 0:
+            continue
+        short = pyo.value(model.shortage[j]) * md.floor
+        if short <= SHORT * md.floor:
+            continue
+        m = md.mineral
+        field = "target" if request.objective is Objective.MIN_COST and m.target >= m.min_quantity else "min_quantity"
+        best = max(0.0, min(reached[m.id], md.floor - short))
+        why = _why(instance, md, limits)
+        out.append(
+            Finding(
+                code="floor_unmet",
+                severity=Severity.ERROR,
+                mineral=m.id,
+                requirement=field,
+                required=md.floor,
+                achievable=best,
+                shortfall=md.floor - best,
+                message=f"{m.label}'s {field} {amount(md.floor, m.unit)} cannot be met: at most "
+                f"{amount(best, m.unit)} can be bought {why} (short by {amount(md.floor - best, m.unit)}).",
+            )
+        )
+    if not out:
+        out.append(_unexplained(request, ""))
+    return out + dropped_findings(instance)
+
+
+def _make_floors_elastic(model: pyo.ConcreteModel, instance: Instance) -> None:
+    # shortage[j]: how far mineral j falls below its floor, as a share of that floor.
+    rows = list(model.floor.index_set())
+    model.shortage = pyo.Var(rows, bounds=(0, 1))
+    for j in rows:
+        md = instance.minerals[j]
+        model.floor[j].set_value(model.Q[j] + md.floor / md.reference * model.shortage[j] >= md.floor / md.reference)
+    model.max_score.deactivate()
+    model.min_spend.deactivate()
+    model.least_shortage = pyo.Objective(expr=sum(model.shortage[j] for j in rows), sense=pyo.minimize)
+
+
+_LIMIT_NAMES = {
+    "spend_cap_binding": "its max_spend",
+    "country_cap_binding": "a country cap",
+    "max_suppliers_binding": "the max_suppliers limit",
+}
+
+
+def _why(instance: Instance, md, limits: list[Finding]) -> str:
+    offered = sum(instance.offers[i].bound for i in md.offers)
+    capacity = sum(instance.offers[i].offer.capacity for i in md.offers)
+    if not md.offers:
+        return "because no offer for it can be used"
+    if capacity < md.floor:
+        return f"because usable offers total only {amount(capacity, md.mineral.unit)}"
+    reasons = []
+    for f in limits:
+        if f.code == "budget_binding":
+            reasons.append("the budget")
+        elif f.mineral == md.mineral.id:
+            reasons.append(_LIMIT_NAMES.get(f.code, f.requirement or f.code))
+    if offered < md.floor and not reasons:
+        reasons.append("the budget and spend caps")
+    if not reasons:
+        return "while the other minerals' floors are met"
+    return "under " + ", ".join(dict.fromkeys(reasons))
+
+
+def _unexplained(request: AllocationRequest, detail: str) -> Finding:
+    tail = f" ({detail})" if detail else ""
+    return Finding(
+        code="infeasible",
+        severity=Severity.ERROR,
+        message="No allocation meets every hard requirement; relaxing the floors did not single one out" + tail + ".",
+    )

@@ -1,0 +1,102 @@
+"""``allocate``: the one entry point from a validated request to a checked result.
+
+prepare (plain data) -> create_model (Pyomo) -> compile -> HiGHS -> extract
+(snapped quantities) -> build_result (plain arithmetic) -> check_result
+(independent) -> findings. ``max_coverage`` is solved lexicographically: the
+best coverage score first, then the least spend that keeps that score,
+warm-started from the first stage's allocation.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pyomo.environ as pyo
+
+from models import AllocationRequest, AllocationResult, ModelSize, Objective, Status
+from solvers.build import create_model, fix_score
+from solvers.check import check_result
+from solvers.diagnose import diagnose
+from solvers.errors import SolutionRejected, SolverFailed
+from solvers.extract import column_values, load_values, quantities
+from solvers.highs import Compiled, SolveOutcome, SolveState, compile_model, solve
+from solvers.options import SolverOptions
+from solvers.prepare import Instance, prepare
+from solvers.report import SolveStats, build_result, solved_findings
+
+
+def allocate(request: AllocationRequest, options: SolverOptions | None = None) -> AllocationResult:
+    """Solve one request; every returned allocation has passed ``check_result``."""
+    opts = (options or SolverOptions()).for_request(request)
+    began = time.perf_counter()
+    deadline = began + opts.time_limit_s
+    instance = prepare(request)
+    result = _solve_checked(instance, opts, deadline, began)
+    if result is None:  # the check failed: same model, tighter tolerances
+        result = _solve_checked(instance, opts.tighter(), deadline, began, last_try=True)
+    assert result is not None
+    return result
+
+
+@dataclass(slots=True)
+class _Stage:
+    model: pyo.ConcreteModel
+    compiled: Compiled
+    outcome: SolveOutcome
+
+
+def _solve_checked(
+    instance: Instance, opts: SolverOptions, deadline: float, began: float, last_try: bool = False
+) -> AllocationResult | None:
+    request = instance.request
+    model = create_model(instance)
+    compiled = compile_model(model)
+    size = ModelSize(**compiled.size)
+    first = solve(compiled, opts, deadline - time.perf_counter())
+    if first.state is SolveState.ERROR:
+        raise SolverFailed(f"HiGHS failed: {first.message}")
+    if first.state is SolveState.INFEASIBLE:
+        findings = diagnose(instance, opts, max(deadline - time.perf_counter(), 1.0), size) if opts.diagnose else []
+        stats = SolveStats(Status.INFEASIBLE, time.perf_counter() - began, size)
+        return build_result(request, [0.0] * len(request.suppliers), stats, findings)
+    if first.values is None:
+        stats = SolveStats(Status.NO_SOLUTION, time.perf_counter() - began, size)
+        return build_result(request, [0.0] * len(request.suppliers), stats, [])
+
+    load_values(model, compiled, first.values)
+    proven = first.state is SolveState.OPTIMAL
+    if request.objective is Objective.MAX_COVERAGE:
+        proven = _least_spend_stage(model, first, opts, deadline) and proven
+    money = request.budget if request.objective is Objective.MIN_COST else 1.0
+    stats = SolveStats(
+        status=Status.OPTIMAL if proven else Status.FEASIBLE,
+        seconds=0.0,
+        size=size,
+        gap=first.gap,
+        bound=None if first.bound is None else first.bound * money,
+    )
+    result = build_result(request, quantities(model, instance), stats, [])
+    if opts.verify:
+        violations = check_result(request, result)
+        if violations:
+            if last_try:
+                raise SolutionRejected(violations)
+            return None
+    findings = solved_findings(instance, result)
+    return result.model_copy(update={"diagnostics": findings, "solve_seconds": time.perf_counter() - began})
+
+
+def _least_spend_stage(model: pyo.ConcreteModel, first: SolveOutcome, opts: SolverOptions, deadline: float) -> bool:
+    """Stage two: least spend at the stage-one score. True when proven optimal."""
+    fix_score(model, first.objective)
+    compiled = compile_model(model)
+    left = deadline - time.perf_counter()
+    if left <= 0:
+        return False
+    second = solve(compiled, opts, left, start=column_values(model, compiled))
+    if second.values is None or not np.all(np.isfinite(second.values)):
+        return False  # keep the stage-one allocation: valid, just not the cheapest
+    load_values(model, compiled, second.values)
+    return second.state is SolveState.OPTIMAL

@@ -1,0 +1,60 @@
+"""Read quantities out of a solution and snap them to what the request allows.
+
+The solver returns values within its tolerances: a lot count of 2.9999999,
+a quantity a hair below an all-units breakpoint, a usage binary of 1e-9.
+Quantities are snapped to the discrete structure the solver chose (whole lots,
+the chosen tier's range, exactly zero when unused) so that every reported
+figure is exact arithmetic on a quantity the request admits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+
+from solvers.highs import Compiled
+from solvers.prepare import ZERO, CostShape, Instance
+
+
+def load_values(model: pyo.ConcreteModel, compiled: Compiled, values: np.ndarray) -> None:
+    """Write a solution into the model's variables (columns the compiler dropped read 0)."""
+    for var in model.component_data_objects(pyo.Var, descend_into=True):
+        var.set_value(0, skip_validation=True)
+    for var, value in zip(compiled.columns, values):
+        var.set_value(float(value), skip_validation=True)
+
+
+def column_values(model: pyo.ConcreteModel, compiled: Compiled) -> np.ndarray:
+    """The model's current variable values, in column order (for warm starts)."""
+    return np.array([0.0 if v.value is None else float(v.value) for v in compiled.columns])
+
+
+def quantities(model: pyo.ConcreteModel, instance: Instance) -> list[float]:
+    """Quantity bought from every offer of the request (0 for dropped offers)."""
+    out = [0.0] * len(instance.request.suppliers)
+    for i, od in enumerate(instance.offers):
+        used = (pyo.value(model.y[i]) > 0.5) if i in model.y else None
+        if used is False:
+            continue
+        if od.lots is not None:
+            q = round(pyo.value(model.n[i])) * od.offer.lot_size
+        else:
+            q = min(max(pyo.value(model.x[i]), 0.0), 1.0) * od.bound
+            if used and od.offer.min_order > 0:
+                q = max(q, od.offer.min_order)
+            if od.shape == CostShape.ALL_UNITS:
+                q = _into_chosen_tier(model, i, od, q)
+        out[od.index] = 0.0 if q <= ZERO * od.bound else _tidy(q)
+    return out
+
+
+def _tidy(q: float) -> float:
+    """Drop float noise (2500.0000000000005 -> 2500.0) far below every tolerance."""
+    return float(f"{q:.12g}")
+
+
+def _into_chosen_tier(model: pyo.ConcreteModel, i: int, od, q: float) -> float:
+    for k, tier in enumerate(od.tiers):
+        if pyo.value(model.z[i, k]) > 0.5:
+            return min(max(q, tier.lo), tier.hi)
+    return q

@@ -1,0 +1,166 @@
+"""Hand a Pyomo model to HiGHS and read the answer back.
+
+The model is compiled to matrices with Pyomo's standard-form compiler and
+passed straight to ``highspy``: no files, no stdout redirection (Pyomo's
+in-process HiGHS interfaces swap process-wide stdout while solving), full
+control over options and warm starts. HiGHS's statuses are translated here,
+at the edge, into the engine's own ``SolveState``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import Enum
+
+import highspy
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+from solvers.options import SolverOptions
+
+
+class SolveState(Enum):
+    OPTIMAL = "optimal"  # proven within the gap
+    LIMIT_WITH_SOLUTION = "limit_with_solution"  # stopped by a limit, incumbent in hand
+    LIMIT_NO_SOLUTION = "limit_no_solution"  # stopped by a limit, nothing found
+    INFEASIBLE = "infeasible"
+    ERROR = "error"  # the solver failed; never shown to a user as a result
+
+
+@dataclass(slots=True)
+class Compiled:
+    """A model as HiGHS sees it, with the Pyomo variable of every column."""
+
+    columns: list[pyo.Var]
+    sign: float  # +1 minimise, -1 maximise (HiGHS always minimises here)
+    offset: float
+    cost: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    matrix: object  # scipy.sparse.csc_array, duplicates merged
+    integrality: np.ndarray
+
+    @property
+    def size(self) -> dict[str, int]:
+        """Counts of variables, binaries, other integers and constraints."""
+        ints = self.integrality.astype(bool)
+        binary = ints & (self.col_lower == 0) & (self.col_upper == 1)
+        return {
+            "variables": len(self.columns),
+            "binaries": int(binary.sum()),
+            "integers": int((ints & ~binary).sum()),
+            "constraints": len(self.row_lower),
+        }
+
+
+@dataclass(slots=True)
+class SolveOutcome:
+    state: SolveState
+    objective: float | None  # in the model's own sense and units
+    bound: float | None
+    gap: float | None
+    seconds: float
+    values: np.ndarray | None  # one per column
+    message: str = ""
+
+
+def compile_model(model: pyo.ConcreteModel) -> Compiled:
+    """Matrices of the active objective and constraints (one objective active)."""
+    info = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+    objective = info.objectives[0]
+    sign = 1.0 if objective.sense == pyo.minimize else -1.0
+    A = info.A.tocsc()
+    A.sum_duplicates()  # highspy misbehaves on duplicate entries; Pyomo merges them, be sure
+    row_lower = np.full(A.shape[0], -np.inf)
+    row_upper = np.full(A.shape[0], np.inf)
+    rhs = np.asarray(info.rhs, dtype=float)
+    for r, (_, kind) in enumerate(info.rows):
+        if kind <= 0:
+            row_lower[r] = rhs[r]
+        if kind >= 0:
+            row_upper[r] = rhs[r]
+    columns = info.columns
+    col_lower = np.array([-np.inf if v.lb is None else v.lb for v in columns], dtype=float)
+    col_upper = np.array([np.inf if v.ub is None else v.ub for v in columns], dtype=float)
+    integrality = np.array([1 if v.is_integer() else 0 for v in columns], dtype=np.int32)
+    cost = sign * info.c.toarray().ravel() if info.c.shape[0] else np.zeros(len(columns))
+    offset = float(info.c_offset[0]) if len(info.c_offset) else 0.0
+    return Compiled(
+        columns=columns,
+        sign=sign,
+        offset=sign * offset,
+        cost=cost,
+        col_lower=col_lower,
+        col_upper=col_upper,
+        row_lower=row_lower,
+        row_upper=row_upper,
+        matrix=A,
+        integrality=integrality,
+    )
+
+
+def solve(compiled: Compiled, options: SolverOptions, time_left: float, start: np.ndarray | None = None) -> SolveOutcome:
+    """One HiGHS run; ``start`` is a full column vector to warm-start from."""
+    began = time.perf_counter()
+    h = highspy.Highs()
+    for name, value in options.highs(time_left).items():
+        h.setOptionValue(name, value)
+    A = compiled.matrix
+    has_integers = bool(compiled.integrality.any())
+    status = h.passModel(
+        len(compiled.columns),
+        A.shape[0],
+        A.nnz,
+        1,  # column-wise matrix
+        1,  # minimise
+        compiled.offset,
+        compiled.cost,
+        compiled.col_lower,
+        compiled.col_upper,
+        compiled.row_lower,
+        compiled.row_upper,
+        A.indptr.astype(np.int32),
+        A.indices.astype(np.int32),
+        A.data.astype(float),
+        compiled.integrality if has_integers else np.zeros(0, dtype=np.int32),
+    )
+    if status == highspy.HighsStatus.kError:
+        return SolveOutcome(SolveState.ERROR, None, None, None, time.perf_counter() - began, None, "model rejected")
+    if start is not None and has_integers:
+        h.setSolution(len(start), np.arange(len(start), dtype=np.int32), np.asarray(start, dtype=float))
+    h.run()
+    return _outcome(h, compiled, has_integers, time.perf_counter() - began)
+
+
+_LIMITS = {
+    highspy.HighsModelStatus.kTimeLimit,
+    highspy.HighsModelStatus.kIterationLimit,
+    highspy.HighsModelStatus.kSolutionLimit,
+    highspy.HighsModelStatus.kInterrupt,
+    highspy.HighsModelStatus.kMemoryLimit,
+    highspy.HighsModelStatus.kObjectiveBound,
+    highspy.HighsModelStatus.kObjectiveTarget,
+}
+
+
+def _outcome(h: highspy.Highs, compiled: Compiled, mip: bool, seconds: float) -> SolveOutcome:
+    status = h.getModelStatus()
+    info = h.getInfo()
+    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    values = np.array(h.getSolution().col_value, dtype=float) if has_solution else None
+    objective = compiled.sign * info.objective_function_value if has_solution else None
+    bound = compiled.sign * info.mip_dual_bound if mip and np.isfinite(info.mip_dual_bound) else objective
+    gap = float(info.mip_gap) if mip and has_solution and np.isfinite(info.mip_gap) else (0.0 if has_solution else None)
+    if status == highspy.HighsModelStatus.kOptimal and has_solution:
+        state = SolveState.OPTIMAL
+    elif status == highspy.HighsModelStatus.kInfeasible:
+        state = SolveState.INFEASIBLE
+    elif status in _LIMITS:
+        state = SolveState.LIMIT_WITH_SOLUTION if has_solution else SolveState.LIMIT_NO_SOLUTION
+    else:
+        state = SolveState.ERROR
+    return SolveOutcome(state, objective, bound, gap, seconds, values, h.modelStatusToString(status))

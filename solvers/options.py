@@ -1,0 +1,54 @@
+"""Solver options, in one place: what the engine may set and what HiGHS gets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from models import AllocationRequest
+
+
+@dataclass(frozen=True, slots=True)
+class SolverOptions:
+    """Limits and tolerances for one ``allocate`` call.
+
+    ``time_limit_s`` and ``mip_gap`` default to the request's own options; a
+    server passes ``max_time_limit_s`` to clamp what a client may ask for.
+    """
+
+    time_limit_s: float | None = None
+    mip_gap: float | None = None
+    max_time_limit_s: float | None = None
+    feasibility_tolerance: float = 1e-7
+    integrality_tolerance: float = 1e-7
+    random_seed: int = 0
+    verify: bool = True
+    diagnose: bool = True
+
+    def for_request(self, request: AllocationRequest) -> SolverOptions:
+        """Resolve defaults from the request and clamp the time limit."""
+        limit = request.options.time_limit_s if self.time_limit_s is None else self.time_limit_s
+        if self.max_time_limit_s is not None:
+            limit = min(limit, self.max_time_limit_s)
+        gap = request.options.mip_gap if self.mip_gap is None else self.mip_gap
+        return replace(self, time_limit_s=limit, mip_gap=gap)
+
+    def tighter(self) -> SolverOptions:
+        """The same solve, asked to respect every row a hundred times more closely."""
+        return replace(
+            self,
+            feasibility_tolerance=self.feasibility_tolerance / 100,
+            integrality_tolerance=self.integrality_tolerance / 100,
+        )
+
+    def highs(self, time_left: float) -> dict[str, object]:
+        """HiGHS option values for one solve with ``time_left`` seconds."""
+        return {
+            "output_flag": False,
+            "threads": 1,  # HiGHS fixes its thread pool per OS thread at first use
+            "time_limit": max(time_left, 0.01),
+            "mip_rel_gap": self.mip_gap if self.mip_gap is not None else 1e-4,
+            "mip_abs_gap": 1e-12,
+            "primal_feasibility_tolerance": self.feasibility_tolerance,
+            "mip_feasibility_tolerance": self.integrality_tolerance,
+            "random_seed": self.random_seed,
+        }

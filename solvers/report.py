@@ -1,0 +1,265 @@
+"""Assemble the result a user sees: every figure from quantities and the request.
+
+All money and coverage figures are recomputed here by plain arithmetic
+(``solvers.pricing``) from the snapped quantities, never copied from the
+solver, so the response is exactly consistent with the request's prices.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from models import (
+    AllocationLine,
+    AllocationRequest,
+    AllocationResult,
+    Finding,
+    MineralSummary,
+    ModelSize,
+    Objective,
+    Severity,
+    Status,
+)
+from solvers.pricing import offer_cost
+from solvers.prepare import Instance
+
+# A limit counts as binding when less than this share of it is left.
+BINDING = 1e-3
+# Offers dropped before solving are listed one by one up to this many.
+LIST_DROPPED = 20
+
+
+@dataclass(frozen=True, slots=True)
+class SolveStats:
+    status: Status
+    seconds: float
+    size: ModelSize
+    gap: float | None = None
+    bound: float | None = None
+
+
+def build_result(
+    request: AllocationRequest,
+    quantities: list[float],
+    stats: SolveStats,
+    findings: list[Finding],
+) -> AllocationResult:
+    markets = {m.id: m.market_price for m in request.minerals}
+    lines: list[AllocationLine] = []
+    for offer, q in zip(request.suppliers, quantities):
+        if q <= 0:
+            continue
+        cost = offer_cost(request, offer, q)
+        average = cost.spend / q
+        market = markets[offer.mineral]
+        lines.append(
+            AllocationLine(
+                supplier_id=offer.id,
+                supplier=offer.company,
+                mineral=offer.mineral,
+                country=offer.country,
+                quantity=q,
+                goods_cost=cost.goods,
+                tariff_cost=cost.tariff,
+                fixed_cost=cost.fixed,
+                spend=cost.spend,
+                average_unit_price=average,
+                premium_vs_market=None if market is None else average / market - 1,
+            )
+        )
+    summaries = _mineral_summaries(request, lines)
+    total = sum(line.spend for line in lines)
+    score = None
+    if request.objective is Objective.MAX_COVERAGE and stats.status.has_allocation:
+        weight = sum(m.weight for m in request.minerals)
+        score = sum(m.weight * s.coverage for m, s in zip(request.minerals, summaries)) / weight
+    objective_value = None
+    if stats.status.has_allocation:
+        objective_value = score if request.objective is Objective.MAX_COVERAGE else total
+    return AllocationResult(
+        status=stats.status,
+        objective=request.objective,
+        objective_value=objective_value,
+        coverage_score=score,
+        total_spend=total,
+        budget=request.budget,
+        budget_remaining=request.budget - total,
+        mip_gap=stats.gap,
+        best_bound=stats.bound,
+        solve_seconds=stats.seconds,
+        model=stats.size,
+        allocations=lines,
+        minerals=summaries,
+        diagnostics=findings,
+    )
+
+
+def _mineral_summaries(request: AllocationRequest, lines: list[AllocationLine]) -> list[MineralSummary]:
+    quantity: dict[str, float] = defaultdict(float)
+    spend: dict[str, float] = defaultdict(float)
+    used: dict[str, int] = defaultdict(int)
+    countries: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for line in lines:
+        quantity[line.mineral] += line.quantity
+        spend[line.mineral] += line.spend
+        used[line.mineral] += 1
+        countries[line.mineral][line.country] += line.quantity
+    out = []
+    for m in request.minerals:
+        q = quantity[m.id]
+        shares = {c: v / q for c, v in sorted(countries[m.id].items())} if q > 0 else {}
+        out.append(
+            MineralSummary(
+                id=m.id,
+                name=m.label,
+                unit=m.unit,
+                quantity=q,
+                target=m.target,
+                coverage=min(1.0, q / m.target),
+                spend=spend[m.id],
+                suppliers_used=used[m.id],
+                share_by_country=shares,
+            )
+        )
+    return out
+
+
+def solved_findings(instance: Instance, result: AllocationResult) -> list[Finding]:
+    """What limited a solved allocation: binding budget, caps and supply."""
+    request = instance.request
+    out: list[Finding] = []
+    if result.budget_remaining <= BINDING * request.budget:
+        out.append(
+            Finding(
+                code="budget_binding",
+                severity=Severity.INFO,
+                requirement="budget",
+                required=request.budget,
+                achievable=result.total_spend,
+                message=f"The budget of {money(request.budget)} is fully used.",
+            )
+        )
+    summaries = {s.id: s for s in result.minerals}
+    for md in instance.minerals:
+        m, s = md.mineral, summaries[md.mineral.id]
+        if m.max_spend is not None and s.spend >= (1 - BINDING) * m.max_spend:
+            out.append(
+                Finding(
+                    code="spend_cap_binding",
+                    severity=Severity.INFO,
+                    mineral=m.id,
+                    requirement="max_spend",
+                    required=m.max_spend,
+                    achievable=s.spend,
+                    message=f"{m.label}'s spend cap of {money(m.max_spend)} is fully used.",
+                )
+            )
+        if s.coverage < 1 - 1e-9:
+            offered = sum(instance.offers[i].offer.capacity for i in md.offers)
+            reason = _shortfall_reason(instance, md, s.quantity, offered)
+            out.append(
+                Finding(
+                    code="target_not_covered",
+                    severity=Severity.WARNING,
+                    mineral=m.id,
+                    requirement="target",
+                    required=m.target,
+                    achievable=s.quantity,
+                    shortfall=m.target - s.quantity,
+                    message=f"{m.label}: {amount(s.quantity, m.unit)} of the {amount(m.target, m.unit)} target "
+                    f"({s.coverage:.1%}); {reason}.",
+                )
+            )
+    out += _policy_findings(instance, result)
+    out += dropped_findings(instance)
+    return out
+
+
+def _shortfall_reason(instance: Instance, md, quantity: float, offered: float) -> str:
+    if offered <= md.mineral.target and quantity >= (1 - BINDING) * offered:
+        return f"every usable offer is bought out ({amount(offered, md.mineral.unit)} offered in all)"
+    if not md.offers:
+        return "no usable offer"
+    return "more would cost more than the budget and spend caps allow or break a policy rule"
+
+
+def _policy_findings(instance: Instance, result: AllocationResult) -> list[Finding]:
+    out = []
+    request = instance.request
+    summaries = {s.id: s for s in result.minerals}
+    for c, cap in enumerate(request.policy.country_caps):
+        for m in request.minerals:
+            if cap.minerals is not None and m.id not in cap.minerals:
+                continue
+            s = summaries[m.id]
+            if s.quantity <= 0 or cap.max_share >= 1:
+                continue
+            share = sum(v for k, v in s.share_by_country.items() if k in cap.countries)
+            if share >= cap.max_share - BINDING:
+                out.append(
+                    Finding(
+                        code="country_cap_binding",
+                        severity=Severity.INFO,
+                        mineral=m.id,
+                        requirement=f"policy.country_caps[{c}]",
+                        required=cap.max_share,
+                        achievable=share,
+                        message=f"{m.label}: the {cap.max_share:.0%} cap on {', '.join(cap.countries)} is reached.",
+                    )
+                )
+    limit = request.policy.max_suppliers
+    if limit is not None:
+        for m in request.minerals:
+            if summaries[m.id].suppliers_used >= limit:
+                out.append(
+                    Finding(
+                        code="max_suppliers_binding",
+                        severity=Severity.INFO,
+                        mineral=m.id,
+                        requirement="policy.max_suppliers",
+                        required=limit,
+                        achievable=summaries[m.id].suppliers_used,
+                        message=f"{m.label}: the limit of {limit} supplier(s) is reached.",
+                    )
+                )
+    return out
+
+
+def dropped_findings(instance: Instance) -> list[Finding]:
+    """Offers that could not be used at all, and why."""
+    request = instance.request
+    if not instance.dropped:
+        return []
+    if len(instance.dropped) > LIST_DROPPED:
+        return [
+            Finding(
+                code="offers_unusable",
+                severity=Severity.INFO,
+                message=f"{len(instance.dropped)} offers cannot be used (excluded countries, or too large "
+                "for the budget, caps or capacity).",
+            )
+        ]
+    out = []
+    for i, reason in instance.dropped.items():
+        offer = request.suppliers[i]
+        out.append(
+            Finding(
+                code="offer_unusable",
+                severity=Severity.INFO,
+                mineral=offer.mineral,
+                message=f"Offer {offer.id} ({offer.company}, {offer.mineral}) cannot be used: {reason}.",
+            )
+        )
+    return out
+
+
+def money(value: float) -> str:
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"${value / size:,.3g}{suffix}"
+    return f"${value:,.2f}"
+
+
+def amount(value: float, unit: str) -> str:
+    return f"{value:,.6g} {unit}"

@@ -45,7 +45,8 @@ def _message(error: dict[str, Any]) -> str:
         symbol = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[kind]
         if not ctx:
             return str(error["msg"]).replace("Input should be", "must be")
-        return f"must be {symbol} {next(iter(ctx.values()))}"
+        bound = next(iter(ctx.values()))
+        return f"must be {symbol} {bound:g}" if isinstance(bound, (int, float)) else f"must be {symbol} {bound}"
     if kind == "too_long":
         return f"too many items: at most {ctx.get('max_length')} allowed"
     if kind == "too_short":
@@ -57,7 +58,7 @@ def _message(error: dict[str, Any]) -> str:
     if kind == "json_invalid":
         return f"the body is not valid JSON ({ctx.get('error', 'parse error')})"
     if kind == "model_type" or kind == "model_attributes_type":
-        return "must be an object with named fields"
+        return "must be a JSON object with named fields"
     if kind == "list_type":
         return "must be a list"
     if kind == "dict_type":

@@ -331,8 +331,14 @@ def _reference_problems(data: dict[str, Any]) -> list[InitErrorDetails]:
 
 
 def _as_detail(error: Any) -> InitErrorDetails:
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return _problem(tuple(error["loc"]), str(error["type"]), message, error.get("input"))
+    """A field error, re-raised unchanged beside the reference problems."""
+    message = str(error["msg"]).removeprefix("Value error, ").replace("{", "(").replace("}", ")")
+    ctx = {k: v for k, v in (error.get("ctx") or {}).items() if isinstance(v, (int, float, str))}
+    return InitErrorDetails(
+        type=PydanticCustomError(str(error["type"]), message, ctx or None),
+        loc=tuple(error["loc"]),
+        input=error.get("input"),
+    )
 
 
 def _problem(loc: tuple[Any, ...], kind: str, message: str, value: Any) -> InitErrorDetails:

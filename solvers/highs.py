@@ -9,6 +9,8 @@ at the edge, into the engine's own ``SolveState``.
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from dataclasses import dataclass
 from enum import Enum
@@ -19,6 +21,28 @@ import pyomo.environ as pyo
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from solvers.options import SolverOptions
+
+
+def _quiet_first_instance() -> None:
+    """HiGHS prints a banner to fd 1 when a process makes its first solver.
+
+    Make that first one here, at import, with fd 1 pointed at /dev/null, so that
+    ``stockpile solve --json`` stays valid JSON. This runs once, under the import
+    lock, before any solve: it is not the per-solve stdout swap that makes
+    Pyomo's in-process HiGHS interfaces unsafe in threads.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+_quiet_first_instance()
 
 
 class SolveState(Enum):

@@ -1,0 +1,129 @@
+"""The ``stockpile`` command line.
+
+    stockpile serve [--host H] [--port P]
+    stockpile solve FILE|- [--json]
+    stockpile solve --example dla-2025 [--json]
+    stockpile examples
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from pydantic import ValidationError
+
+from models import AllocationRequest, AllocationResult, problems_from_validation_error
+from service import examples
+from solvers import SolverError, allocate
+
+EXIT_OK, EXIT_INVALID, EXIT_INFEASIBLE, EXIT_FAILED = 0, 2, 3, 4
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="stockpile", description="Critical-minerals purchase optimiser.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP API")
+    serve.add_argument("--host", default=None, help="address to listen on (default: STOCKPILE_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default: STOCKPILE_PORT or 8000)")
+
+    solve = sub.add_parser("solve", help="solve a request and print the allocation")
+    solve.add_argument("file", nargs="?", help="request JSON file, or - for standard input")
+    solve.add_argument("--example", choices=examples.names(), help="solve a built-in example instead")
+    solve.add_argument("--json", action="store_true", help="print the full result as JSON")
+
+    sub.add_parser("examples", help="list the built-in examples")
+
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args.host, args.port)
+    if args.command == "examples":
+        for e in examples.catalogue().values():
+            print(f"{e['name']}: {e['title']}")
+        return EXIT_OK
+    return _solve(args, parser)
+
+
+def _serve(host: str | None, port: int | None) -> int:
+    import uvicorn
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    settings = Settings(**overrides)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+    return EXIT_OK
+
+
+def _solve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.example:
+        raw = examples.catalogue()[args.example]["request"]
+    elif args.file:
+        try:
+            text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
+            raw = json.loads(text)
+        except (OSError, ValueError) as exc:
+            print(f"stockpile: cannot read {args.file}: {exc}", file=sys.stderr)
+            return EXIT_INVALID
+    else:
+        parser.error("give a request FILE (or -) or --example NAME")
+    try:
+        request = AllocationRequest.model_validate(raw)
+    except ValidationError as exc:
+        print("stockpile: the request is invalid:", file=sys.stderr)
+        for p in problems_from_validation_error(exc):
+            print(f"  {p.path}: {p.message}", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        result = allocate(request)
+    except SolverError as exc:
+        print(f"stockpile: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        print_table(result, sys.stdout)
+    return EXIT_INFEASIBLE if result.status.value == "infeasible" else EXIT_OK
+
+
+def print_table(result: AllocationResult, out: TextIO) -> None:
+    """A readable summary: status line, allocation table, minerals, findings."""
+    w = out.write
+    w(f"status: {result.status.value}   objective: {result.objective.value}")
+    if result.coverage_score is not None:
+        w(f"   coverage score: {result.coverage_score:.4f}")
+    w(f"\nspend: {result.total_spend:,.0f} of {result.budget:,.0f} (remaining {result.budget_remaining:,.0f})")
+    w(f"   solved in {result.solve_seconds:.3f} s\n")
+    if result.allocations:
+        rows = [
+            (a.supplier_id, a.supplier[:32], a.mineral, a.country, f"{a.quantity:,.6g}", f"{a.spend:,.0f}",
+             f"{a.average_unit_price:,.2f}", "" if a.premium_vs_market is None else f"{a.premium_vs_market:+.1%}")
+            for a in result.allocations
+        ]
+        _table(w, ("offer", "supplier", "mineral", "country", "quantity", "spend", "avg price", "vs market"), rows)
+    rows = [
+        (m.id, f"{m.quantity:,.6g} {m.unit}", f"{m.target:,.6g}", f"{m.coverage:.1%}", f"{m.spend:,.0f}",
+         str(m.suppliers_used), ", ".join(f"{c} {s:.0%}" for c, s in m.share_by_country.items()))
+        for m in result.minerals
+    ]
+    _table(w, ("mineral", "quantity", "target", "coverage", "spend", "offers", "by country"), rows)
+    for f in result.diagnostics:
+        w(f"[{f.severity.value}] {f.message}\n")
+
+
+def _table(w, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    w("\n" + "  ".join(h.ljust(n) for h, n in zip(header, widths)).rstrip() + "\n")
+    w("  ".join("-" * n for n in widths) + "\n")
+    for r in rows:
+        w("  ".join(c.ljust(n) for c, n in zip(r, widths)).rstrip() + "\n")
+    w("\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""The service's exceptions and the one place they become HTTP responses.
+
+    StockpileError            500  base; anything unexpected is reported as this
+    ├── InvalidRequest        422  the request breaks the contract (lists every problem)
+    ├── PayloadTooLarge       413  the body is larger than the configured limit
+    ├── NotFound              404  no such example or resource
+    ├── ServiceUnavailable    503  no solver capacity now; retry after ``retry_after`` s
+    └── EngineFailure         500  the engine failed on a valid request (a bug: reported, never hidden)
+
+Engine exceptions (``solvers.SolverError``) are mapped to ``EngineFailure``;
+pydantic's and FastAPI's validation errors to ``InvalidRequest``. Every error
+body has the same shape: ``{"error": code, "detail": message, ...}``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from models import Problem, problems_from_errors
+from solvers import SolverError
+
+log = logging.getLogger("stockpile.errors")
+
+
+class StockpileError(Exception):
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    def body(self) -> dict[str, object]:
+        return {"error": self.code, "detail": self.detail}
+
+    def headers(self) -> dict[str, str] | None:
+        return None
+
+
+class InvalidRequest(StockpileError):
+    status_code = 422
+    code = "invalid_request"
+
+    def __init__(self, problems: list[Problem]) -> None:
+        n = len(problems)
+        super().__init__(f"The request has {n} problem{'s' if n != 1 else ''}; each is listed with its path.")
+        self.problems = problems
+
+    def body(self) -> dict[str, object]:
+        return {**super().body(), "problems": [p.model_dump() for p in self.problems]}
+
+
+class PayloadTooLarge(StockpileError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class NotFound(StockpileError):
+    status_code = 404
+    code = "not_found"
+
+
+class ServiceUnavailable(StockpileError):
+    status_code = 503
+    code = "unavailable"
+
+    def __init__(self, detail: str, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class EngineFailure(StockpileError):
+    status_code = 500
+    code = "engine_failure"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every exception to one JSON error shape."""
+
+    @app.exception_handler(StockpileError)
+    async def _stockpile(_: Request, exc: StockpileError) -> JSONResponse:
+        if exc.status_code >= 500:
+            log.error("request failed: %s", exc.detail)
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers())
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return await _stockpile(request, InvalidRequest(problems_from_errors(exc.errors(), drop_prefix=1)))
+
+    @app.exception_handler(ValidationError)
+    async def _pydantic(request: Request, exc: ValidationError) -> JSONResponse:
+        return await _stockpile(request, InvalidRequest(problems_from_errors(exc.errors(include_url=False))))
+
+    @app.exception_handler(SolverError)
+    async def _engine(request: Request, exc: SolverError) -> JSONResponse:
+        return await _stockpile(request, EngineFailure(str(exc)))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
+        return JSONResponse({"error": code, "detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return await _stockpile(request, StockpileError("An unexpected error occurred; it has been logged."))

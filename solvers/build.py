@@ -24,8 +24,10 @@ from solvers.prepare import CostShape, Instance, OfferData
 
 Terms = list[tuple[pyo.Var, float]]
 
-# Stage two may give back this much coverage score (absolute, score in [0, 1]).
-SCORE_SLACK = 1e-7
+# Stage two may give back this much coverage score (absolute, score in [0, 1]) ...
+SCORE_SLACK = 1e-9
+# ... and its row is multiplied by this, so the solver's 1e-7 row tolerance means 1e-10 of score.
+SCORE_ROW_SCALE = 1e3
 
 
 def create_model(instance: Instance) -> pyo.ConcreteModel:
@@ -300,6 +302,6 @@ def _add_objectives(m: pyo.ConcreteModel, inst: Instance) -> None:
 
 def fix_score(m: pyo.ConcreteModel, score: float) -> None:
     """Stage two: keep the stage-one coverage score while spend is minimised."""
-    m.keep_score = pyo.Constraint(expr=m.score >= score - SCORE_SLACK)
+    m.keep_score = pyo.Constraint(expr=SCORE_ROW_SCALE * m.score >= SCORE_ROW_SCALE * (score - SCORE_SLACK))
     m.max_score.deactivate()
     m.min_spend.activate()

@@ -100,11 +100,23 @@ def _why(instance: Instance, md, limits: list[Finding]) -> str:
             reasons.append("the budget")
         elif f.mineral == md.mineral.id:
             reasons.append(_LIMIT_NAMES.get(f.code, f.requirement or f.code))
+    reasons += _caps_covering_all_offers(instance, md)
     if offered < md.floor and not reasons:
         reasons.append("the budget and spend caps")
     if not reasons:
-        return "while the other minerals' floors are met"
+        return "under the budget, caps and policy rules together"
     return "under " + ", ".join(dict.fromkeys(reasons))
+
+
+def _caps_covering_all_offers(instance: Instance, md) -> list[str]:
+    """Country caps that apply to every usable offer of the mineral (a cap then caps the total)."""
+    out = []
+    countries = {instance.offers[i].offer.country for i in md.offers}
+    for cap in instance.request.policy.country_caps:
+        applies = cap.minerals is None or md.mineral.id in cap.minerals
+        if applies and cap.max_share < 1 and countries <= set(cap.countries):
+            out.append(f"the {cap.max_share:.0%} cap on {', '.join(cap.countries)}, which covers every usable offer")
+    return out
 
 
 def _unexplained(request: AllocationRequest, detail: str) -> Finding:

@@ -150,7 +150,7 @@ def solve(compiled: Compiled, options: SolverOptions, time_left: float, start: n
         A.indptr.astype(np.int32),
         A.indices.astype(np.int32),
         A.data.astype(float),
-        compiled.integrality if has_integers else np.zeros(0, dtype=np.int32),
+        compiled.integrality,
     )
     if status == highspy.HighsStatus.kError:
         return SolveOutcome(SolveState.ERROR, None, None, None, time.perf_counter() - began, None, "model rejected")

@@ -1,0 +1,98 @@
+"""Requests that cannot be met: the status says so and the findings say why."""
+
+from __future__ import annotations
+
+import pytest
+
+from models import Severity, Status
+from solvers import allocate
+from tests.builders import mineral, offer, request
+
+
+def floor_findings(result):
+    return {f.mineral: f for f in result.diagnostics if f.code == "floor_unmet"}
+
+
+def test_floor_above_supply_names_the_mineral_and_the_gap():
+    # Antimony's floor is 2,000 t but the offers total 1,450 t.
+    reqst = request(
+        1e9,
+        [mineral("sb", 2_500, name="antimony", min_quantity=2_000)],
+        [offer("a", 50_000, 1_000, "sb", "US"), offer("b", 52_000, 450, "sb", "OM")],
+    )
+    r = allocate(reqst)
+    assert r.status is Status.INFEASIBLE
+    assert r.allocations == []
+    f = floor_findings(r)["sb"]
+    assert f.severity is Severity.ERROR
+    assert f.requirement == "min_quantity"
+    assert (f.required, f.achievable, f.shortfall) == pytest.approx((2_000, 1_450, 550))
+    assert "antimony's min_quantity 2,000 t cannot be met" in f.message
+    assert "1,450 t" in f.message
+
+
+def test_floor_beyond_the_budget_blames_the_budget():
+    # $50M at $50,000/t buys 1,000 t; the floor is 2,000 t.
+    reqst = request(50e6, [mineral("sb", 2_500, min_quantity=2_000)], [offer("a", 50_000, 5_000, "sb", "US")])
+    r = allocate(reqst)
+    assert r.status is Status.INFEASIBLE
+    f = floor_findings(r)["sb"]
+    assert f.achievable == pytest.approx(1_000)
+    assert "budget" in f.message
+
+
+def test_min_cost_target_beyond_the_spend_cap():
+    # min_cost needs every target: indium's $10M cap buys 25 t of a 222 t target at $400k/t.
+    reqst = request(
+        1e9,
+        [mineral("in", 222, name="indium", max_spend=10e6), mineral("co", 10)],
+        [offer("in-kr", 400_000, 500, "in", "KR"), offer("co-a", 30_000, 100, "co")],
+        objective="min_cost",
+    )
+    r = allocate(reqst)
+    assert r.status is Status.INFEASIBLE
+    found = floor_findings(r)
+    assert set(found) == {"in"}
+    assert found["in"].requirement == "target"
+    assert found["in"].achievable == pytest.approx(25)
+    assert "max_spend" in found["in"].message
+
+
+def test_country_cap_that_excludes_the_only_source():
+    # All rare-earth supply is Chinese and China is capped at 0%: the floor cannot be met at all.
+    reqst = request(
+        1e9,
+        [mineral("ree", 100, min_quantity=50)],
+        [offer("cn", 10, 1_000, "ree", "CN")],
+        policy={"country_caps": [{"countries": ["CN"], "max_share": 0}]},
+    )
+    r = allocate(reqst)
+    assert r.status is Status.INFEASIBLE
+    f = floor_findings(r)["ree"]
+    assert f.achievable == pytest.approx(0)
+    assert f.shortfall == pytest.approx(50)
+    assert "0% cap on CN" in f.message
+
+
+def test_only_the_mineral_that_cannot_be_met_is_named():
+    reqst = request(
+        1e9,
+        [mineral("co", 100, min_quantity=100), mineral("in", 222, min_quantity=222)],
+        [offer("co-a", 30_000, 500, "co"), offer("in-kr", 400_000, 150, "in", "KR")],
+    )
+    r = allocate(reqst)
+    assert r.status is Status.INFEASIBLE
+    assert set(floor_findings(r)) == {"in"}
+    assert floor_findings(r)["in"].achievable == pytest.approx(150)
+
+
+def test_excluded_countries_leave_no_offer():
+    reqst = request(
+        1e9,
+        [mineral("ge", 100, min_quantity=10)],
+        [offer("cn", 2_000, 1_000, "ge", "CN")],
+        policy={"excluded_countries": ["CN"]},
+    )
+    r = allocate(reqst)
+    assert r.status is Status.INFEASIBLE
+    assert "no offer" in floor_findings(r)["ge"].message

@@ -1,7 +1,9 @@
 """The service's exceptions and the one place they become HTTP responses.
 
     StockpileError            500  base; anything unexpected is reported as this
+    ├── Unauthorized          401  API keys are configured and the request has no valid one
     ├── InvalidRequest        422  the request breaks the contract (lists every problem)
+    ├── ModelTooLarge         422  the model outgrew a solver worker's memory cap
     ├── PayloadTooLarge       413  the body is larger than the configured limit
     ├── NotFound              404  no such example or resource
     ├── ServiceUnavailable    503  no solver capacity now; retry after ``retry_after`` s
@@ -9,7 +11,8 @@
 
 Engine exceptions (``solvers.SolverError``) are mapped to ``EngineFailure``;
 pydantic's and FastAPI's validation errors to ``InvalidRequest``. Every error
-body has the same shape: ``{"error": code, "detail": message, ...}``.
+body has the same shape: ``{"error": code, "detail": message, ...}``
+(``ErrorBody``); middleware that answers before routing uses ``error_response``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from models import Problem, problems_from_errors
@@ -43,6 +46,22 @@ class StockpileError(Exception):
         return None
 
 
+class ErrorBody(BaseModel):
+    """The shape of every error response (for the OpenAPI description)."""
+
+    error: str
+    detail: str
+    problems: list[Problem] | None = None
+
+
+class Unauthorized(StockpileError):
+    status_code = 401
+    code = "unauthorized"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="stockpile"'}
+
+
 class InvalidRequest(StockpileError):
     status_code = 422
     code = "invalid_request"
@@ -59,6 +78,11 @@ class InvalidRequest(StockpileError):
 class PayloadTooLarge(StockpileError):
     status_code = 413
     code = "payload_too_large"
+
+
+class ModelTooLarge(StockpileError):
+    status_code = 422
+    code = "model_too_large"
 
 
 class NotFound(StockpileError):
@@ -83,14 +107,19 @@ class EngineFailure(StockpileError):
     code = "engine_failure"
 
 
+def error_response(exc: StockpileError) -> JSONResponse:
+    """The one rendering of a service error, for handlers and middleware alike."""
+    if exc.status_code >= 500:
+        log.error("request failed: %s", exc.detail)
+    return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers())
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every exception to one JSON error shape."""
 
     @app.exception_handler(StockpileError)
     async def _stockpile(_: Request, exc: StockpileError) -> JSONResponse:
-        if exc.status_code >= 500:
-            log.error("request failed: %s", exc.detail)
-        return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers())
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

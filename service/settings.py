@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _cpu_count() -> int:
+    """CPUs this process may run on (a container's CPU set, not the host's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 class Settings(BaseSettings):
@@ -16,11 +25,38 @@ class Settings(BaseSettings):
 
     host: str = Field(default="127.0.0.1", description="Address to listen on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port to listen on.")
-    workers: int = Field(default=1, ge=1, le=64, description="Concurrent solves.")
+    workers: int = Field(
+        default_factory=_cpu_count, ge=1, le=64, description="Solver worker processes (= concurrent solves)."
+    )
     default_time_limit_s: float = Field(default=30.0, gt=0, description="Time limit when a request gives none.")
     max_time_limit_s: float = Field(default=120.0, gt=0, description="Requests asking for more are clamped to this.")
     max_body_bytes: int = Field(default=20_000_000, gt=0, description="Larger request bodies get 413.")
+    solve_grace_s: float = Field(
+        default=5.0, gt=0, le=600, description="A solve still running this long after its time limit is killed."
+    )
+    queue_length: int = Field(
+        default=16, ge=0, le=10_000, description="Requests that may wait for a free worker; more get 503."
+    )
+    queue_max_wait_s: float = Field(
+        default=10.0, gt=0, le=3600, description="Longest wait for a free worker before 503."
+    )
+    worker_memory_mb: int = Field(
+        default=4096, ge=0, description="Address-space cap per worker process (RLIMIT_AS), MiB; 0 = none."
+    )
+    drain_timeout_s: float = Field(
+        default=20.0, ge=0, le=3600, description="On SIGTERM, how long queued and running solves may finish."
+    )
+    api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        default=(), description="Comma-separated API keys; when set, every endpoint but health needs one."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(k.strip() for k in value.split(",") if k.strip())
+        return value
 
     @model_validator(mode="after")
     def _limits_agree(self) -> Settings:

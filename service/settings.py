@@ -49,6 +49,16 @@ class Settings(BaseSettings):
     api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
         default=(), description="Comma-separated API keys; when set, every endpoint but health needs one."
     )
+    max_upload_bytes: int = Field(
+        default=10_000_000, gt=0, description="Largest uploaded workbook or CSV file (all files of a form); 413 beyond."
+    )
+    max_unzipped_bytes: int = Field(
+        default=50_000_000, gt=0, description="Largest decompressed size of an uploaded XLSX; 413 beyond."
+    )
+    max_zip_entries: int = Field(default=200, ge=1, description="Most parts (zip entries) in an uploaded XLSX.")
+    max_sheet_rows: int = Field(
+        default=50_001, ge=2, description="Most rows read from one uploaded sheet or CSV file (header included)."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("api_keys", mode="before")

@@ -7,10 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from service.auth import ApiKeyMiddleware
 from service.errors import install_error_handlers
+from service.limits import BodyLimitMiddleware
+from service.observability import Metrics, RequestLogMiddleware
 from service.routes import router
 from service.settings import Settings, get_settings
-from service.solving import InProcessGateway, SolveGateway
+from service.solving import PoolGateway, SolveGateway
 
 DESCRIPTION = """
 Stockpile decides how a purchase budget is spent across critical minerals and
@@ -23,7 +26,7 @@ when nothing fits, which requirement cannot be met and by how much.
 
 def create_app(settings: Settings | None = None, gateway: SolveGateway | None = None) -> FastAPI:
     settings = settings or get_settings()
-    gateway = gateway or InProcessGateway(settings)
+    gateway = gateway or PoolGateway(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -34,6 +37,11 @@ def create_app(settings: Settings | None = None, gateway: SolveGateway | None = 
     app = FastAPI(title="Stockpile", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.gateway = gateway
+    app.state.metrics = metrics = Metrics(gateway)
     install_error_handlers(app)
+    # Outermost last: log and count every request, then check its key, then its size.
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(ApiKeyMiddleware, keys=[k.get_secret_value().encode() for k in settings.api_keys])
+    app.add_middleware(RequestLogMiddleware, metrics=metrics)
     app.include_router(router)
     return app

@@ -49,14 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(host: str | None, port: int | None) -> int:
-    import uvicorn
-
-    from service.app import create_app
+    from service.server import serve
     from service.settings import Settings
 
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
-    settings = Settings(**overrides)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+    serve(Settings(**overrides))  # returns after a SIGTERM drain: a clean exit
     return EXIT_OK
 
 

@@ -1,22 +1,46 @@
 """Where solves run, seen from the web layer: ``await gateway.solve(request)``.
 
-HiGHS solves are CPU-bound and Pyomo's HiGHS plumbing is not safe to run
-twice at once in one process, so the event loop never solves: it hands the
-request to a gateway. ``InProcessGateway`` runs one solve at a time on a
-worker thread (a lock serialises them); the event loop stays free for
-health checks while it does.
+HiGHS solves are CPU-bound, can overrun their time limit and can take their
+process down, so the web process never solves. ``PoolGateway`` (the default)
+hands each request to a worker process from ``service.pool.WorkerPool``:
+
+* at most ``workers`` solves run at once; up to ``queue_length`` more wait,
+  each at most ``queue_max_wait_s`` (and never longer than its own time
+  limit); beyond that: 503 with ``Retry-After``;
+* the response comes within ``time_limit_s + solve_grace_s`` of the request
+  reaching the gateway, whatever the solver does: HiGHS is given the time
+  that is left after the wait, and a worker still busy at the hard deadline
+  is killed and the request answered ``no_solution``;
+* a worker that dies mid-solve is replaced; its request gets 503 with
+  ``Retry-After``; a model that outgrows the worker memory cap gets 422;
+* ``drain`` (on SIGTERM) turns readiness off, refuses new solves with 503
+  and waits for the queued and running ones.
+
+``InProcessGateway`` solves one request at a time on a thread of this process;
+it has none of these protections and is kept for tests and embedding.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import anyio.to_thread
 
-from models import AllocationRequest, AllocationResult
+from models import AllocationRequest, AllocationResult, Finding, MineralSummary, ModelSize, Severity, Status
+from service.errors import EngineFailure, ModelTooLarge, ServiceUnavailable
+from service.observability import note_timing
+from service.pool import Outcome, WorkerPool
 from service.settings import Settings
 from solvers import SolverOptions, allocate
+
+# The least time HiGHS is given when the wait has used up nearly all of a request's limit.
+MIN_SOLVE_S = 0.05
 
 
 def solver_options(settings: Settings, request: AllocationRequest) -> SolverOptions:
@@ -26,6 +50,25 @@ def solver_options(settings: Settings, request: AllocationRequest) -> SolverOpti
     return SolverOptions(time_limit_s=limit, max_time_limit_s=settings.max_time_limit_s)
 
 
+def effective_time_limit(options: SolverOptions) -> float:
+    """The time limit after the server's clamp."""
+    assert options.time_limit_s is not None
+    if options.max_time_limit_s is None:
+        return options.time_limit_s
+    return min(options.time_limit_s, options.max_time_limit_s)
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayStats:
+    """A snapshot for /metrics."""
+
+    workers: int  # live worker processes
+    busy: int  # solves running now
+    queued: int  # requests waiting for a worker
+    restarts: dict[str, int] = field(default_factory=dict)  # worker replacements by reason
+    solves: dict[str, int] = field(default_factory=dict)  # finished solves by outcome
+
+
 class SolveGateway(Protocol):
     async def solve(self, request: AllocationRequest) -> AllocationResult: ...
 
@@ -33,35 +76,228 @@ class SolveGateway(Protocol):
 
     async def start(self) -> None: ...
 
+    async def drain(self, timeout: float) -> bool:
+        """Refuse new solves, wait up to ``timeout`` s for the others; True when none is left."""
+        ...
+
     async def close(self) -> None: ...
+
+    def stats(self) -> GatewayStats: ...
+
+
+def no_solution_result(request: AllocationRequest, seconds: float, limit: float) -> AllocationResult:
+    """The answer for a solve that was stopped at the hard deadline: nothing bought."""
+    message = (
+        f"The solve was stopped at the server's hard deadline ({limit:g} s time limit plus grace) "
+        "before it returned an allocation. Allow a longer time_limit_s, or simplify the request."
+    )
+    return AllocationResult(
+        status=Status.NO_SOLUTION,
+        objective=request.objective,
+        objective_value=None,
+        coverage_score=None,
+        total_spend=0.0,
+        budget=request.budget,
+        budget_remaining=request.budget,
+        solve_seconds=seconds,
+        model=ModelSize(variables=0, binaries=0, integers=0, constraints=0),
+        allocations=[],
+        minerals=[
+            MineralSummary(
+                id=m.id, name=m.label, unit=m.unit, quantity=0.0, target=m.target, coverage=0.0,
+                spend=0.0, suppliers_used=0, share_by_country={},
+            )
+            for m in request.minerals
+        ],
+        diagnostics=[Finding(code="deadline_exceeded", severity=Severity.ERROR, message=message)],
+    )
+
+
+class PoolGateway:
+    """Solves in worker processes, with a bounded queue and hard deadlines."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._pool = WorkerPool(settings.workers, settings.worker_memory_mb * 1024 * 1024)
+        self._waiting = 0
+        self._running = 0
+        self._in_flight = 0  # waiting or running
+        self._draining = False
+        self._started = False
+        self._idle_event: asyncio.Event | None = None
+        self._solves: Counter[str] = Counter()
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the workers in the background: /readyz says 503 until one is warm."""
+        self._idle_event = asyncio.Event()
+        self._idle_event.set()
+        self._pool.start()
+        self._started = True
+
+    def ready(self) -> bool:
+        return self._started and not self._draining and self._pool.live() > 0
+
+    async def drain(self, timeout: float) -> bool:
+        self._draining = True
+        if self._idle_event is None:
+            return True
+        try:
+            async with asyncio.timeout(timeout):
+                await self._idle_event.wait()
+            return True
+        except TimeoutError:
+            return False
+
+    async def close(self) -> None:
+        self._draining = True
+        await self._pool.close()
+
+    def stats(self) -> GatewayStats:
+        return GatewayStats(
+            workers=self._pool.live(),
+            busy=self._running,
+            queued=self._waiting,
+            restarts=dict(self._pool.restarts),
+            solves=dict(self._solves),
+        )
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the live workers (for operators and tests)."""
+        return self._pool.pids()
+
+    # -- solving ------------------------------------------------------------------
+
+    async def solve(self, request: AllocationRequest) -> AllocationResult:
+        arrival = time.monotonic()
+        options = solver_options(self._settings, request)
+        limit = effective_time_limit(options)
+        if self._draining or not self._started:
+            self._solves["refused"] += 1
+            raise ServiceUnavailable("The server is shutting down; send the request to another instance.", 5)
+        if self._pool.idle() == 0 and self._waiting >= self._settings.queue_length:
+            self._solves["refused"] += 1
+            raise ServiceUnavailable(
+                f"All {self._settings.workers} solver workers are busy and {self._waiting} requests are "
+                "already waiting; retry shortly.",
+                self._retry_after(),
+            )
+        self._enter()
+        try:
+            worker = await self._wait_for_worker(min(self._settings.queue_max_wait_s, limit))
+            waited = time.monotonic() - arrival
+            note_timing(queue_wait_s=waited)
+            self._running += 1
+            try:
+                job = (request, replace(options, time_limit_s=max(limit - waited, MIN_SOLVE_S)))
+                deadline = arrival + limit + self._settings.solve_grace_s
+                began = time.monotonic()
+                outcome, value = await self._pool.run(worker, job, deadline)
+                note_timing(solve_s=time.monotonic() - began)
+            finally:
+                self._running -= 1
+            return self._answer(request, worker, outcome, value, time.monotonic() - arrival, limit)
+        finally:
+            self._leave()
+
+    async def _wait_for_worker(self, max_wait: float):
+        self._waiting += 1
+        try:
+            async with asyncio.timeout(max_wait):
+                return await self._pool.acquire()
+        except TimeoutError:
+            self._solves["refused"] += 1
+            raise ServiceUnavailable(
+                f"No solver worker became free within {max_wait:g} s; retry shortly.", self._retry_after()
+            ) from None
+        finally:
+            self._waiting -= 1
+
+    def _answer(self, request: AllocationRequest, worker, outcome: Outcome, value, elapsed: float, limit: float):
+        pool = self._pool
+        if outcome is Outcome.OK:
+            pool.release(worker)
+            self._solves[value.status.value] += 1
+            return value
+        if outcome is Outcome.DEADLINE:
+            pool.discard(worker, "deadline")
+            self._solves["deadline"] += 1
+            return no_solution_result(request, elapsed, limit)
+        if outcome is Outcome.CRASHED:
+            pool.discard(worker, "crash")
+            self._solves["crashed"] += 1
+            raise ServiceUnavailable(
+                f"The solver worker stopped unexpectedly (exit code {value}) and has been replaced; "
+                "retry the request.",
+                2,
+            )
+        if outcome is Outcome.MEMORY:
+            pool.discard(worker, "memory")
+            self._solves["memory"] += 1
+            raise ModelTooLarge(
+                f"The model for this request needs more memory than a solver worker may use "
+                f"({self._settings.worker_memory_mb} MiB, STOCKPILE_WORKER_MEMORY_MB); "
+                "send fewer suppliers, tiers or minerals."
+            )
+        pool.release(worker)
+        self._solves["engine_error"] += 1
+        raise EngineFailure(str(value))
+
+    def _enter(self) -> None:
+        self._in_flight += 1
+        if self._idle_event is not None:
+            self._idle_event.clear()
+
+    def _leave(self) -> None:
+        self._in_flight -= 1
+        if self._in_flight == 0 and self._idle_event is not None:
+            self._idle_event.set()
+
+    def _retry_after(self) -> int:
+        """Seconds until a retry is likely to find room: a rough guess, at least 1."""
+        return max(1, math.ceil((self._waiting + 1) / max(self._settings.workers, 1)))
 
 
 class InProcessGateway:
-    """One solve at a time, on a thread, in this process."""
+    """One solve at a time, on a thread, in this process (no isolation: tests and embedding only)."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._lock = threading.Lock()
         self._ready = False
+        self._draining = False
+        self._solves: Counter[str] = Counter()
 
     async def start(self) -> None:
         from service.examples import example_request, names
 
         # A first solve loads Pyomo and HiGHS and proves the solver works.
         warm = example_request(names()[0])
-        await self.solve(warm)
+        await anyio.to_thread.run_sync(self._solve, warm, solver_options(self._settings, warm))
         self._ready = True
 
     def ready(self) -> bool:
-        return self._ready
+        return self._ready and not self._draining
 
     async def solve(self, request: AllocationRequest) -> AllocationResult:
+        if self._draining:
+            raise ServiceUnavailable("The server is shutting down.", 5)
         options = solver_options(self._settings, request)
-        return await anyio.to_thread.run_sync(self._solve, request, options)
+        result = await anyio.to_thread.run_sync(self._solve, request, options)
+        self._solves[result.status.value] += 1
+        return result
 
     def _solve(self, request: AllocationRequest, options: SolverOptions) -> AllocationResult:
         with self._lock:
             return allocate(request, options)
 
+    async def drain(self, timeout: float) -> bool:
+        self._draining = True
+        return True
+
     async def close(self) -> None:
         self._ready = False
+
+    def stats(self) -> GatewayStats:
+        return GatewayStats(workers=1, busy=int(self._lock.locked()), queued=0, solves=dict(self._solves))

@@ -1,0 +1,121 @@
+"""Request limits applied before a body reaches a route.
+
+* Body size: ``BodyLimitMiddleware`` answers 413 at once when the declared
+  ``Content-Length`` is over ``max_body_bytes``, without reading the body; a
+  body sent without a length (chunked) is counted as it streams, and reading
+  stops with 413 as soon as it passes the limit. Either way no more than the
+  limit is ever held in memory.
+* JSON: ``StrictJSONRoute`` parses request bodies strictly: duplicate object
+  keys, ``NaN``/``Infinity`` literals and numbers that overflow to infinity
+  (``1e400``) are errors (422 ``json_invalid``), not silently accepted.
+  Python's own guard against huge integers (4,300 digits) and its recursion
+  limit (deeply nested arrays) turn into 422 the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.errors import PayloadTooLarge, error_response
+
+
+class BodyLimitMiddleware:
+    """413 beyond ``max_body_bytes``: at once from ``Content-Length``, else while the body streams."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_body_bytes
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0  # the HTTP server rejects a malformed length itself
+                if declared > limit:
+                    await error_response(too_large(limit))(scope, receive, send)
+                    return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # Raised inside the route's body read: FastAPI passes HTTPExceptions
+                    # through to the error handler, which answers 413 in the usual shape.
+                    raise HTTPException(413, too_large(limit).detail)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The request body is larger than the limit of {limit:,} bytes (STOCKPILE_MAX_BODY_BYTES).")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key '{key[:100]}' in a JSON object")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"'{name}' is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is too large")
+    return value
+
+
+def strict_loads(body: bytes) -> Any:
+    """``json.loads`` that rejects duplicate keys, NaN/Infinity and overflowing numbers."""
+    try:
+        return json.loads(
+            body, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite_float
+        )
+    except json.JSONDecodeError:
+        raise
+    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+        text = body.decode("utf-8", errors="replace") if len(body) < 1_000 else ""
+        message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+        raise json.JSONDecodeError(message, text, 0) from None
+
+
+class StrictJSONRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = strict_loads(await self.body())
+        return self._json
+
+
+class StrictJSONRoute(APIRoute):
+    """An ``APIRoute`` whose JSON bodies are parsed by ``strict_loads``."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            return await handler(StrictJSONRequest(request.scope, request.receive))
+
+        return strict

@@ -1,0 +1,230 @@
+"""A small pool of solver worker processes that can be killed one at a time.
+
+``concurrent.futures.ProcessPoolExecutor`` is not used: when one of its
+workers dies the whole executor is broken, and it cannot stop one running
+task. Here every worker is a ``multiprocessing`` process with its own pipe and
+runs one job at a time; the parent can kill any worker (at a deadline) and
+replaces any worker that dies, while the others go on.
+
+Workers come from the ``forkserver`` start method, with ``service.worker``
+(and so Pyomo, HiGHS, NumPy, SciPy) preloaded in the fork server: a new or
+replacement worker is a fork of an already-warm interpreter, ready in a
+fraction of a second rather than the two seconds a fresh interpreter needs.
+The fork server is single-threaded (no solve ever runs in it), so forking it
+is safe.
+
+Everything here that blocks (starting a process, waiting on a pipe) runs in
+a thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import pickle
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import Enum
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+import anyio.to_thread
+
+log = logging.getLogger("stockpile.pool")
+
+_PRELOAD = ["service.worker"]
+STARTUP_TIMEOUT_S = 120.0
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(_PRELOAD)  # only effective before the fork server starts
+        # One BLAS thread per worker: workers are already one per core.
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
+        return ctx
+    return multiprocessing.get_context("spawn")  # pragma: no cover - not POSIX
+
+
+class Outcome(Enum):
+    OK = "ok"  # payload: the AllocationResult
+    MEMORY = "memory"  # the worker ran out of its memory cap (it exits after answering)
+    ENGINE = "engine"  # solvers.SolverError: payload is its message
+    ERROR = "error"  # unexpected exception in the worker: payload is its message
+    CRASHED = "crashed"  # the worker died (signal, abort, OOM); payload: exit code
+    DEADLINE = "deadline"  # still running at the hard deadline: killed
+
+
+@dataclass(eq=False)
+class Worker:
+    process: Any  # multiprocessing Process
+    conn: Connection
+    pid: int
+    started: float = field(default_factory=time.monotonic)
+    jobs: int = 0
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def kill(self) -> None:
+        """SIGKILL, reap, close the pipe. Blocking (briefly): call from a thread."""
+        try:
+            self.process.kill()
+            self.process.join(timeout=5)
+        except (OSError, ValueError):
+            pass
+        try:
+            self.conn.close()
+        except OSError:
+            pass
+
+
+def _exchange(worker: Worker, payload: bytes, deadline: float) -> tuple[Outcome, Any]:
+    """Send one job and wait for its answer until ``deadline`` (time.monotonic)."""
+    try:
+        worker.conn.send_bytes(payload)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return Outcome.DEADLINE, None
+            ready = wait([worker.conn, worker.process.sentinel], timeout=left)
+            if worker.conn in ready:
+                kind, value = pickle.loads(worker.conn.recv_bytes())
+                return Outcome(kind), value
+            if ready:  # only the sentinel: the process ended without answering
+                break
+    except (EOFError, OSError):
+        pass
+    worker.process.join(timeout=5)
+    return Outcome.CRASHED, worker.process.exitcode
+
+
+class WorkerPool:
+    """``size`` warm worker processes; ``acquire`` one, ``run`` a job on it, ``release`` or ``discard`` it."""
+
+    def __init__(self, size: int, memory_limit_bytes: int = 0) -> None:
+        self.size = size
+        self.memory_limit_bytes = memory_limit_bytes
+        self._ctx = _context()
+        self._idle: asyncio.Queue[Worker] = asyncio.Queue()
+        self._workers: set[Worker] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._limiter: anyio.CapacityLimiter | None = None  # made on the event loop, in start()
+        self._closed = False
+        self.restarts: Counter[str] = Counter()
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Start ``size`` workers in the background (returns at once). Call on the event loop."""
+        self._limiter = anyio.CapacityLimiter(self.size + 2)
+        for _ in range(self.size):
+            self._spawn_later(0.0)
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        workers = list(self._workers)
+        self._workers.clear()
+        await anyio.to_thread.run_sync(lambda: [w.kill() for w in workers])
+
+    # -- state ---------------------------------------------------------------
+
+    def live(self) -> int:
+        return len(self._workers)
+
+    def idle(self) -> int:
+        return self._idle.qsize()
+
+    def pids(self) -> list[int]:
+        return sorted(w.pid for w in self._workers)
+
+    # -- jobs ----------------------------------------------------------------
+
+    async def acquire(self) -> Worker:
+        """The next idle worker (FIFO among waiters); cancel to stop waiting."""
+        while True:
+            worker = await self._idle.get()
+            if worker in self._workers and worker.alive():
+                return worker
+            self.discard(worker, "died_idle")
+
+    def release(self, worker: Worker) -> None:
+        if self._closed or worker not in self._workers:
+            return
+        self._idle.put_nowait(worker)
+
+    def discard(self, worker: Worker, reason: str) -> None:
+        """Kill ``worker`` (if still running) and start a replacement."""
+        if worker not in self._workers:
+            return
+        self._workers.discard(worker)
+        self.restarts[reason] += 1
+        log.warning("replacing solver worker %d (%s)", worker.pid, reason)
+        self._background(anyio.to_thread.run_sync(worker.kill))
+        if not self._closed:
+            self._spawn_later(0.0)
+
+    async def run(self, worker: Worker, job: tuple[Any, Any], deadline: float) -> tuple[Outcome, Any]:
+        """Run ``job`` on ``worker``; kill it if it has not answered by ``deadline``."""
+        worker.jobs += 1
+        payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+        outcome, value = await anyio.to_thread.run_sync(_exchange, worker, payload, deadline, limiter=self._limiter)
+        return outcome, value
+
+    # -- spawning ------------------------------------------------------------
+
+    def _background(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _spawn_later(self, delay: float) -> None:
+        self._background(self._spawn(delay))
+
+    async def _spawn(self, delay: float) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        if self._closed:
+            return
+        try:
+            worker = await anyio.to_thread.run_sync(self._start_worker)
+        except Exception as exc:  # noqa: BLE001 - logged; the pool retries
+            log.error("could not start a solver worker: %s; retrying in 2 s", exc)
+            self.restarts["start_failed"] += 1
+            self._spawn_later(2.0)
+            return
+        if self._closed:
+            await anyio.to_thread.run_sync(worker.kill)
+            return
+        self._workers.add(worker)
+        self._idle.put_nowait(worker)
+
+    def _start_worker(self) -> Worker:
+        from service.worker import main
+
+        parent, child = self._ctx.Pipe(duplex=True)
+        process = self._ctx.Process(
+            target=main, args=(child, self.memory_limit_bytes), name="stockpile-solver", daemon=True
+        )
+        process.start()
+        child.close()  # so that the worker's death reads as EOF here
+        worker = Worker(process=process, conn=parent, pid=process.pid)
+        ready = wait([parent, process.sentinel], timeout=STARTUP_TIMEOUT_S)
+        try:
+            if parent in ready:
+                kind, value = pickle.loads(parent.recv_bytes())
+                if kind == "ready":
+                    return worker
+                raise RuntimeError(str(value))
+            raise RuntimeError(
+                "worker did not start in time" if not ready else f"worker exited with code {process.exitcode}"
+            )
+        except BaseException:
+            worker.kill()
+            raise

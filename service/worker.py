@@ -1,0 +1,94 @@
+"""The solver worker process: receives requests on a pipe, solves, answers.
+
+This module runs in the worker processes only (and is preloaded into the
+multiprocessing fork server, so that a new worker starts with Pyomo, HiGHS,
+NumPy and SciPy already imported). The web process never solves.
+
+Protocol on the worker's end of a ``multiprocessing`` pipe, every message a
+pickled tuple:
+
+    worker -> parent  ("ready", pid)                      once, after the warm-up solve
+    parent -> worker  (request, solver_options)           one job at a time
+    worker -> parent  ("ok", AllocationResult)
+                      ("memory", message)                 then the worker exits
+                      ("engine", message)                 solvers.SolverError
+                      ("error", message)                  anything else (a bug)
+
+A worker that dies (segfault, abort, OOM kill, SIGKILL from the parent at the
+deadline) simply closes its pipe; the parent notices and replaces it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import pickle
+import resource
+import signal
+import sys
+from multiprocessing.connection import Connection
+
+# Imported here, at module level, so that the fork server preloads them.
+import scipy.sparse  # noqa: F401  (Pyomo imports it lazily on the first solve: ~1 s)
+
+from service.examples import example_request, names
+from solvers import SolverError, SolverOptions, allocate
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Linux: be killed when the fork server (and so the web process) goes away."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
+def _cap_memory(limit_bytes: int) -> None:
+    if limit_bytes > 0:
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        cap = limit_bytes if hard == resource.RLIM_INFINITY else min(limit_bytes, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+
+
+def main(conn: Connection, memory_limit_bytes: int) -> None:
+    """Worker entry point: cap memory, warm up, then serve jobs until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the web process's to handle
+    _die_with_parent()
+    _cap_memory(memory_limit_bytes)
+    try:
+        # One small solve: loads the lazy parts of Pyomo and HiGHS, proves the solver works.
+        allocate(example_request(names()[0]), SolverOptions(time_limit_s=30))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which logs it
+        conn.send_bytes(pickle.dumps(("error", f"warm-up solve failed: {exc!r}")))
+        sys.exit(1)
+    conn.send_bytes(pickle.dumps(("ready", os.getpid())))
+    while True:
+        try:
+            data = conn.recv_bytes()
+        except (EOFError, OSError):
+            return  # the parent closed the pipe: shut down
+        reply, recycle = _run(data)
+        try:
+            conn.send_bytes(reply)
+        except (BrokenPipeError, OSError):
+            return
+        if recycle:
+            return
+
+
+def _run(data: bytes) -> tuple[bytes, bool]:
+    """One job; the reply and whether this worker should exit after sending it."""
+    try:
+        request, options = pickle.loads(data)
+        result = allocate(request, options)
+        return pickle.dumps(("ok", result)), False
+    except MemoryError:
+        # The heap may be fragmented or half-built objects may linger: start afresh.
+        return pickle.dumps(("memory", "the model needs more memory than a solver worker may use")), True
+    except SolverError as exc:
+        return pickle.dumps(("engine", str(exc))), False
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which logs it
+        return pickle.dumps(("error", f"{type(exc).__name__}: {exc}")), False

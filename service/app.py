@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from service import files
 from service.auth import ApiKeyMiddleware
 from service.errors import install_error_handlers
 from service.limits import BodyLimitMiddleware
@@ -44,4 +45,5 @@ def create_app(settings: Settings | None = None, gateway: SolveGateway | None = 
     app.add_middleware(ApiKeyMiddleware, keys=[k.get_secret_value().encode() for k in settings.api_keys])
     app.add_middleware(RequestLogMiddleware, metrics=metrics)
     app.include_router(router)
+    app.include_router(files.router)
     return app

@@ -12,6 +12,7 @@ from service import examples
 from service.errors import ErrorBody, NotFound
 from service.limits import StrictJSONRoute
 from service.solving import SolveGateway
+from service.spreadsheet.csvio import csv_response, wants_csv
 
 router = APIRouter(route_class=StrictJSONRoute)
 
@@ -50,6 +51,10 @@ async def readyz(gateway: Gateway) -> JSONResponse:
     summary="Allocate a purchase budget across minerals and supplier offers",
     response_model=AllocationResult,
     responses={
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "The result (JSON), or with `Accept: text/csv` the allocation table as CSV",
+        },
         422: {
             "model": ErrorBody,
             "description": "The request breaks the contract (every problem is listed with its path), "
@@ -58,8 +63,11 @@ async def readyz(gateway: Gateway) -> JSONResponse:
         **SOLVE_ERRORS,
     },
 )
-async def create_allocation(body: AllocationRequest, gateway: Gateway) -> AllocationResult:
-    return await gateway.solve(body)
+async def create_allocation(body: AllocationRequest, gateway: Gateway, http: Request) -> Any:
+    result = await gateway.solve(body)
+    if wants_csv(http.headers.get("accept")):  # the allocation table, for tools that pull CSV from a URL
+        return csv_response(result)
+    return result
 
 
 @router.get("/metrics", tags=["health"], summary="Prometheus metrics", include_in_schema=False)

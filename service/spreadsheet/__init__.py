@@ -1,0 +1,17 @@
+"""Spreadsheet adapters: XLSX template and result workbooks, CSV in and out.
+
+File formats only: requests are validated by ``models`` and solved elsewhere.
+
+- ``template_bytes(request=None)``: the input template (dla-2025 by default).
+- ``read_workbook(file, limits)``: an uploaded workbook -> ``AllocationRequest``
+  (``InvalidRequest`` lists every problem by cell, e.g. ``Suppliers!E7``).
+- ``result_bytes(request, result, source=None)``: inputs + Allocation,
+  Mineral summary, Diagnostics and Charts sheets.
+- ``allocation_csv(result)``, ``read_csv_request(...)``: CSV for spreadsheet tools.
+"""
+
+from service.spreadsheet.safety import Limits, limits_from
+from service.spreadsheet.template import template_bytes
+from service.spreadsheet.xlsx_reader import read_workbook
+
+__all__ = ["Limits", "limits_from", "read_workbook", "template_bytes"]

@@ -1,0 +1,146 @@
+"""CSV for spreadsheet tools: the allocation table out, minerals/suppliers/policy tables in.
+
+Out: one header row, the columns of ``layout.ALLOCATION_COLUMNS`` in that
+order, numbers written in full precision (``repr``), text fields that a
+spreadsheet would evaluate prefixed with ``'`` (OWASP).
+
+In: the same columns as the Minerals, Suppliers and Policy sheets; problems
+are reported as ``suppliers.csv!E7`` (the cell a spreadsheet shows).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from openpyxl.utils import get_column_letter
+
+from models import AllocationRequest, AllocationResult, Problem
+from service.spreadsheet import layout as L
+from service.spreadsheet.reader import RawCell, Table, build_request
+from service.spreadsheet.safety import csv_text, csv_unescape
+
+CSV_MEDIA_TYPE = "text/csv"
+
+
+def _field(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return csv_text(str(getattr(value, "value", value)))
+
+
+def allocation_csv(result: AllocationResult) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([name for name, _ in L.ALLOCATION_COLUMNS])
+    for line in result.allocations:
+        writer.writerow([_field(getattr(line, name)) for name, _ in L.ALLOCATION_COLUMNS])
+    return out.getvalue()
+
+
+def wants_csv(accept: str | None) -> bool:
+    """True when the Accept header prefers text/csv to application/json (q-values honoured)."""
+    if not accept:
+        return False
+    best: dict[str, float] = {}
+    for part in accept.split(","):
+        pieces = [p.strip() for p in part.split(";")]
+        media = pieces[0].lower()
+        q = 1.0
+        for p in pieces[1:]:
+            if p.lower().startswith("q="):
+                try:
+                    q = float(p[2:])
+                except ValueError:
+                    q = 0.0
+        best[media] = max(q, best.get(media, 0.0))
+
+    def quality(media: str) -> float:
+        kind = media.split("/")[0]
+        for key in (media, f"{kind}/*", "*/*"):
+            if key in best:
+                return best[key]
+        return 0.0
+
+    csv_q, json_q = quality(CSV_MEDIA_TYPE), quality("application/json")
+    return csv_q > 0 and csv_q > json_q
+
+
+def _table(name: str, data: bytes, max_rows: int, problems: list[Problem]) -> Table:
+    table = Table(name=name)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        problems.append(Problem(path=name, message=f"{name} is not UTF-8 text; save it as CSV UTF-8", code="encoding"))
+        return table
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t") if text.strip() else csv.excel
+    except csv.Error:
+        dialect = csv.excel
+    try:
+        for number, row in enumerate(csv.reader(io.StringIO(text), dialect), start=1):
+            if number > max_rows:
+                table.too_many_rows = max_rows
+                break
+            cells = {col: RawCell(csv_unescape(v), "text") for col, v in enumerate(row, start=1) if v.strip()}
+            if cells:
+                table.rows.append((number, cells))
+    except csv.Error as exc:
+        problems.append(Problem(path=name, message=f"{name} is not valid CSV ({exc})", code="csv_invalid"))
+    return table
+
+
+def read_csv_request(
+    minerals: bytes,
+    suppliers: bytes,
+    policy: bytes | None,
+    settings: dict[str, Any],
+    max_rows: int,
+) -> AllocationRequest:
+    """Minerals, suppliers (and optionally policy) CSV files plus settings -> a validated request.
+
+    ``settings`` holds the form fields (budget, objective, time_limit_s, mip_gap) as given.
+    """
+    problems: list[Problem] = []
+    tables = {
+        "minerals": _table("minerals.csv", minerals, max_rows, problems),
+        "suppliers": _table("suppliers.csv", suppliers, max_rows, problems),
+        "policy": _table("policy.csv", policy, max_rows, problems) if policy is not None else None,
+    }
+    settings_table = Table(name="settings")
+    for row, s in enumerate(L.SETTINGS_ROWS, start=1):
+        value = settings.get(s.name)
+        if value is not None and str(value).strip():
+            settings_table.rows.append((row, {1: RawCell(s.name, "text"), 2: RawCell(str(value), "text")}))
+
+    def locate(sheet: str, row: int, col: int) -> str:
+        if sheet == "settings":
+            return "form field " + L.SETTINGS_ROWS[row - 1].name
+        return f"{sheet}!{get_column_letter(col)}{row}"
+
+    return build_request(
+        settings_table,
+        tables["minerals"],
+        tables["suppliers"],
+        tables["policy"],
+        locate,
+        {"budget": "form field budget", "objective": "form field objective", "options": "form fields",
+         "minerals": "minerals.csv", "suppliers": "suppliers.csv", "policy": "policy.csv"},
+        problems,
+    )
+
+
+def csv_response(result: AllocationResult) -> Any:
+    """The allocation table as an HTTP response (``text/csv``, UTF-8, status in a header)."""
+    from fastapi.responses import Response
+
+    return Response(
+        allocation_csv(result),
+        media_type="text/csv; charset=utf-8",
+        headers={"X-Stockpile-Status": result.status.value, "Content-Disposition": 'inline; filename="allocation.csv"'},
+    )

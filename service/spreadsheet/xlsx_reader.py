@@ -1,0 +1,117 @@
+"""Read an uploaded XLSX workbook into an ``AllocationRequest``.
+
+The archive is checked first (``safety.check_archive``); then openpyxl reads
+the four input sheets in read-only (streaming) mode with defusedxml in force.
+Each cell is read once with both its saved value and whether it holds a
+formula, so that a formula's cached value is used and a formula without one
+is reported instead of being mistaken for a blank cell.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from typing import IO, Any
+
+import openpyxl
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
+
+from models import AllocationRequest, Problem
+from service.errors import StockpileError
+from service.spreadsheet import layout as L
+from service.spreadsheet.reader import RawCell, Table, build_request, xlsx_ref
+from service.spreadsheet.safety import Limits, check_archive, file_problem, require_defusedxml
+
+
+class _CellParser(WorkSheetParser):
+    """openpyxl's streaming sheet parser (saved values), also noting which cells hold formulas."""
+
+    def parse_cell(self, element: Any) -> dict[str, Any]:
+        cell = super().parse_cell(element)
+        formula = element.find(FORMULA_TAG)
+        cell["formula"] = None if formula is None else "=" + (formula.text or "")
+        return cell
+
+
+def _raw(cell: dict[str, Any]) -> RawCell:
+    value, kind, formula = cell["value"], cell["data_type"], cell["formula"]
+    if value is None or (isinstance(value, str) and value == ""):
+        return RawCell(kind="formula", formula=formula) if formula else RawCell()
+    if kind == "e":
+        return RawCell(value, "error", formula)
+    if kind == "b" or isinstance(value, bool):
+        return RawCell(value, "bool", formula)
+    if isinstance(value, (dt.datetime, dt.date, dt.time, dt.timedelta)):
+        return RawCell(value, "date", formula)
+    if isinstance(value, (int, float)):
+        return RawCell(value, "number", formula)
+    return RawCell(str(value), "text", formula)
+
+
+def _table(wb: Any, ws: ReadOnlyWorksheet, title: str, limits: Limits) -> Table:
+    table = Table(name=title)
+    with wb._archive.open(ws._worksheet_path) as src:
+        parser = _CellParser(
+            src,
+            wb.shared_strings,
+            data_only=True,
+            epoch=wb.epoch,
+            date_formats=wb._date_formats,
+            timedelta_formats=wb._timedelta_formats,
+        )
+        count = 0
+        for row_number, cells in parser.parse():
+            count += 1
+            if count > limits.max_rows:
+                table.too_many_rows = limits.max_rows
+                return table
+            kept = {c["column"]: _raw(c) for c in cells}
+            kept = {col: c for col, c in kept.items() if c.kind != "empty"}
+            if kept:
+                table.rows.append((row_number, kept))
+        merged = parser.merged_cells
+        if merged is not None:
+            table.merged = [xlsx_ref(title, 1, 1).split("!")[0] + "!" + str(m.ref) for m in merged.mergeCell]
+    return table
+
+
+def read_workbook(f: IO[bytes], limits: Limits) -> AllocationRequest:
+    """Check, read and validate an uploaded workbook; ``InvalidRequest`` lists every problem by cell."""
+    require_defusedxml()
+    check_archive(f, limits)
+    f.seek(0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # openpyxl warns about unsupported extensions; they are irrelevant here
+            wb = openpyxl.load_workbook(f, read_only=True, data_only=True, keep_links=False)
+            try:
+                by_name = {name.strip().lower(): name for name in wb.sheetnames}
+                tables: dict[str, Table | None] = {}
+                for sheet in L.INPUT_SHEETS:
+                    title = by_name.get(sheet.lower())
+                    ws = wb[title] if title is not None else None
+                    tables[sheet] = _table(wb, ws, title, limits) if isinstance(ws, ReadOnlyWorksheet) else None
+            finally:
+                wb.close()
+    except StockpileError:
+        raise
+    except Exception as exc:  # an untrusted file may break the parser in any way: report it, never a 500
+        raise file_problem(f"the file cannot be read as an XLSX workbook ({type(exc).__name__}: {exc})"[:400],
+                           "not_xlsx") from None
+    problems = [
+        Problem(path=sheet, message=f"the sheet '{sheet}' is missing; download the template to see the layout",
+                code="missing_sheet")
+        for sheet in (L.SETTINGS, L.MINERALS, L.SUPPLIERS)
+        if tables[sheet] is None
+    ]
+    return build_request(
+        tables[L.SETTINGS],
+        tables[L.MINERALS],
+        tables[L.SUPPLIERS],
+        tables[L.POLICY],
+        xlsx_ref,
+        {"budget": L.SETTINGS, "objective": L.SETTINGS, "options": L.SETTINGS, "minerals": L.MINERALS,
+         "suppliers": L.SUPPLIERS, "policy": L.POLICY},
+        problems,
+    )

@@ -4,6 +4,8 @@
     stockpile solve FILE|- [--json]
     stockpile solve --example dla-2025 [--json]
     stockpile examples
+    stockpile template OUT.xlsx
+    stockpile solve BOOK.xlsx [-o RESULT.xlsx|RESULT.csv]
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from pydantic import ValidationError
 
 from models import AllocationRequest, AllocationResult, problems_from_validation_error
 from service import examples
+from service.errors import StockpileError
+from service.spreadsheet import commands as sheets
 from solvers import SolverError, allocate
 
 EXIT_OK, EXIT_INVALID, EXIT_INFEASIBLE, EXIT_FAILED = 0, 2, 3, 4
@@ -35,12 +39,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     solve.add_argument("file", nargs="?", help="request JSON file, or - for standard input")
     solve.add_argument("--example", choices=examples.names(), help="solve a built-in example instead")
     solve.add_argument("--json", action="store_true", help="print the full result as JSON")
+    solve.add_argument("-o", "--output", help="also write the result: a workbook (.xlsx) or the allocation table (.csv)")
 
     sub.add_parser("examples", help="list the built-in examples")
+    template = sub.add_parser("template", help="write the input workbook template (pre-filled with dla-2025)")
+    template.add_argument("out", help="where to write it, e.g. allocation.xlsx")
 
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args.host, args.port)
+    if args.command == "template":
+        sheets.write_template(args.out)
+        return EXIT_OK
     if args.command == "examples":
         for e in examples.catalogue().values():
             print(f"{e['name']}: {e['title']}")
@@ -60,6 +70,8 @@ def _serve(host: str | None, port: int | None) -> int:
 def _solve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.example:
         raw = examples.catalogue()[args.example]["request"]
+    elif sheets.is_workbook(args.file):
+        raw = None  # read below, with problems reported by sheet and cell
     elif args.file:
         try:
             text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
@@ -70,7 +82,15 @@ def _solve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     else:
         parser.error("give a request FILE (or -) or --example NAME")
     try:
-        request = AllocationRequest.model_validate(raw)
+        request = AllocationRequest.model_validate(raw) if raw is not None else sheets.read_request(args.file)
+    except StockpileError as exc:
+        print(f"stockpile: {args.file}: {exc.detail}", file=sys.stderr)
+        for p in getattr(exc, "problems", []):
+            print(f"  {p.path}: {p.message}", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as exc:
+        print(f"stockpile: cannot read {args.file}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     except ValidationError as exc:
         print("stockpile: the request is invalid:", file=sys.stderr)
         for p in problems_from_validation_error(exc):
@@ -85,6 +105,8 @@ def _solve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print(result.model_dump_json(indent=2))
     else:
         print_table(result, sys.stdout)
+    if args.output:
+        sheets.write_output(args.output, request, result, args.file)
     return EXIT_INFEASIBLE if result.status.value == "infeasible" else EXIT_OK
 
 

@@ -22,8 +22,23 @@ run: $(STAMP)
 	$(BIN)/stockpile serve --host $(HOST) --port $(PORT)
 
 ## Install and run every test.
-test: $(STAMP)
+test: $(STAMP) soffice
 	$(BIN)/python -m pytest
+
+## LibreOffice Calc, with which the spreadsheet tests open result workbooks:
+## installed from Debian when missing and we are root (CI), else a clear error.
+.PHONY: soffice
+soffice:
+	@command -v soffice >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "== installing libreoffice-calc for the spreadsheet tests"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends libreoffice-calc >/dev/null; \
+	  else \
+	    echo "LibreOffice (soffice) is needed by the spreadsheet tests: apt-get install libreoffice-calc" >&2; \
+	    exit 1; \
+	  fi; }
+	@command -v soffice >/dev/null 2>&1
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis

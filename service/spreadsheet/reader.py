@@ -292,8 +292,8 @@ def _policy(table: Table, out: _Collector) -> dict[str, Any]:
                 tariff_rows[code] = refs["countries"]
                 out.where[("policy", "tariffs", code)] = (refs["value"], "value")
                 out.where[("policy", "tariffs", code, "[key]")] = (refs["countries"], "countries")
-                if value is not _MISSING:
-                    tariffs[code] = value
+                # Without a rate (already reported) a placeholder still lets the country code be checked.
+                tariffs[code] = 0.0 if value is _MISSING else value
         elif rule == "exclude":
             excluded = policy.setdefault("excluded_countries", [])
             for code in countries:
@@ -309,6 +309,8 @@ def _policy(table: Table, out: _Collector) -> dict[str, Any]:
             out.where[("policy", "country_caps", c, "minerals")] = (refs["minerals"], "minerals")
             if value is not _MISSING:
                 cap["max_share"] = value
+            else:
+                out.bad.add(("policy", "country_caps", c, "max_share"))  # reported above
             if values.get("minerals"):
                 cap["minerals"] = values["minerals"]
             caps.append(cap)

@@ -1,0 +1,192 @@
+"""Seeded benchmark instances: from the DLA example up to 200 minerals x 250 offers.
+
+Every instance exercises the whole contract: single prices, incremental tiers
+that rise (convex) and fall (volume discounts), all-units tiers, minimum
+orders, lots, fixed costs, tariffs, an excluded country, country caps (one on
+all minerals, one on a subset), a supplier share, a supplier count limit, per
+mineral spend caps (one of them tiny next to the budget), minerals in kg and
+in t with prices from cents to millions per unit. ``make_request(...)`` is a
+pure function of its arguments: the same seed gives the same request.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from models import AllocationRequest
+
+ROOT = Path(__file__).resolve().parent.parent
+DLA = ROOT / "service" / "examples" / "dla-2025.json"
+
+COUNTRIES = ["US", "CA", "AU", "BR", "CL", "FI", "SE", "NO", "DE", "JP", "KR", "IN", "ZA", "MA", "ID", "PH",
+             "VN", "KZ", "PE", "MX", "CD", "ZM", "CN", "RU"]
+TARIFFS = {"CN": 1.0, "RU": 0.5, "ID": 0.1, "VN": 0.25}
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One benchmark instance and how long a contender may spend on it."""
+
+    name: str
+    minerals: int
+    offers: int
+    objective: str
+    body: dict  # the JSON request body
+
+    @property
+    def request(self) -> AllocationRequest:
+        return AllocationRequest.model_validate(self.body)
+
+    @property
+    def time_limit_s(self) -> float:
+        return self.body["options"]["time_limit_s"]
+
+    @property
+    def mip_gap(self) -> float:
+        return self.body["options"]["mip_gap"]
+
+
+def dla_case() -> Case:
+    body = json.loads(DLA.read_text())["request"]
+    body = {**body, "options": {"time_limit_s": 30.0, "mip_gap": 1e-4}}
+    return Case("dla-2025", len(body["minerals"]), len(body["suppliers"]), body["objective"], body)
+
+
+def make_request(
+    n_minerals: int,
+    offers_per_mineral: int,
+    objective: str = "max_coverage",
+    seed: int = 0,
+    time_limit_s: float = 60.0,
+    mip_gap: float = 1e-4,
+) -> dict:
+    """A request body (plain JSON data) with every feature of the contract."""
+    rng = random.Random(f"{seed}/{n_minerals}/{offers_per_mineral}/{objective}")
+    minerals, suppliers = [], []
+    full_cost = 0.0  # what buying every target at list price would cost
+    for j in range(n_minerals):
+        unit = "kg" if j % 3 == 1 else "t"
+        price = _log_uniform(rng, 0.05, 5e4) if unit == "kg" else _log_uniform(rng, 50.0, 2e6)
+        target = _log_uniform(rng, 1e3, 1e6) if unit == "kg" else _log_uniform(rng, 5.0, 2e4)
+        mid = f"m{j:03d}"
+        mineral = {"id": mid, "unit": unit, "target": _round(target), "weight": rng.choice([1, 1, 2, 3]),
+                   "market_price": _round(price)}
+        if j % 5 == 2:
+            mineral["min_quantity"] = _round(0.2 * target)
+        if j % 4 == 3:
+            mineral["max_spend"] = _round(0.5 * price * target)
+        if j % 7 == 5:
+            mineral["max_quantity"] = _round(1.5 * target)
+        minerals.append(mineral)
+        full_cost += price * target
+        for k in range(offers_per_mineral):
+            suppliers.append(_offer(rng, mid, k, offers_per_mineral, price, target))
+    if n_minerals > 1:  # the trap: a cap of a few thousand inside a budget of millions or billions
+        cheap = minerals[1]
+        cheap["max_spend"] = _round(max(2_700.0, 0.05 * cheap["market_price"] * cheap["target"]))
+    budget = 0.6 * full_cost if objective == "max_coverage" else 5.0 * full_cost
+    if objective == "min_cost":
+        for m in minerals:
+            m.pop("max_spend", None)
+            m.pop("min_quantity", None)
+            m.pop("max_quantity", None)
+    subset = [m["id"] for m in minerals[::3]]
+    policy = {
+        "tariffs": TARIFFS,
+        "excluded_countries": ["RU"] if seed % 2 == 0 else [],
+        "country_caps": [
+            {"countries": ["CN"], "max_share": 0.25, "minerals": None},
+            {"countries": ["KZ", "RU", "CD"], "max_share": 0.3, "minerals": subset},
+        ],
+        "max_supplier_share": 0.5 if offers_per_mineral >= 6 else 1.0,
+    }
+    if offers_per_mineral >= 6:
+        policy["max_suppliers"] = max(3, offers_per_mineral // 5)
+    return {
+        "budget": _round(budget),
+        "objective": objective,
+        "minerals": minerals,
+        "suppliers": suppliers,
+        "policy": policy,
+        "options": {"time_limit_s": time_limit_s, "mip_gap": mip_gap},
+    }
+
+
+def _offer(rng: random.Random, mid: str, k: int, n: int, price: float, target: float) -> dict:
+    capacity = _round(target * rng.uniform(0.15, 0.6) * (3.0 / n if n < 6 else 1.0))
+    p = price * rng.uniform(0.8, 1.4)
+    offer: dict = {"id": f"{mid}-o{k:03d}", "mineral": mid, "country": rng.choice(COUNTRIES), "capacity": capacity}
+    kind = rng.random()
+    if kind < 0.4:
+        offer["unit_price"] = _round(p)
+    elif kind < 0.6:  # volume discount, incremental: non-convex, needs order binaries
+        offer["price_tiers"] = _tiers(rng, capacity, p, falling=True)
+    elif kind < 0.75:  # rising incremental prices: convex, no binaries needed
+        offer["price_tiers"] = _tiers(rng, capacity, p, falling=False)
+    else:  # all-units discount
+        offer["price_tiers"] = _tiers(rng, capacity, p, falling=True)
+        offer["discount"] = "all_units"
+    extra = rng.random()
+    if extra < 0.2:
+        offer["min_order"] = _round(capacity * rng.uniform(0.1, 0.3))
+    elif extra < 0.35:
+        lot = _round(capacity / rng.randint(4, 40))
+        offer["lot_size"] = lot
+        if rng.random() < 0.5:
+            offer["min_order"] = _round(min(capacity, 2 * lot))
+    if rng.random() < 0.2:
+        offer["fixed_cost"] = _round(p * capacity * rng.uniform(0.01, 0.05))
+    return offer
+
+
+def _tiers(rng: random.Random, capacity: float, p: float, falling: bool) -> list[dict]:
+    count = rng.randint(2, 4)
+    cuts = sorted(rng.uniform(0.1, 0.9) for _ in range(count - 1))
+    out, price = [], p
+    for c in cuts:
+        out.append({"up_to": _round(c * capacity), "unit_price": _round(price)})
+        price *= rng.uniform(0.85, 0.97) if falling else rng.uniform(1.03, 1.15)
+    out.append({"up_to": None, "unit_price": _round(price)})
+    # rounding may merge breakpoints: keep them strictly increasing
+    kept, last = [], 0.0
+    for t in out:
+        if t["up_to"] is None or t["up_to"] > last:
+            kept.append(t)
+            last = t["up_to"] or last
+    return kept
+
+
+def _log_uniform(rng: random.Random, lo: float, hi: float) -> float:
+    return math.exp(rng.uniform(math.log(lo), math.log(hi)))
+
+
+def _round(x: float) -> float:
+    return float(f"{x:.4g}")
+
+
+# (minerals, offers per mineral, time limit s, mip gap): DLA-sized to 50,000 offers.
+SIZES = [
+    (5, 20, 30.0, 1e-4),
+    (10, 50, 30.0, 1e-4),
+    (20, 100, 60.0, 1e-3),
+    (40, 250, 60.0, 1e-2),
+    (200, 250, 120.0, 1e-2),
+]
+
+
+def suite(quick: bool = False, largest: int | None = None, seed: int = 1) -> list[Case]:
+    """The benchmark set: DLA plus generated sizes, both objectives."""
+    cases = [dla_case()]
+    sizes = SIZES[:2] if quick else SIZES
+    for n_min, per, limit, gap in sizes:
+        if largest is not None and n_min * per > largest:
+            continue
+        objectives = ["max_coverage"] if n_min * per > 10_000 else ["max_coverage", "min_cost"]
+        for objective in objectives:
+            body = make_request(n_min, per, objective, seed, limit, gap)
+            cases.append(Case(f"{n_min}x{per}-{objective}", n_min, n_min * per, objective, body))
+    return cases

@@ -1,0 +1,375 @@
+"""Run the benchmark: four contenders, the same instances, alternating, medians.
+
+    .venv/bin/python -m bench.run            # the full set, DLA to 50,000 offers (~25 min)
+    .venv/bin/python -m bench.run --quick    # DLA, 100 and 500 offers (~2 min)
+
+Contenders, each in its own process so that peak memory is its own:
+  http    ``stockpile serve`` on a free loopback port; the client posts the JSON
+          body and waits for the parsed response (validation, engine, JSON both ways)
+  engine  ``solvers.allocate`` called in-process on a validated request
+  highs   ``bench/highs_baseline.py``: the same contract straight on highspy + numpy
+  pulp    ``bench/pulp_baseline.py``: the same contract in PuLP, solved by bundled CBC
+Each repetition runs every contender once, in a rotating order. Every answer is
+checked with plain arithmetic (``solvers.check_result``) and compared with the
+highspy baseline's score and spend. Results go to ``bench/results/latest.json``,
+the table between the markers in ``docs/performance.md`` and the plot
+``docs/performance.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.instances import ROOT, Case, suite
+
+CONTENDERS = ["http", "engine", "highs", "pulp"]
+LABELS = {"http": "stockpile over HTTP", "engine": "stockpile engine in-process",
+          "highs": "raw highspy baseline", "pulp": "PuLP + CBC"}
+DOC = ROOT / "docs" / "performance.md"
+PLOT = ROOT / "docs" / "performance.png"
+RESULTS = ROOT / "bench" / "results" / "latest.json"
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def reps_for(offers: int) -> int:
+    if offers <= 100:
+        return 7
+    if offers <= 500:
+        return 5
+    if offers <= 2000:
+        return 3
+    return 1
+
+
+class Worker:
+    def __init__(self, contender: str, path: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.worker", contender, path],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=_env(),
+        )
+        self._read()  # ready
+
+    def _read(self) -> dict:
+        assert self.proc.stdout is not None
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError("worker died")
+            with contextlib.suppress(ValueError):
+                return json.loads(line)
+
+    def run(self) -> dict:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("run\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> float:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.flush()
+        peak = self._read()["peak_rss_mb"]
+        self.proc.wait(timeout=30)
+        return peak
+
+
+class Server:
+    """``stockpile serve`` on a free loopback port, and a client for it."""
+
+    def __init__(self, body: bytes) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        env = _env() | {"STOCKPILE_MAX_TIME_LIMIT_S": "600", "STOCKPILE_LOG_LEVEL": "warning"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        self.body = body
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=900)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if self.client.get("/readyz").status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError("server did not become ready")
+
+    def run(self, request) -> dict:
+        from models import AllocationResult
+        from solvers import check_result
+
+        began = time.perf_counter()
+        response = self.client.post("/v1/allocations", content=self.body, headers={"content-type": "application/json"})
+        data = response.json()
+        seconds = time.perf_counter() - began
+        if response.status_code != 200:
+            return {"seconds": seconds, "status": f"http {response.status_code}", "score": None, "spend": None,
+                    "violations": [str(data)[:200]]}
+        result = AllocationResult.model_validate(data)
+        return {"seconds": seconds, "status": result.status.value, "score": result.coverage_score,
+                "spend": result.total_spend if result.status.has_allocation else None,
+                "violations": [str(v) for v in check_result(request, result)]}
+
+    def close(self) -> float:
+        pids = _tree(self.proc.pid)
+        peak = sum(_hwm(p) for p in pids)
+        self.client.close()
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        return peak
+
+
+def _env() -> dict[str, str]:
+    return os.environ | {"PYTHONPATH": str(ROOT)}
+
+
+def _tree(pid: int) -> list[int]:
+    out = [pid]
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                for child in f.read().split():
+                    out += _tree(int(child))
+    return out
+
+
+def _hwm(pid: int) -> float:
+    with contextlib.suppress(OSError):
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def bench_case(case: Case, reps: int, contenders: list[str]) -> dict:
+    body = json.dumps(case.body).encode()
+    request = case.request
+    with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as f:
+        f.write(body)
+        path = f.name
+    runners: dict[str, object] = {}
+    try:
+        for c in contenders:
+            runners[c] = Server(body) if c == "http" else Worker(c, path)
+        runs: dict[str, list[dict]] = {c: [] for c in contenders}
+        for r in range(reps):
+            order = contenders[r % len(contenders):] + contenders[: r % len(contenders)]
+            for c in order:
+                out = runners[c].run(request) if c == "http" else runners[c].run()
+                runs[c].append(out)
+                print(f"  {case.name:28s} rep {r + 1}/{reps} {c:7s} {out['seconds']:8.3f} s  {out['status']}",
+                      flush=True)
+        peaks = {c: runners[c].close() for c in contenders}
+    finally:
+        for runner in runners.values():
+            with contextlib.suppress(Exception):
+                runner.proc.kill()
+        os.unlink(path)
+    return {"case": case.name, "minerals": case.minerals, "offers": case.offers, "objective": case.objective,
+            "time_limit_s": case.time_limit_s, "mip_gap": case.mip_gap, "reps": reps,
+            "contenders": {c: summarise(runs[c], peaks[c]) for c in contenders}}
+
+
+def summarise(runs: list[dict], peak: float) -> dict:
+    last = runs[-1]
+    out = {
+        "median_s": statistics.median(r["seconds"] for r in runs),
+        "all_s": [round(r["seconds"], 4) for r in runs],
+        "peak_rss_mb": round(peak, 1),
+        "status": last["status"],
+        "statuses": sorted({r["status"] for r in runs}),
+        "score": last["score"],
+        "spend": last["spend"],
+        "violations": sorted({v for r in runs for v in r["violations"]})[:5],
+    }
+    if "run_seconds" in last:
+        out["median_solver_s"] = statistics.median(r["run_seconds"] for r in runs)
+        out["median_overhead_s"] = statistics.median(r["seconds"] - r["run_seconds"] for r in runs)
+    if "model" in last:
+        out["model"] = last["model"]
+    return out
+
+
+def agreement(entry: dict) -> dict[str, str]:
+    """Each contender against the highspy baseline: same score and spend within the gap."""
+    ref = entry["contenders"].get("highs")
+    gap = max(entry["mip_gap"], 1e-6)
+    out = {}
+    for c, s in entry["contenders"].items():
+        if ref is None or c == "highs":
+            out[c] = "ref" if c == "highs" else "-"
+            continue
+        if s["violations"]:
+            out[c] = "VIOLATES"
+        elif s["status"] != ref["status"]:
+            out[c] = "limit" if "feasible" in (s["status"], ref["status"]) else "DIFFERS"
+        elif s["spend"] is None:
+            out[c] = "yes"
+        else:
+            score_ok = s["score"] is None or abs(s["score"] - ref["score"]) <= gap * max(ref["score"], 1e-9) + 1e-6
+            spend_ok = abs(s["spend"] - ref["spend"]) <= (gap + 1e-6) * max(abs(ref["spend"]), 1e-9)
+            ok = score_ok and spend_ok
+            out[c] = "yes" if ok else ("limit" if s["status"] == "feasible" else "DIFFERS")
+    return out
+
+
+def markdown(results: list[dict], command: str, elapsed: float) -> str:
+    lines = [
+        f"Command: `{command}` — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, run took {elapsed / 60:.1f} min.",
+        "",
+        "Median wall seconds per solve; *ratio* = median / median of the raw highspy baseline; *solver* = "
+        "median seconds inside HiGHS's `run` (for PuLP: its whole `solve` call, which writes an MPS file and "
+        "runs CBC); *overhead* = everything else (engine: prepare, Pyomo build, compile, extract, report, check). "
+        "*peak MB* = the contender's process peak RSS (VmHWM) over the whole instance, interpreter included. "
+        "*agrees* = same status, score and spend as the highspy baseline within the request's gap, every "
+        "allocation having passed the plain-arithmetic check.",
+        "",
+    ]
+    for e in results:
+        agree = agreement(e)
+        ref = e["contenders"].get("highs", {}).get("median_s")
+        lines.append(f"### {e['case']}: {e['minerals']} minerals, {e['offers']} offers, {e['objective']} "
+                     f"(gap {e['mip_gap']:g}, limit {e['time_limit_s']:g} s, {e['reps']} reps)")
+        lines.append("")
+        lines.append("| contender | median s | ratio | solver s | overhead s (%) | peak MB | status | score | spend | agrees |")
+        lines.append("|---|---:|---:|---:|---:|---:|---|---:|---:|---|")
+        for c, s in e["contenders"].items():
+            ratio = f"{s['median_s'] / ref:.2f}" if ref else "-"
+            solver = f"{s['median_solver_s']:.3f}" if "median_solver_s" in s else "-"
+            over = (f"{s['median_overhead_s']:.3f} ({100 * s['median_overhead_s'] / s['median_s']:.0f}%)"
+                    if "median_overhead_s" in s else "-")
+            score = "-" if s["score"] is None else f"{s['score']:.6f}"
+            spend = "-" if s["spend"] is None else f"{s['spend']:,.0f}"
+            status = "/".join(s["statuses"])
+            lines.append(f"| {LABELS[c]} | {s['median_s']:.3f} | {ratio} | {solver} | {over} | {s['peak_rss_mb']:.0f} "
+                         f"| {status} | {score} | {spend} | {agree[c]} |")
+        for c, s in e["contenders"].items():
+            for v in s["violations"]:
+                lines.append(f"\n{LABELS[c]} broke a rule: {v}")
+        lines.append("")
+    lines += targets(results)
+    return "\n".join(lines) + "\n"
+
+
+def targets(results: list[dict]) -> list[str]:
+    out = ["### Targets (issue 6), as measured in this run", ""]
+
+    def get(e, c, k):
+        return e["contenders"].get(c, {}).get(k)
+
+    for e in results:
+        offers, name = e["offers"], e["case"]
+        total, over = get(e, "engine", "median_s"), get(e, "engine", "median_overhead_s")
+        if total is not None and over is not None:
+            if name == "dla-2025":
+                out.append(f"- engine overhead, DLA: {1000 * over:.1f} ms (target <= 15 ms): "
+                           f"{'met' if over <= 0.015 else 'NOT met'}")
+            elif offers >= 500:
+                out.append(f"- engine overhead, {name}: {100 * over / total:.1f}% of {total:.2f} s (target <= 10%): "
+                           f"{'met' if over <= 0.10 * total else 'NOT met'}")
+        http, ref, pulp = get(e, "http", "median_s"), get(e, "highs", "median_s"), get(e, "pulp", "median_s")
+        if http is not None and ref:
+            out.append(f"- HTTP vs highspy, {name}: {http / ref:.2f}x (target <= 1.2x): "
+                       f"{'met' if http <= 1.2 * ref else 'NOT met'}")
+        if http is not None and pulp and offers >= 500:
+            out.append(f"- PuLP/CBC vs HTTP, {name}: {pulp / http:.2f}x faster (target >= 2x): "
+                       f"{'met' if pulp >= 2 * http else 'NOT met'}")
+        if offers >= 10_000 and offers < 50_000 and http is not None:
+            status, peak = get(e, "http", "status"), get(e, "http", "peak_rss_mb")
+            ok = status == "optimal" and http <= 60 and peak <= 1536
+            out.append(f"- {name} over HTTP: {status} at gap {e['mip_gap']:g} in {http:.1f} s, peak {peak:.0f} MB "
+                       f"(target: 1% gap in <= 60 s, <= 1.5 GB): {'met' if ok else 'NOT met'}")
+        if offers >= 50_000 and http is not None:
+            status = get(e, "http", "status")
+            ok = status in ("optimal", "feasible") and http <= e["time_limit_s"] + 30
+            out.append(f"- {name} over HTTP: {status} in {http:.1f} s with a {e['time_limit_s']:g} s limit "
+                       f"(target: an allocation within the limit): {'met' if ok else 'NOT met'}")
+    return out
+
+
+def plot(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    markers = {"max_coverage": "o", "min_cost": "s"}
+    colours = {"http": "tab:blue", "engine": "tab:cyan", "highs": "tab:green", "pulp": "tab:red"}
+    for c in CONTENDERS:
+        for objective, style in (("max_coverage", "-"), ("min_cost", "--")):
+            pts = sorted((e["offers"], e["contenders"][c]["median_s"]) for e in results
+                         if c in e["contenders"] and (e["objective"] == objective or e["case"] == "dla-2025"))
+            if pts:
+                ax.plot(*zip(*pts), style, marker=markers[objective], color=colours[c],
+                        label=f"{LABELS[c]} ({objective})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("offers in the request")
+    ax.set_ylabel("median seconds per solve")
+    ax.set_title("Stockpile vs raw highspy vs PuLP/CBC (threads=1)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def write_doc(section: str) -> None:
+    text = DOC.read_text() if DOC.exists() else f"# Performance\n\n{BEGIN}\n{END}\n"
+    if BEGIN not in text:
+        text += f"\n{BEGIN}\n{END}\n"
+    head, rest = text.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1] if END in rest else ""
+    DOC.write_text(f"{head}{BEGIN}\n{section}{END}{tail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="DLA, 100 and 500 offers only")
+    parser.add_argument("--largest", type=int, default=None, help="skip instances with more offers than this")
+    parser.add_argument("--reps", type=int, default=None, help="repetitions per instance (default by size)")
+    parser.add_argument("--contenders", default=",".join(CONTENDERS), help="comma-separated subset")
+    parser.add_argument("--only", default=None, help="only cases whose name contains this")
+    parser.add_argument("--no-write", action="store_true", help="print, do not write docs/ and results")
+    args = parser.parse_args(argv)
+    command = "python -m bench.run" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
+    contenders = [c for c in args.contenders.split(",") if c]
+    began = time.perf_counter()
+    results = []
+    for case in suite(quick=args.quick, largest=args.largest):
+        if args.only and args.only not in case.name:
+            continue
+        reps = args.reps or (min(reps_for(case.offers), 3) if args.quick else reps_for(case.offers))
+        print(f"{case.name}: {case.offers} offers, {reps} reps", flush=True)
+        results.append(bench_case(case, reps, contenders))
+    section = markdown(results, command, time.perf_counter() - began)
+    print(section)
+    if not args.no_write:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(results, indent=1))
+        write_doc(section)
+        plot(results, PLOT)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

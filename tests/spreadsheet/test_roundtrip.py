@@ -1,0 +1,254 @@
+"""Template -> solve -> result workbook gives the JSON endpoint's figures; CSV in and out; LibreOffice opens it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import shutil
+import subprocess
+import zipfile
+from xml.etree import ElementTree
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.cli import main
+from service.spreadsheet import layout as L
+from service.spreadsheet.csvio import wants_csv
+
+from .conftest import load
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def same(a: Any, b: Any, rel: float = 1e-15) -> bool:
+    """Equal, numbers to 16 significant digits: openpyxl writes floats with %.16g (Excel shows 15)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k], rel) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y, rel) for x, y in zip(a, b))
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return math.isclose(a, b, rel_tol=rel, abs_tol=1e-300)
+    return a == b
+
+
+def _rows(ws) -> list[dict[str, Any]]:
+    values = list(ws.iter_rows(values_only=True))
+    return [dict(zip(values[0], row)) for row in values[1:]]
+
+
+@pytest.fixture(scope="module")
+def solved(client, template, dla) -> dict[str, Any]:
+    """The dla-2025 example solved from JSON and from the template workbook."""
+    json_result = client.post("/v1/allocations", json=dla)
+    assert json_result.status_code == 200
+    book = client.post("/v1/allocations/xlsx", files={"file": ("allocation.xlsx", template, XLSX)})
+    assert book.status_code == 200, book.text
+    assert book.headers["content-type"] == XLSX
+    return {"json": json_result.json(), "book": book.content, "status": book.headers["x-stockpile-status"]}
+
+
+def test_allocation_sheet_has_every_figure_of_the_json(solved):
+    expected = solved["json"]["allocations"]
+    wb = load(solved["book"])
+    assert solved["status"] == solved["json"]["status"] == "optimal"
+    rows = _rows(wb["Allocation"])
+    assert [list(r) for r in rows][0] == [name for name, _ in L.ALLOCATION_COLUMNS]
+    assert same(rows, expected)  # the same numbers, written as numbers, not text
+    assert len(rows) == len(expected) > 10
+
+
+def test_mineral_summary_and_diagnostics_match_the_json(solved):
+    result = solved["json"]
+    wb = load(solved["book"])
+    summary = _rows(wb["Mineral summary"])
+    for row, mineral in zip(summary, result["minerals"], strict=True):
+        shares = {k.removeprefix("share_"): v for k, v in row.items() if k.startswith("share_") and v is not None}
+        assert same(shares, mineral["share_by_country"])
+        assert same({k: v for k, v in row.items() if not k.startswith("share_")},
+                    {k: v for k, v in mineral.items() if k != "share_by_country"})
+    figures = {}
+    findings_at = None
+    for k, (name, value, *_rest) in enumerate(wb["Diagnostics"].iter_rows(values_only=True)):
+        if name == "code":
+            findings_at = k
+            break
+        if name not in (None, "figure"):
+            figures[name] = value
+    for name in ("status", "objective", "objective_value", "coverage_score", "total_spend", "budget",
+                 "budget_remaining", "mip_gap", "best_bound"):
+        assert same(figures[name], result[name]), name
+    assert isinstance(figures["solve_seconds"], float)
+    assert {k.removeprefix("model."): v for k, v in figures.items() if k.startswith("model.")} == result["model"]
+    rows = list(wb["Diagnostics"].iter_rows(values_only=True))[findings_at:]
+    findings = [dict(zip(rows[0], r)) for r in rows[1:]]
+    assert same(findings, result["diagnostics"]) and findings  # dla-2025 reports the indium shortfall
+
+
+def test_inputs_are_carried_over_unchanged(solved, template):
+    before, after = load(template), load(solved["book"])
+    assert after.sheetnames == ["Settings", "Minerals", "Suppliers", "Policy", "Lists", "Allocation",
+                                "Mineral summary", "Diagnostics", "Charts"]
+    for title in ("Settings", "Minerals", "Suppliers", "Policy", "Lists"):
+        assert list(after[title].values) == list(before[title].values), title
+    assert after["Lists"].sheet_state == "hidden"
+    assert after.active.title == "Allocation"
+
+
+def test_result_sheets_are_formatted(solved):
+    wb = load(solved["book"])
+    ws = wb["Allocation"]
+    assert ws.freeze_panes == "A2" and all(c.font.bold for c in ws[1])
+    header = [c.value for c in ws[1]]
+    spend = ws.cell(row=2, column=header.index("spend") + 1)
+    assert isinstance(spend.value, float) and spend.number_format == L.MONEY
+    assert ws.column_dimensions["B"].width > ws.column_dimensions["D"].width  # sized to their contents
+    coverage = wb["Mineral summary"].cell(row=2, column=6)
+    assert coverage.number_format == L.SHARE and isinstance(coverage.value, float)
+
+
+def test_charts_are_native_excel_charts(solved):
+    archive = zipfile.ZipFile(io.BytesIO(solved["book"]))
+    charts = sorted(n for n in archive.namelist() if n.startswith("xl/charts/chart"))
+    assert len(charts) == 3
+    ns = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"
+    trees = [ElementTree.fromstring(archive.read(n)) for n in charts]
+    titles = ["".join(tree.find(f"{ns}chart/{ns}title").itertext()) for tree in trees]
+    assert titles == ["Spend by mineral", "Spend by country", "Coverage per mineral against target"]
+    assert [len(list(tree.iter(f"{ns}barChart"))) for tree in trees] == [1, 1, 1]
+    assert len(list(trees[2].iter(f"{ns}lineChart"))) == 1  # the target line over the coverage bars
+    refs = [f.text for tree in trees for f in tree.iter(f"{ns}f")]
+    assert "'Charts'!$B$2:$B$7" in refs or "Charts!$B$2:$B$7" in refs  # six minerals' spend
+    drawings = [n for n in archive.namelist() if n.startswith("xl/drawings/drawing")]
+    assert drawings
+
+
+def test_a_result_workbook_can_be_uploaded_again(client, solved):
+    again = client.post("/v1/allocations/xlsx", files={"file": ("result.xlsx", solved["book"], XLSX)})
+    assert again.status_code == 200
+    wb = load(again.content)
+    assert wb.sheetnames.count("Allocation") == 1 and "Allocation1" not in wb.sheetnames
+    assert same(_rows(wb["Allocation"]), solved["json"]["allocations"])
+
+
+def _csv(rows: list[dict[str, Any]], columns: list[str]) -> bytes:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue().encode()
+
+
+def test_csv_upload_gives_the_same_result_as_json(client, solved, dla):
+    suppliers = []
+    for s in dla["suppliers"]:
+        row = dict(s)
+        for k, tier in enumerate(s.get("price_tiers") or [], start=1):
+            row[f"tier{k}_up_to"], row[f"tier{k}_unit_price"] = tier["up_to"], tier["unit_price"]
+        suppliers.append(row)
+    policy = [{"rule": "tariff", "countries": c, "value": v} for c, v in dla["policy"]["tariffs"].items()]
+    policy += [{"rule": "country_cap", "countries": "CN", "value": 0.25}]
+    response = client.post(
+        "/v1/allocations/csv",
+        files={
+            "minerals": ("minerals.csv", _csv(dla["minerals"], [c.header for c in L.MINERAL_COLUMNS])),
+            "suppliers": ("suppliers.csv", _csv(suppliers, [c.header for c in L.SUPPLIER_COLUMNS])),
+            "policy": ("policy.csv", _csv(policy, ["rule", "countries", "value", "minerals"])),
+        },
+        data={"budget": str(dla["budget"]), "objective": "max_coverage", "time_limit_s": "30", "mip_gap": "0.0001"},
+    )
+    assert response.status_code == 200, response.text
+    got, expected = dict(response.json()), dict(solved["json"])
+    got.pop("solve_seconds"), expected.pop("solve_seconds")
+    assert got == expected
+
+
+def test_csv_upload_problems_name_file_and_cell(client):
+    response = client.post(
+        "/v1/allocations/csv",
+        files={"minerals": ("m.csv", b"id,target\ncobalt,20\n"),
+               "suppliers": ("s.csv", b"id,mineral,country,capacity,unit_price\na,cobalt,AU,-1,5\n")},
+        data={"budget": "lots"},
+    )
+    assert response.status_code == 422
+    got = {p["path"]: p["message"] for p in response.json()["problems"]}
+    assert got == {"form field budget": "budget must be a number", "suppliers.csv!D2": "capacity must be a number > 0"}
+    missing = client.post("/v1/allocations/csv", files={"minerals": ("m.csv", b"id,target\n")}, data={"budget": "1"})
+    assert missing.status_code == 422 and missing.json()["problems"][0]["path"] == "suppliers"
+
+
+def test_accept_text_csv_returns_the_allocation_table(client, solved, dla):
+    response = client.post("/v1/allocations", json=dla, headers={"Accept": "text/csv"})
+    assert response.status_code == 200 and response.headers["content-type"] == "text/csv; charset=utf-8"
+    lines = response.text.splitlines()
+    assert lines[0] == ",".join(name for name, _ in L.ALLOCATION_COLUMNS)
+    assert sum(1 for line in lines if line.startswith("supplier_id")) == 1
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    expected = solved["json"]["allocations"]
+    assert [r["supplier_id"] for r in rows] == [a["supplier_id"] for a in expected]
+    for row, line in zip(rows, expected, strict=True):
+        for name in ("quantity", "goods_cost", "tariff_cost", "fixed_cost", "spend", "average_unit_price"):
+            assert float(row[name]) == line[name]
+    assert client.post("/v1/allocations", json=dla).headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("accept", "csv_wanted"),
+    [
+        ("text/csv", True),
+        ("application/json;q=0.9, text/csv", True),
+        ("text/csv;q=0.5, application/json", False),
+        ("*/*", False),
+        ("text/*", True),
+        ("application/json", False),
+        ("text/csv;q=0", False),
+        (None, False),
+    ],
+)
+def test_content_negotiation(accept, csv_wanted):
+    assert wants_csv(accept) is csv_wanted
+
+
+def test_solve_command_reads_a_workbook_and_writes_the_result(tmp_path: Path, template, solved, capsys):
+    book, out = tmp_path / "book.xlsx", tmp_path / "result.xlsx"
+    book.write_bytes(template)
+    assert main(["solve", str(book), "-o", str(out)]) == 0
+    assert "status: optimal" in capsys.readouterr().out
+    assert same(_rows(load(out.read_bytes())["Allocation"]), solved["json"]["allocations"])
+    wb = load(template)
+    wb["Suppliers"]["E7"] = -5
+    wb.save(book)
+    assert main(["solve", str(book), "-o", str(out)]) == 2
+    assert "Suppliers!E7: capacity must be a number > 0" in capsys.readouterr().err
+
+
+def _soffice(tmp_path: Path, book: Path, target: str, outdir: Path) -> subprocess.CompletedProcess[str]:
+    soffice = shutil.which("soffice")
+    assert soffice, "LibreOffice is required: `make test` installs libreoffice-calc (apt) when it is missing"
+    return subprocess.run(
+        [soffice, f"-env:UserInstallation=file://{tmp_path}/profile", "--headless", "--norestore",
+         "--convert-to", target, "--outdir", str(outdir), str(book)],
+        capture_output=True, text=True, timeout=180, env={**os.environ, "HOME": str(tmp_path)},
+    )
+
+
+def test_libreoffice_opens_the_result_workbook(solved, tmp_path: Path):
+    book = tmp_path / "result.xlsx"
+    book.write_bytes(solved["book"])
+    done = _soffice(tmp_path, book, "pdf", tmp_path)
+    pdf = tmp_path / "result.pdf"
+    assert done.returncode == 0 and pdf.exists(), done.stdout + done.stderr
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF") and data.rstrip().endswith(b"%%EOF") and len(data) > 30_000
+    # Saved again by LibreOffice: every sheet, the figures and the three charts came through its reader.
+    (tmp_path / "lo").mkdir()
+    done = _soffice(tmp_path, book, "xlsx:Calc MS Excel 2007 XML", tmp_path / "lo")
+    resaved = (tmp_path / "lo" / "result.xlsx").read_bytes()
+    assert done.returncode == 0, done.stdout + done.stderr
+    wb = load(resaved)
+    assert [t for t in wb.sheetnames if t != "Lists"] == [t for t in load(solved["book"]).sheetnames if t != "Lists"]
+    assert same(_rows(wb["Allocation"]), solved["json"]["allocations"], rel=1e-13)  # LibreOffice keeps 15 digits
+    assert len([n for n in zipfile.ZipFile(io.BytesIO(resaved)).namelist() if n.startswith("xl/charts/chart")]) == 3

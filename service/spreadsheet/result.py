@@ -19,7 +19,7 @@ from openpyxl.workbook import Workbook
 from models import AllocationRequest, AllocationResult
 from service.spreadsheet import layout as L
 from service.spreadsheet.safety import needs_escape, set_text
-from service.spreadsheet.template import HEADER_FILL, HEADER_FONT, header, new_workbook, put, select, size_columns, to_bytes, write_inputs
+from service.spreadsheet.template import HEADER_FILL, HEADER_FONT, header, printable, new_workbook, put, select, size_columns, to_bytes, write_inputs
 
 FIGURES: tuple[tuple[str, str], ...] = (
     ("status", L.PLAIN),
@@ -198,6 +198,8 @@ def result_workbook(request: AllocationRequest, result: AllocationResult, source
     _summary(wb, result)
     _diagnostics(wb, result)
     _charts(wb, result)
+    for title in L.OUTPUT_SHEETS:
+        printable(wb[title])
     select(wb, L.ALLOCATION)
     return wb
 

@@ -69,6 +69,13 @@ def size_columns(ws: Worksheet, minimum: int = 8, maximum: int = 48) -> None:
         ws.column_dimensions[get_column_letter(col)].width = max(minimum, min(maximum, width))
 
 
+def printable(ws: Worksheet) -> None:
+    """Landscape, one page wide: the sheet prints (and converts to PDF) readably."""
+    ws.page_setup.orientation = "landscape"
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+
+
 def _dropdown(ws: Worksheet, formula: str, cells: str, prompt: str, strict: bool = True) -> None:
     dv = DataValidation(type="list", formula1=formula, allow_blank=True, showDropDown=False)
     dv.showErrorMessage = strict
@@ -174,6 +181,8 @@ def write_inputs(wb: Workbook, request: AllocationRequest) -> None:
     _dropdown(ws, _quoted(L.POLICY_RULES), f"A2:A{INPUT_ROWS}", "rule is one of " + ", ".join(L.POLICY_RULES))
     _dropdown(ws, country_list, f"B2:B{INPUT_ROWS}", "countries: ISO 3166 alpha-2 codes, separated by commas",
               strict=False)
+    for title in L.INPUT_SHEETS:
+        printable(wb[title])
 
 
 def new_workbook() -> Workbook:

@@ -118,8 +118,10 @@ async def get_template() -> Response:
     summary="Solve a filled-in template; get back the result workbook",
     response_class=Response,
     responses={
-        200: {"content": {XLSX: {"schema": _FILE}}, "description": "Inputs plus Allocation, Mineral summary, "
-              "Diagnostics and Charts sheets"},
+        200: {
+            "content": {XLSX: {"schema": _FILE}},
+            "description": "Inputs plus Allocation, Mineral summary, Diagnostics and Charts sheets",
+        },
         413: {"description": "The file is larger than the upload cap, or expands beyond the unzipped cap"},
         422: {"description": "Every problem in the workbook, each with its sheet and cell (e.g. Suppliers!E7)"},
     },

@@ -129,8 +129,14 @@ def read_csv_request(
         tables["suppliers"],
         tables["policy"],
         locate,
-        {"budget": "form field budget", "objective": "form field objective", "options": "form fields",
-         "minerals": "minerals.csv", "suppliers": "suppliers.csv", "policy": "policy.csv"},
+        {
+            "budget": "form field budget",
+            "objective": "form field objective",
+            "options": "form fields",
+            "minerals": "minerals.csv",
+            "suppliers": "suppliers.csv",
+            "policy": "policy.csv",
+        },
         problems,
     )
 

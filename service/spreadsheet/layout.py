@@ -57,7 +57,13 @@ SETTINGS_ROWS: tuple[Setting, ...] = (
         "max_coverage: cover as much of the weighted targets as the money allows, then spend least. "
         "min_cost: reach every target, spending as little as possible.",
     ),
-    Setting("time_limit_s", ("options", "time_limit_s"), "number", "Seconds the solver may search (server may clamp).", "0.##"),
+    Setting(
+        "time_limit_s",
+        ("options", "time_limit_s"),
+        "number",
+        "Seconds the solver may search (server may clamp).",
+        "0.##",
+    ),
     Setting("mip_gap", ("options", "mip_gap"), "number", "Relative optimality gap; 0 proves optimality.", "0.######"),
 )
 OBJECTIVES = ("max_coverage", "min_cost")
@@ -78,9 +84,15 @@ MINERAL_COLUMNS: tuple[Column, ...] = (
 
 def tier_columns(n: int) -> tuple[Column, Column]:
     return (
-        Column(f"tier{n}_up_to", "number", f"Price tier {n}: upper end of its quantity range; blank on the "
-               "last tier means up to capacity.", number_format=QUANTITY),
-        Column(f"tier{n}_unit_price", "number", f"Price tier {n}: price per unit inside the tier.", number_format=MONEY),
+        Column(
+            f"tier{n}_up_to",
+            "number",
+            f"Price tier {n}: upper end of its quantity range; blank on the last tier means up to capacity.",
+            number_format=QUANTITY,
+        ),
+        Column(
+            f"tier{n}_unit_price", "number", f"Price tier {n}: price per unit inside the tier.", number_format=MONEY
+        ),
     )
 
 
@@ -90,7 +102,12 @@ SUPPLIER_BASE_COLUMNS: tuple[Column, ...] = (
     Column("mineral", "text", "Id of the mineral offered (see Minerals!id).", True),
     Column("country", "country", "ISO 3166 alpha-2 country code of origin (US, AU, CN...).", True, width=9),
     Column("capacity", "number", "Most that can be bought, in the mineral's unit. Must be > 0.", True, QUANTITY),
-    Column("unit_price", "number", "One price per unit. Give either unit_price or price tiers, not both.", number_format=MONEY),
+    Column(
+        "unit_price",
+        "number",
+        "One price per unit. Give either unit_price or price tiers, not both.",
+        number_format=MONEY,
+    ),
     Column("discount", "text", "How tiers price a quantity: incremental (like tax brackets) or all_units.", width=12),
     Column("min_order", "number", "If anything is bought, at least this (default 0).", number_format=QUANTITY),
     Column("lot_size", "number", "Buy whole lots of this size (optional).", number_format=QUANTITY),
@@ -104,12 +121,22 @@ SUPPLIER_NUMBER_FIELDS = ("capacity", "unit_price", "min_order", "lot_size", "fi
 
 POLICY_COLUMNS: tuple[Column, ...] = (
     Column("rule", "text", "tariff, exclude, country_cap, max_supplier_share or max_suppliers.", True, width=20),
-    Column("countries", "list", "Country codes the rule is about, separated by commas (tariff, exclude, country_cap).",
-           width=16),
-    Column("value", "number", "tariff: rate (100% doubles the price); country_cap and max_supplier_share: largest "
-           "share of a mineral's quantity; max_suppliers: most offers used per mineral.", width=12),
-    Column("minerals", "list", "country_cap only: mineral ids it applies to, separated by commas; blank = all.",
-           width=24),
+    Column(
+        "countries",
+        "list",
+        "Country codes the rule is about, separated by commas (tariff, exclude, country_cap).",
+        width=16,
+    ),
+    Column(
+        "value",
+        "number",
+        "tariff: rate (100% doubles the price); country_cap and max_supplier_share: largest "
+        "share of a mineral's quantity; max_suppliers: most offers used per mineral.",
+        width=12,
+    ),
+    Column(
+        "minerals", "list", "country_cap only: mineral ids it applies to, separated by commas; blank = all.", width=24
+    ),
 )
 POLICY_RULES = ("tariff", "exclude", "country_cap", "max_supplier_share", "max_suppliers")
 RULE_FORMATS = {"tariff": RATE, "country_cap": SHARE, "max_supplier_share": SHARE, "max_suppliers": INTEGER}

@@ -86,7 +86,9 @@ class _Collector:
             )
             return _MISSING
         if raw.kind == "error":
-            self.problem(ref, f"{label}: the cell holds the error {raw.value}; fix it or type a value", "cell_error", loc)
+            self.problem(
+                ref, f"{label}: the cell holds the error {raw.value}; fix it or type a value", "cell_error", loc
+            )
             return _MISSING
         numeric = kind in ("number", "integer")
         want = "a number" if numeric else "text"
@@ -95,8 +97,12 @@ class _Collector:
             if isinstance(value, dt.datetime) and value.time() == dt.time(0):
                 value = value.date()
             shown = value.isoformat() if isinstance(value, (dt.date, dt.time)) else str(value)
-            self.problem(ref, f"{label} must be {want}, not a date ({shown}); format the cell as a number "
-                         "or as text", "date_not_allowed", loc)
+            self.problem(
+                ref,
+                f"{label} must be {want}, not a date ({shown}); format the cell as a number or as text",
+                "date_not_allowed",
+                loc,
+            )
             return _MISSING
         if raw.kind == "bool":
             self.problem(ref, f"{label} must be {want}, not {str(raw.value).upper()}", "bool_not_allowed", loc)
@@ -131,7 +137,9 @@ def _header(table: Table, out: _Collector) -> tuple[int, dict[str, int], list[tu
                     continue
                 name = L.normalise_header(cell.value)
                 if name in columns:
-                    out.problem(out.locate(table.name, row, col), f"the column '{name}' appears twice", "duplicate_column")
+                    out.problem(
+                        out.locate(table.name, row, col), f"the column '{name}' appears twice", "duplicate_column"
+                    )
                     continue
                 columns[name] = col
             return row, columns, table.rows[k + 1 :]
@@ -147,14 +155,19 @@ def _records(
 ) -> list[dict[str, Any]]:
     header_row, columns, body = _header(table, out)
     if not columns:
-        out.problem(table.name, f"the sheet {table.name} has no header row; it needs the columns "
-                    + ", ".join(c.header for c in spec if c.required), "missing_header")
+        out.problem(
+            table.name,
+            f"the sheet {table.name} has no header row; it needs the columns "
+            + ", ".join(c.header for c in spec if c.required),
+            "missing_header",
+        )
         suppressed.add((key,))
         return []
     for c in spec:
         if c.required and c.header not in columns:
-            out.problem(table.name, f"missing column '{c.header}' (expected in the header row {header_row})",
-                        "missing_column")
+            out.problem(
+                table.name, f"missing column '{c.header}' (expected in the header row {header_row})", "missing_column"
+            )
             suppressed.add((key, "*", c.header))
     known = [columns[c.header] for c in spec if c.header in columns]
     last = get_column_letter(max(known)) if known else "A"
@@ -180,7 +193,10 @@ def _records(
         if key == "suppliers":
             for n in range(1, L.MAX_TIERS + 1):
                 up_col, price_col = columns.get(f"tier{n}_up_to"), columns.get(f"tier{n}_unit_price")
-                up_loc, price_loc = (key, i, "price_tiers", n - 1, "up_to"), (key, i, "price_tiers", n - 1, "unit_price")
+                up_loc, price_loc = (
+                    (key, i, "price_tiers", n - 1, "up_to"),
+                    (key, i, "price_tiers", n - 1, "unit_price"),
+                )
                 up = price = _MISSING
                 up_ref = price_ref = ""
                 if up_col is not None:
@@ -188,8 +204,9 @@ def _records(
                     up = out.convert(cells.get(up_col, EMPTY), "number", up_ref, f"tier{n}_up_to", up_loc)
                 if price_col is not None:
                     price_ref = out.cell(table, row, price_col, price_loc, f"tier{n}_unit_price")
-                    price = out.convert(cells.get(price_col, EMPTY), "number", price_ref, f"tier{n}_unit_price",
-                                        price_loc)
+                    price = out.convert(
+                        cells.get(price_col, EMPTY), "number", price_ref, f"tier{n}_unit_price", price_loc
+                    )
                     if n == 1:
                         out.where[(key, i, "price_tiers")] = (price_ref, "price tiers")
                 tiers.append((n, up, price, up_ref, price_ref))
@@ -199,8 +216,12 @@ def _records(
                 price_tiers: list[dict[str, Any]] = []
                 for n, up, price, up_ref, price_ref in tiers[:last_n]:
                     if up is _MISSING and price is _MISSING:
-                        out.problem(price_ref or up_ref, f"tier{n} is empty but a later tier is given; fill the "
-                                    "tiers from tier1 on without gaps", "tier_gap", (key, i, "price_tiers"))
+                        out.problem(
+                            price_ref or up_ref,
+                            f"tier{n} is empty but a later tier is given; fill the tiers from tier1 on without gaps",
+                            "tier_gap",
+                            (key, i, "price_tiers"),
+                        )
                         continue
                     tier: dict[str, Any] = {"up_to": None if up is _MISSING else up}
                     if price is not _MISSING:
@@ -224,8 +245,9 @@ def _settings(table: Table, out: _Collector, raw: dict[str, Any]) -> None:
         ref_name = out.locate(table.name, row, 1)
         setting = names.get(name)
         if setting is None:
-            out.problem(ref_name, f"unknown setting '{first.value}'; the settings are "
-                        + ", ".join(names), "unknown_setting")
+            out.problem(
+                ref_name, f"unknown setting '{first.value}'; the settings are " + ", ".join(names), "unknown_setting"
+            )
             continue
         if name in seen:
             out.problem(ref_name, f"the setting '{name}' is given twice (first at {seen[name]})", "duplicate_setting")
@@ -246,8 +268,9 @@ def _policy(table: Table, out: _Collector) -> dict[str, Any]:
     header_row, columns, body = _header(table, out)
     if "rule" not in columns:
         if body or columns:
-            out.problem(table.name, f"missing column 'rule' (expected in the header row {header_row})",
-                        "missing_column")
+            out.problem(
+                table.name, f"missing column 'rule' (expected in the header row {header_row})", "missing_column"
+            )
         return policy
     spec = {c.header: c for c in L.POLICY_COLUMNS}
     known = [columns[h] for h in spec if h in columns]
@@ -267,12 +290,18 @@ def _policy(table: Table, out: _Collector) -> dict[str, Any]:
                     values[h] = v
         rule = L.normalise_header(values.get("rule", ""))
         if not rule:
-            out.problem(refs["rule"], "rule is required when the row has other values; use one of "
-                        + ", ".join(L.POLICY_RULES), "missing")
+            out.problem(
+                refs["rule"],
+                "rule is required when the row has other values; use one of " + ", ".join(L.POLICY_RULES),
+                "missing",
+            )
             continue
         if rule not in L.POLICY_RULES:
-            out.problem(refs["rule"], f"rule must be one of {', '.join(L.POLICY_RULES)} (found '{values['rule']}')",
-                        "unknown_rule")
+            out.problem(
+                refs["rule"],
+                f"rule must be one of {', '.join(L.POLICY_RULES)} (found '{values['rule']}')",
+                "unknown_rule",
+            )
             continue
         countries: list[str] = [c.upper() for c in values.get("countries", [])]
         value = values.get("value", _MISSING)
@@ -286,8 +315,11 @@ def _policy(table: Table, out: _Collector) -> dict[str, Any]:
             tariffs = policy.setdefault("tariffs", {})
             for code in countries:
                 if code in tariff_rows:
-                    out.problem(refs["countries"], f"a tariff for {code} is already given at {tariff_rows[code]}",
-                                "duplicate_tariff")
+                    out.problem(
+                        refs["countries"],
+                        f"a tariff for {code} is already given at {tariff_rows[code]}",
+                        "duplicate_tariff",
+                    )
                     continue
                 tariff_rows[code] = refs["countries"]
                 out.where[("policy", "tariffs", code)] = (refs["value"], "value")
@@ -316,8 +348,9 @@ def _policy(table: Table, out: _Collector) -> dict[str, Any]:
             caps.append(cap)
         else:
             if rule in single_rows:
-                out.problem(refs["rule"], f"the rule {rule} is given twice (first at {single_rows[rule]})",
-                            "duplicate_rule")
+                out.problem(
+                    refs["rule"], f"the rule {rule} is given twice (first at {single_rows[rule]})", "duplicate_rule"
+                )
                 continue
             single_rows[rule] = refs["rule"]
             out.where[("policy", rule)] = (refs["value"], "value")
@@ -349,9 +382,11 @@ def _describe(loc: tuple[Any, ...], message: str, out: _Collector, sheets: dict[
     return ref, (f"{label} {message}" if message.startswith(_VERBS) else f"{label}: {message}")
 
 
-_NUMERIC_LABEL = re.compile(r"^(budget|time_limit_s|mip_gap|value|target|weight|min_quantity|max_quantity|max_spend|"
-                            r"market_price|capacity|unit_price|min_order|lot_size|fixed_cost|tier\d+_up_to|"
-                            r"tier\d+_unit_price)$")
+_NUMERIC_LABEL = re.compile(
+    r"^(budget|time_limit_s|mip_gap|value|target|weight|min_quantity|max_quantity|max_spend|"
+    r"market_price|capacity|unit_price|min_order|lot_size|fixed_cost|tier\d+_up_to|"
+    r"tier\d+_unit_price)$"
+)
 
 
 def _suppressed(loc: tuple[Any, ...], out: _Collector, suppressed: set[tuple[Any, ...]]) -> bool:
@@ -381,11 +416,17 @@ def build_request(
         if table is None:
             continue
         for ref in table.merged:
-            out.problem(ref, "merged cells are not allowed in the input tables; unmerge them and fill in every cell",
-                        "merged_cells")
+            out.problem(
+                ref,
+                "merged cells are not allowed in the input tables; unmerge them and fill in every cell",
+                "merged_cells",
+            )
         if table.too_many_rows is not None:
-            out.problem(table.name, f"the sheet has more than {table.too_many_rows:,} rows; the rest was not read",
-                        "too_many_rows")
+            out.problem(
+                table.name,
+                f"the sheet has more than {table.too_many_rows:,} rows; the rest was not read",
+                "too_many_rows",
+            )
     if settings is not None:
         _settings(settings, out, raw)
     else:
@@ -410,8 +451,11 @@ def build_request(
             (problem,) = problems_from_errors([error])
             ref, message = _describe(loc, problem.message, out, sheet_names)
             label = message.split(" ", 1)[0]
-            if problem.code in ("greater_than", "greater_than_equal", "less_than", "less_than_equal") and \
-                    _NUMERIC_LABEL.match(label) and " must be " in message:
+            if (
+                problem.code in ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
+                and _NUMERIC_LABEL.match(label)
+                and " must be " in message
+            ):
                 message = message.replace(" must be ", " must be a number ", 1)
             out.problems.append(Problem(path=ref, message=message, code=problem.code))
         request = None

@@ -19,7 +19,18 @@ from openpyxl.workbook import Workbook
 from models import AllocationRequest, AllocationResult
 from service.spreadsheet import layout as L
 from service.spreadsheet.safety import needs_escape, set_text
-from service.spreadsheet.template import HEADER_FILL, HEADER_FONT, header, printable, new_workbook, put, select, size_columns, to_bytes, write_inputs
+from service.spreadsheet.template import (
+    HEADER_FILL,
+    HEADER_FONT,
+    header,
+    new_workbook,
+    printable,
+    put,
+    select,
+    size_columns,
+    to_bytes,
+    write_inputs,
+)
 
 FIGURES: tuple[tuple[str, str], ...] = (
     ("status", L.PLAIN),

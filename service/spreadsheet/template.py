@@ -115,8 +115,12 @@ def write_inputs(wb: Workbook, request: AllocationRequest) -> None:
     # Settings
     ws = wb.create_sheet(L.SETTINGS, 0)
     header(ws, ["setting", "value", "meaning"], ["Setting name; do not change.", "Your value.", None])
-    values = {"budget": request.budget, "objective": request.objective.value,
-              "time_limit_s": request.options.time_limit_s, "mip_gap": request.options.mip_gap}
+    values = {
+        "budget": request.budget,
+        "objective": request.objective.value,
+        "time_limit_s": request.options.time_limit_s,
+        "mip_gap": request.options.mip_gap,
+    }
     for row, s in enumerate(L.SETTINGS_ROWS, start=2):
         put(ws, row, 1, s.name)
         put(ws, row, 2, values[s.name], s.number_format)
@@ -153,12 +157,25 @@ def write_inputs(wb: Workbook, request: AllocationRequest) -> None:
     for col, c in enumerate(columns, start=1):
         _format_column(ws, col, c.number_format)
     letter = {c.header: get_column_letter(i) for i, c in enumerate(columns, start=1)}
-    _dropdown(ws, country_list, f"{letter['country']}2:{letter['country']}{INPUT_ROWS}",
-              "country is an ISO 3166 alpha-2 code, e.g. US, AU, CN")
-    _dropdown(ws, _quoted(L.DISCOUNTS), f"{letter['discount']}2:{letter['discount']}{INPUT_ROWS}",
-              "discount is incremental or all_units")
-    _dropdown(ws, f"{L.MINERALS}!$A$2:$A${INPUT_ROWS}", f"{letter['mineral']}2:{letter['mineral']}{INPUT_ROWS}",
-              "mineral is an id from the Minerals sheet", strict=False)
+    _dropdown(
+        ws,
+        country_list,
+        f"{letter['country']}2:{letter['country']}{INPUT_ROWS}",
+        "country is an ISO 3166 alpha-2 code, e.g. US, AU, CN",
+    )
+    _dropdown(
+        ws,
+        _quoted(L.DISCOUNTS),
+        f"{letter['discount']}2:{letter['discount']}{INPUT_ROWS}",
+        "discount is incremental or all_units",
+    )
+    _dropdown(
+        ws,
+        f"{L.MINERALS}!$A$2:$A${INPUT_ROWS}",
+        f"{letter['mineral']}2:{letter['mineral']}{INPUT_ROWS}",
+        "mineral is an id from the Minerals sheet",
+        strict=False,
+    )
 
     # Policy
     ws = wb.create_sheet(L.POLICY, 3)
@@ -168,8 +185,10 @@ def write_inputs(wb: Workbook, request: AllocationRequest) -> None:
     rows += [("tariff", code, rate, None) for code, rate in policy.tariffs.items()]
     if policy.excluded_countries:
         rows.append(("exclude", ", ".join(policy.excluded_countries), None, None))
-    rows += [("country_cap", ", ".join(cap.countries), cap.max_share, ", ".join(cap.minerals) if cap.minerals else None)
-             for cap in policy.country_caps]
+    rows += [
+        ("country_cap", ", ".join(cap.countries), cap.max_share, ", ".join(cap.minerals) if cap.minerals else None)
+        for cap in policy.country_caps
+    ]
     rows.append(("max_supplier_share", None, policy.max_supplier_share, None))
     if policy.max_suppliers is not None:
         rows.append(("max_suppliers", None, policy.max_suppliers, None))
@@ -179,8 +198,9 @@ def write_inputs(wb: Workbook, request: AllocationRequest) -> None:
         put(ws, row, 3, value, L.RULE_FORMATS.get(rule))
         put(ws, row, 4, minerals)
     _dropdown(ws, _quoted(L.POLICY_RULES), f"A2:A{INPUT_ROWS}", "rule is one of " + ", ".join(L.POLICY_RULES))
-    _dropdown(ws, country_list, f"B2:B{INPUT_ROWS}", "countries: ISO 3166 alpha-2 codes, separated by commas",
-              strict=False)
+    _dropdown(
+        ws, country_list, f"B2:B{INPUT_ROWS}", "countries: ISO 3166 alpha-2 codes, separated by commas", strict=False
+    )
     for title in L.INPUT_SHEETS:
         printable(wb[title])
 

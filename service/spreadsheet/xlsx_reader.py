@@ -97,11 +97,15 @@ def read_workbook(f: IO[bytes], limits: Limits) -> AllocationRequest:
     except StockpileError:
         raise
     except Exception as exc:  # an untrusted file may break the parser in any way: report it, never a 500
-        raise file_problem(f"the file cannot be read as an XLSX workbook ({type(exc).__name__}: {exc})"[:400],
-                           "not_xlsx") from None
+        raise file_problem(
+            f"the file cannot be read as an XLSX workbook ({type(exc).__name__}: {exc})"[:400], "not_xlsx"
+        ) from None
     problems = [
-        Problem(path=sheet, message=f"the sheet '{sheet}' is missing; download the template to see the layout",
-                code="missing_sheet")
+        Problem(
+            path=sheet,
+            message=f"the sheet '{sheet}' is missing; download the template to see the layout",
+            code="missing_sheet",
+        )
         for sheet in (L.SETTINGS, L.MINERALS, L.SUPPLIERS)
         if tables[sheet] is None
     ]
@@ -111,7 +115,13 @@ def read_workbook(f: IO[bytes], limits: Limits) -> AllocationRequest:
         tables[L.SUPPLIERS],
         tables[L.POLICY],
         xlsx_ref,
-        {"budget": L.SETTINGS, "objective": L.SETTINGS, "options": L.SETTINGS, "minerals": L.MINERALS,
-         "suppliers": L.SUPPLIERS, "policy": L.POLICY},
+        {
+            "budget": L.SETTINGS,
+            "objective": L.SETTINGS,
+            "options": L.SETTINGS,
+            "minerals": L.MINERALS,
+            "suppliers": L.SUPPLIERS,
+            "policy": L.POLICY,
+        },
         problems,
     )

@@ -26,14 +26,14 @@ def problems_of(data: bytes) -> dict[str, tuple[str, str]]:
 def test_all_problems_at_once_over_http_with_cells(client, template):
     wb = load(template)
     ws = wb["Suppliers"]
-    ws["E7"] = -5                                  # capacity <= 0
-    ws["E8"] = dt.datetime(2025, 1, 3)             # a date where a number belongs
-    ws["D10"] = "XX"                               # not a country
-    ws["A11"] = "co-ca"                            # duplicate id
-    ws["C12"] = "unobtainium"                      # unknown mineral
-    wb["Minerals"]["D3"] = "lots"                  # text where a number belongs
-    wb["Settings"]["B2"] = True                    # a boolean budget
-    wb["Policy"]["A3"] = "tarif"                   # unknown rule
+    ws["E7"] = -5  # capacity <= 0
+    ws["E8"] = dt.datetime(2025, 1, 3)  # a date where a number belongs
+    ws["D10"] = "XX"  # not a country
+    ws["A11"] = "co-ca"  # duplicate id
+    ws["C12"] = "unobtainium"  # unknown mineral
+    wb["Minerals"]["D3"] = "lots"  # text where a number belongs
+    wb["Settings"]["B2"] = True  # a boolean budget
+    wb["Policy"]["A3"] = "tarif"  # unknown rule
     response = client.post("/v1/allocations/xlsx", files={"file": ("book.xlsx", save(wb), XLSX)})
     assert response.status_code == 422
     body = response.json()
@@ -116,13 +116,15 @@ def test_formulas_use_their_saved_value_or_are_a_clear_problem(template):
 
 def test_dates_and_wrong_types(template):
     wb = load(template)
-    wb["Minerals"]["E2"] = dt.date(2024, 5, 1)   # weight as a date
-    wb["Suppliers"]["A2"] = 1234                 # a numeric id is read as text: fine
-    wb["Suppliers"]["F6"] = "cheap"              # unit_price as text
-    wb["Settings"]["B4"] = "soon"                # time_limit_s as text
+    wb["Minerals"]["E2"] = dt.date(2024, 5, 1)  # weight as a date
+    wb["Suppliers"]["A2"] = 1234  # a numeric id is read as text: fine
+    wb["Suppliers"]["F6"] = "cheap"  # unit_price as text
+    wb["Settings"]["B4"] = "soon"  # time_limit_s as text
     got = problems_of(save(wb))
-    assert got["Minerals!E2"] == ("weight must be a number, not a date (2024-05-01); format the cell as a number or "
-                                  "as text", "date_not_allowed")
+    assert got["Minerals!E2"] == (
+        "weight must be a number, not a date (2024-05-01); format the cell as a number or as text",
+        "date_not_allowed",
+    )
     assert got["Suppliers!F6"] == ("unit_price must be a number", "float_parsing")
     assert got["Settings!B4"] == ("time_limit_s must be a number", "float_parsing")
     assert len(got) == 3
@@ -149,16 +151,19 @@ def test_policy_rules_are_read(template):
     policy = read_workbook(io.BytesIO(save(wb)), Limits()).policy
     assert policy.tariffs == {"CN": 1.0, "ID": 0.1}
     assert policy.excluded_countries == ["RU", "BY"]
-    assert policy.country_caps[-1].countries == ["CN", "HK"] and policy.country_caps[-1].minerals == ["cobalt", "indium"]
+    assert policy.country_caps[-1].countries == ["CN", "HK"] and policy.country_caps[-1].minerals == [
+        "cobalt",
+        "indium",
+    ]
     assert policy.country_caps[-1].max_share == 0.3 and policy.max_suppliers == 3
 
 
 def test_policy_problems_point_at_cells(template):
     wb = load(template)
     ws = wb["Policy"]
-    ws["A7"], ws["B7"], ws["C7"] = "tariff", "CN", 0.5      # a second tariff for CN
+    ws["A7"], ws["B7"], ws["C7"] = "tariff", "CN", 0.5  # a second tariff for CN
     ws["A8"], ws["B8"], ws["C8"] = "country_cap", "CN", 1.5  # share above 1
-    ws["A9"], ws["B9"] = "tariff", "QQ"                     # unknown country, no rate
+    ws["A9"], ws["B9"] = "tariff", "QQ"  # unknown country, no rate
     got = problems_of(save(wb))
     assert got["Policy!B7"][1] == "duplicate_tariff"
     assert got["Policy!C8"] == ("value must be a number <= 1", "less_than_equal")

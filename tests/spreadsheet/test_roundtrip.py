@@ -9,9 +9,9 @@ import os
 import shutil
 import subprocess
 import zipfile
-from xml.etree import ElementTree
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -29,7 +29,7 @@ def same(a: Any, b: Any, rel: float = 1e-15) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k], rel) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same(x, y, rel) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same(x, y, rel) for x, y in zip(a, b, strict=True))
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
         return math.isclose(a, b, rel_tol=rel, abs_tol=1e-300)
     return a == b
@@ -37,7 +37,7 @@ def same(a: Any, b: Any, rel: float = 1e-15) -> bool:
 
 def _rows(ws) -> list[dict[str, Any]]:
     values = list(ws.iter_rows(values_only=True))
-    return [dict(zip(values[0], row)) for row in values[1:]]
+    return [dict(zip(values[0], row, strict=True)) for row in values[1:]]
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +68,10 @@ def test_mineral_summary_and_diagnostics_match_the_json(solved):
     for row, mineral in zip(summary, result["minerals"], strict=True):
         shares = {k.removeprefix("share_"): v for k, v in row.items() if k.startswith("share_") and v is not None}
         assert same(shares, mineral["share_by_country"])
-        assert same({k: v for k, v in row.items() if not k.startswith("share_")},
-                    {k: v for k, v in mineral.items() if k != "share_by_country"})
+        assert same(
+            {k: v for k, v in row.items() if not k.startswith("share_")},
+            {k: v for k, v in mineral.items() if k != "share_by_country"},
+        )
     figures = {}
     findings_at = None
     for k, (name, value, *_rest) in enumerate(wb["Diagnostics"].iter_rows(values_only=True)):
@@ -78,20 +80,38 @@ def test_mineral_summary_and_diagnostics_match_the_json(solved):
             break
         if name not in (None, "figure"):
             figures[name] = value
-    for name in ("status", "objective", "objective_value", "coverage_score", "total_spend", "budget",
-                 "budget_remaining", "mip_gap", "best_bound"):
+    for name in (
+        "status",
+        "objective",
+        "objective_value",
+        "coverage_score",
+        "total_spend",
+        "budget",
+        "budget_remaining",
+        "mip_gap",
+        "best_bound",
+    ):
         assert same(figures[name], result[name]), name
     assert isinstance(figures["solve_seconds"], float)
     assert {k.removeprefix("model."): v for k, v in figures.items() if k.startswith("model.")} == result["model"]
     rows = list(wb["Diagnostics"].iter_rows(values_only=True))[findings_at:]
-    findings = [dict(zip(rows[0], r)) for r in rows[1:]]
+    findings = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
     assert same(findings, result["diagnostics"]) and findings  # dla-2025 reports the indium shortfall
 
 
 def test_inputs_are_carried_over_unchanged(solved, template):
     before, after = load(template), load(solved["book"])
-    assert after.sheetnames == ["Settings", "Minerals", "Suppliers", "Policy", "Lists", "Allocation",
-                                "Mineral summary", "Diagnostics", "Charts"]
+    assert after.sheetnames == [
+        "Settings",
+        "Minerals",
+        "Suppliers",
+        "Policy",
+        "Lists",
+        "Allocation",
+        "Mineral summary",
+        "Diagnostics",
+        "Charts",
+    ]
     for title in ("Settings", "Minerals", "Suppliers", "Policy", "Lists"):
         assert list(after[title].values) == list(before[title].values), title
     assert after["Lists"].sheet_state == "hidden"
@@ -169,8 +189,10 @@ def test_csv_upload_gives_the_same_result_as_json(client, solved, dla):
 def test_csv_upload_problems_name_file_and_cell(client):
     response = client.post(
         "/v1/allocations/csv",
-        files={"minerals": ("m.csv", b"id,target\ncobalt,20\n"),
-               "suppliers": ("s.csv", b"id,mineral,country,capacity,unit_price\na,cobalt,AU,-1,5\n")},
+        files={
+            "minerals": ("m.csv", b"id,target\ncobalt,20\n"),
+            "suppliers": ("s.csv", b"id,mineral,country,capacity,unit_price\na,cobalt,AU,-1,5\n"),
+        },
         data={"budget": "lots"},
     )
     assert response.status_code == 422
@@ -229,9 +251,21 @@ def _soffice(tmp_path: Path, book: Path, target: str, outdir: Path) -> subproces
     soffice = shutil.which("soffice")
     assert soffice, "LibreOffice is required: `make test` installs libreoffice-calc (apt) when it is missing"
     return subprocess.run(
-        [soffice, f"-env:UserInstallation=file://{tmp_path}/profile", "--headless", "--norestore",
-         "--convert-to", target, "--outdir", str(outdir), str(book)],
-        capture_output=True, text=True, timeout=180, env={**os.environ, "HOME": str(tmp_path)},
+        [
+            soffice,
+            f"-env:UserInstallation=file://{tmp_path}/profile",
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            target,
+            "--outdir",
+            str(outdir),
+            str(book),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "HOME": str(tmp_path)},
     )
 
 

@@ -149,10 +149,18 @@ def test_upload_cap_on_a_stream_without_length_reads_no_further_than_the_cap():
         messages.append(message)
 
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-        "path": "/v1/allocations/xlsx", "raw_path": b"/v1/allocations/xlsx", "query_string": b"", "root_path": "",
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/allocations/xlsx",
+        "raw_path": b"/v1/allocations/xlsx",
+        "query_string": b"",
+        "root_path": "",
         "headers": [(b"content-type", b"multipart/form-data; boundary=b"), (b"host", b"test")],
-        "client": ("127.0.0.1", 1), "server": ("test", 80),
+        "client": ("127.0.0.1", 1),
+        "server": ("test", 80),
     }
     tracemalloc.start()
     anyio.run(app, scope, receive, send)
@@ -232,9 +240,18 @@ def test_allocation_csv_has_one_header_row_in_a_stable_order():
     from models import AllocationResult
 
     result = AllocationResult.model_validate(
-        {"status": "optimal", "objective": "max_coverage", "total_spend": 0, "budget": 1, "budget_remaining": 1,
-         "solve_seconds": 0, "model": {"variables": 0, "binaries": 0, "integers": 0, "constraints": 0},
-         "allocations": [], "minerals": [], "diagnostics": []}
+        {
+            "status": "optimal",
+            "objective": "max_coverage",
+            "total_spend": 0,
+            "budget": 1,
+            "budget_remaining": 1,
+            "solve_seconds": 0,
+            "model": {"variables": 0, "binaries": 0, "integers": 0, "constraints": 0},
+            "allocations": [],
+            "minerals": [],
+            "diagnostics": [],
+        }
     )
     assert allocation_csv(result) == (
         "supplier_id,supplier,mineral,country,quantity,goods_cost,tariff_cost,fixed_cost,spend,"

@@ -29,7 +29,8 @@ RUN python3 -m venv /opt/stockpile \
 
 FROM ${BASE_IMAGE}
 COPY --from=build /opt/stockpile /opt/stockpile
-RUN useradd --uid 10001 --user-group --no-log-init --create-home --home-dir /home/stockpile \
+RUN groupadd --gid 10001 stockpile \
+ && useradd --uid 10001 --gid stockpile --no-log-init --create-home --home-dir /home/stockpile \
         --shell /usr/sbin/nologin stockpile
 USER stockpile
 WORKDIR /home/stockpile

@@ -157,7 +157,22 @@ def solve(compiled: Compiled, options: SolverOptions, time_left: float, start: n
     if start is not None and has_integers:
         h.setSolution(len(start), np.arange(len(start), dtype=np.int32), np.asarray(start, dtype=float))
     h.run()
-    return _outcome(h, compiled, has_integers, time.perf_counter() - began)
+    outcome = _outcome(h, compiled, has_integers, time.perf_counter() - began)
+    if start is not None and outcome.values is not None and not _values_match_objective(compiled, outcome):
+        # Seen with HiGHS 1.16: after setSolution, a run that improves on the start can
+        # report the better objective but hand back the start's column values. Trust
+        # neither: solve again from scratch with the time that is left.
+        left = time_left - outcome.seconds
+        if left <= 0:
+            return SolveOutcome(SolveState.LIMIT_NO_SOLUTION, None, None, None, outcome.seconds, None, "stale warm start")
+        return solve(compiled, options, left)
+    return outcome
+
+
+def _values_match_objective(compiled: Compiled, outcome: SolveOutcome) -> bool:
+    value = float(compiled.cost @ outcome.values) + compiled.offset
+    reported = compiled.sign * outcome.objective
+    return abs(value - reported) <= 1e-6 * max(1.0, abs(reported))
 
 
 _LIMITS = {

@@ -119,7 +119,7 @@ def _offer_data(
         bound = min(bound, m.max_quantity)
         if request.policy.max_supplier_share < 1:
             bound = min(bound, request.policy.max_supplier_share * m.max_quantity)
-    bound = min(bound, _affordable(priced, offer.discount, money / (1 + rate) - offer.fixed_cost))
+    bound = min(bound, _affordable(priced, offer.discount, (money - offer.fixed_cost) / (1 + rate)))
     if bound <= 0:
         return None, "even the smallest purchase exceeds the budget or the mineral's spend cap"
     lots = None

@@ -25,6 +25,8 @@ def format_path(loc: Sequence[Any]) -> str:
     """``('suppliers', 3, 'price_tiers', 1, 'up_to')`` -> ``suppliers[3].price_tiers[1].up_to``."""
     out = ""
     for part in loc:
+        if part == "[key]":  # pydantic's marker for a problem with a mapping's key, not its value
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         else:
@@ -73,6 +75,8 @@ def problems_from_errors(errors: Iterable[dict[str, Any]], drop_prefix: int = 0)
     out = []
     for error in errors:
         loc = tuple(error.get("loc", ()))[drop_prefix:]
+        if error["type"] == "json_invalid":
+            loc = ()  # the location is a character offset in the body, not a field
         out.append(Problem(path=format_path(loc), message=_message(error), code=str(error["type"])))
     return out
 

@@ -88,12 +88,8 @@ _LIMIT_NAMES = {
 
 
 def _why(instance: Instance, md, limits: list[Finding]) -> str:
-    offered = sum(instance.offers[i].bound for i in md.offers)
-    capacity = sum(instance.offers[i].offer.capacity for i in md.offers)
     if not md.offers:
         return "because no offer for it can be used"
-    if capacity < md.floor:
-        return f"because usable offers total only {amount(capacity, md.mineral.unit)}"
     reasons = []
     for f in limits:
         if f.code == "budget_binding":
@@ -101,11 +97,14 @@ def _why(instance: Instance, md, limits: list[Finding]) -> str:
         elif f.mineral == md.mineral.id:
             reasons.append(_LIMIT_NAMES.get(f.code, f.requirement or f.code))
     reasons += _caps_covering_all_offers(instance, md)
-    if offered < md.floor and not reasons:
-        reasons.append("the budget and spend caps")
+    capacity = sum(instance.offers[i].offer.capacity for i in md.offers)
+    supply = f"usable offers total {amount(capacity, md.mineral.unit)}"
     if not reasons:
+        if capacity < md.floor:
+            return f"because {supply}"
         return "under the budget, caps and policy rules together"
-    return "under " + ", ".join(dict.fromkeys(reasons))
+    text = "under " + ", ".join(dict.fromkeys(reasons))
+    return f"{text} ({supply})" if capacity < md.floor else text
 
 
 def _caps_covering_all_offers(instance: Instance, md) -> list[str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -111,7 +112,7 @@ def check_archive(f: IO[bytes], limits: Limits) -> None:
     f.seek(0)
     try:
         archive = zipfile.ZipFile(f)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, struct.error, OSError, ValueError, RuntimeError) as exc:
         raise file_problem(f"the file is not a readable XLSX workbook ({exc})", "not_xlsx") from None
     with archive:
         infos = archive.infolist()
@@ -145,5 +146,6 @@ def check_archive(f: IO[bytes], limits: Limits) -> None:
                                     "unsafe_xml",
                                 )
                             carry = chunk[-16:]
-            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as exc:
+            except (zipfile.BadZipFile, zlib.error, struct.error, OSError, ValueError, NotImplementedError, EOFError,
+                    RuntimeError) as exc:  # corrupt, truncated, encrypted or unsupported compression
                 raise file_problem(f"the workbook part {info.filename} cannot be read ({exc})", "not_xlsx") from None

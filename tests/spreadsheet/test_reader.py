@@ -178,3 +178,16 @@ def test_not_a_workbook_is_a_422_not_a_500(client):
         assert response.json()["problems"][0]["path"] == "file"
     response = client.post("/v1/allocations/xlsx", files={"other": ("book.xlsx", b"x", XLSX)})
     assert response.status_code == 422 and response.json()["problems"][0]["path"] == "file"
+
+
+def test_corrupt_compressed_data_is_a_422_not_a_500(template):
+    """Damaged deflate streams (zlib errors) and CRC mismatches are reported as an unreadable file."""
+    archive = zipfile.ZipFile(io.BytesIO(template))
+    info = archive.getinfo("xl/worksheets/sheet3.xml")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    for at in range(start + 10, start + info.compress_size - 10, max(1, info.compress_size // 12)):
+        damaged = bytearray(template)
+        damaged[at : at + 8] = b"\xff" * 8
+        with pytest.raises(InvalidRequest) as caught:
+            read_workbook(io.BytesIO(bytes(damaged)), Limits())
+        assert caught.value.problems[0].path == "file"

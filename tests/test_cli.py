@@ -1,0 +1,75 @@
+"""The stockpile command line, run as a user runs it (a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from models import AllocationRequest, AllocationResult
+from service import examples
+from solvers import check_result
+
+STOCKPILE = [sys.executable, "-m", "service.cli"]
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*STOCKPILE, *args], input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def test_solve_example_prints_a_readable_table():
+    done = run("solve", "--example", "dla-2025")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("status: optimal")
+    for header in ("offer", "supplier", "mineral", "coverage", "by country"):
+        assert header in done.stdout
+    assert "Rio Tinto" in done.stdout
+
+
+def test_solve_json_from_stdin_is_pure_json_and_sound():
+    body = json.dumps(examples.catalogue()["dla-2025"]["request"])
+    done = run("solve", "-", "--json", stdin=body)
+    assert done.returncode == 0, done.stderr
+    result = AllocationResult.model_validate_json(done.stdout)  # nothing but JSON on stdout
+    assert check_result(AllocationRequest.model_validate_json(body), result) == []
+
+
+def test_invalid_request_lists_problems_and_exits_2(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"budget": -1, "minerals": [{"id": "co", "target": 1}], "suppliers": []}))
+    done = run("solve", str(path))
+    assert done.returncode == 2
+    assert "budget: must be > 0" in done.stderr
+    assert "suppliers: needs at least 1 item" in done.stderr
+
+
+def test_infeasible_request_exits_3_with_the_reason(tmp_path):
+    path = tmp_path / "short.json"
+    path.write_text(
+        json.dumps(
+            {
+                "budget": 1e9,
+                "minerals": [{"id": "in", "name": "indium", "target": 222, "min_quantity": 222}],
+                "suppliers": [{"id": "kr", "mineral": "in", "country": "KR", "capacity": 150, "unit_price": 380_000}],
+            }
+        )
+    )
+    done = run("solve", str(path))
+    assert done.returncode == 3
+    assert "status: infeasible" in done.stdout
+    assert "indium's min_quantity 222 t cannot be met" in done.stdout
+
+
+@pytest.mark.parametrize("args", [("solve",), ("solve", "/no/such/file.json")])
+def test_missing_input_is_a_clear_error(args):
+    done = run(*args)
+    assert done.returncode == 2
+    assert done.stderr.strip()
+
+
+def test_examples_are_listed():
+    done = run("examples")
+    assert done.returncode == 0
+    assert done.stdout.startswith("dla-2025:")

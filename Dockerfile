@@ -14,7 +14,8 @@
 ARG BASE_IMAGE=python:3.11-slim
 
 FROM ${BASE_IMAGE} AS build
-# Lets `make image` prune what the legacy builder leaves of this stage.
+# Lets `make image` prune what the legacy builder leaves of this stage, and
+# earlier builds left untagged by a rebuild (the final stage has the label too).
 LABEL org.stockpile.stage=build
 COPY wheels/ /wheels/
 # After installing, drop what is not needed at run time: pip itself, and the
@@ -28,6 +29,7 @@ RUN python3 -m venv /opt/stockpile \
         \( -path '*/site-packages/numpy/*' -o -path '*/site-packages/scipy/*' -o -path '*/site-packages/pyomo/*' \) -exec rm -rf {} +
 
 FROM ${BASE_IMAGE}
+LABEL org.stockpile.stage=final
 COPY --from=build /opt/stockpile /opt/stockpile
 RUN groupadd --gid 10001 stockpile \
  && useradd --uid 10001 --gid stockpile --no-log-init --create-home --home-dir /home/stockpile \

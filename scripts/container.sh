@@ -82,8 +82,9 @@ build)
     t0=$SECONDS
     docker build --build-arg BASE_IMAGE="$base" --tag "$image" .
     build_s=$((SECONDS - t0))
-    # The legacy builder leaves the build stage behind as a dangling image.
-    docker image prune --force --filter label=org.stockpile.stage=build >/dev/null 2>&1 || true
+    # The legacy builder leaves the build stage behind as a dangling image, and a
+    # rebuild leaves the previous image untagged: remove those (ours only).
+    docker image prune --force --filter label=org.stockpile.stage >/dev/null 2>&1 || true
     size=$(docker image inspect "$image" --format '{{.Size}}')
     base_size=$(docker image inspect "$base" --format '{{.Size}}')
     start "$image"

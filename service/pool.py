@@ -20,12 +20,16 @@ a thread, never on the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
 import pickle
+import sys
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from multiprocessing.connection import Connection, wait
@@ -48,6 +52,35 @@ def _context() -> multiprocessing.context.BaseContext:
             os.environ.setdefault(var, "1")
         return ctx
     return multiprocessing.get_context("spawn")  # pragma: no cover - not POSIX
+
+
+_main_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Start a worker without re-importing the parent's ``__main__`` in it.
+
+    multiprocessing re-runs the parent's main script (or module) in every child
+    so that pickled references to it resolve; workers only need
+    ``service.worker``, and a main script without an ``if __name__ ==
+    "__main__"`` guard (a test runner, an embedding program) would otherwise be
+    run again in each worker.
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    with _main_lock:
+        saved = dict(main.__dict__)
+        main.__dict__.pop("__file__", None)
+        main.__spec__ = None
+        try:
+            yield
+        finally:
+            for key in ("__file__", "__spec__"):
+                if key in saved:
+                    main.__dict__[key] = saved[key]
 
 
 class Outcome(Enum):
@@ -212,7 +245,8 @@ class WorkerPool:
         process = self._ctx.Process(
             target=main, args=(child, self.memory_limit_bytes), name="stockpile-solver", daemon=True
         )
-        process.start()
+        with _main_module_hidden():
+            process.start()
         child.close()  # so that the worker's death reads as EOF here
         worker = Worker(process=process, conn=parent, pid=process.pid)
         ready = wait([parent, process.sentinel], timeout=STARTUP_TIMEOUT_S)

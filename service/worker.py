@@ -35,6 +35,7 @@ from service.examples import example_request, names
 from solvers import SolverError, SolverOptions, allocate
 
 _PR_SET_PDEATHSIG = 1
+_MEMORY_REPLY = pickle.dumps(("memory", "the model needs more memory than a solver worker may use"))
 
 
 def _die_with_parent() -> None:
@@ -70,10 +71,17 @@ def main(conn: Connection, memory_limit_bytes: int) -> None:
             data = conn.recv_bytes()
         except (EOFError, OSError):
             return  # the parent closed the pipe: shut down
-        reply, recycle = _run(data)
+        except MemoryError:
+            reply, recycle = _MEMORY_REPLY, True
+        else:
+            reply, recycle = _run(data)
+            del data  # before the next receive, so that two requests are never held at once
         try:
             conn.send_bytes(reply)
         except (BrokenPipeError, OSError):
+            return
+        except MemoryError:
+            conn.send_bytes(_MEMORY_REPLY)  # made in advance: sending it allocates nothing new
             return
         if recycle:
             return
@@ -87,7 +95,7 @@ def _run(data: bytes) -> tuple[bytes, bool]:
         return pickle.dumps(("ok", result)), False
     except MemoryError:
         # The heap may be fragmented or half-built objects may linger: start afresh.
-        return pickle.dumps(("memory", "the model needs more memory than a solver worker may use")), True
+        return _MEMORY_REPLY, True
     except SolverError as exc:
         return pickle.dumps(("engine", str(exc))), False
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which logs it

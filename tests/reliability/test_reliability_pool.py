@@ -1,0 +1,174 @@
+"""Solving under faults and load: worker crashes, hard deadlines, bounded queue, memory cap.
+
+Every test runs the real app on a loopback port with real worker processes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import threading
+import time
+from typing import Any
+
+import httpx
+
+from tests.reliability.conftest import live_server, wait_until
+from tests.reliability.stress_instances import generated_request, hard_request
+
+
+def post_in_background(url: str, body: dict[str, Any]) -> tuple[threading.Thread, dict[str, Any]]:
+    """POST /v1/allocations on a thread; the outcome lands in the returned dict."""
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        began = time.monotonic()
+        with httpx.Client(base_url=url, timeout=120) as c:
+            out["response"] = c.post("/v1/allocations", json=body)
+        out["seconds"] = time.monotonic() - began
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def metric(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_a_worker_killed_mid_solve_answers_503_and_the_next_request_succeeds(dla_request):
+    with live_server(workers=1) as srv:
+        srv.wait_ready(workers=1)
+        [victim] = srv.gateway.worker_pids()
+        thread, out = post_in_background(srv.url, hard_request(30.0))
+        wait_until(lambda: srv.gateway.stats().busy == 1)
+        os.kill(victim, signal.SIGKILL)
+        thread.join(60)
+
+        r = out["response"]
+        assert r.status_code == 503
+        assert int(r.headers["retry-after"]) >= 1
+        body = r.json()
+        assert body["error"] == "unavailable"
+        assert "replaced" in body["detail"]
+        assert out["seconds"] < 25  # answered when the worker died, not at the 30 s limit
+
+        with srv.client() as c:
+            ok = c.post("/v1/allocations", json=dla_request)
+            assert ok.status_code == 200
+            assert ok.json()["status"] == "optimal"
+            assert victim not in srv.gateway.worker_pids()
+            text = c.get("/metrics").text
+        assert metric(text, 'stockpile_worker_restarts_total{reason="crash"}') == 1
+        assert metric(text, 'stockpile_solves_total{status="crashed"}') == 1
+        assert metric(text, 'stockpile_solves_total{status="optimal"}') == 1
+
+
+def test_a_hard_instance_is_answered_within_its_time_limit_plus_grace():
+    limit, grace = 1.0, 2.0
+    with live_server(workers=1, solve_grace_s=grace) as srv:
+        srv.wait_ready(workers=1)
+        with srv.client() as c:
+            began = time.monotonic()
+            r = c.post("/v1/allocations", json=hard_request(limit))
+            elapsed = time.monotonic() - began
+        assert r.status_code == 200
+        result = r.json()
+        # HiGHS's own limit stopped it: an incumbent (feasible) or none yet (no_solution), never "optimal".
+        assert result["status"] in ("feasible", "no_solution")
+        assert elapsed <= limit + grace
+        assert srv.gateway.stats().restarts == {}  # stopped by its own limit, not killed
+
+
+def test_a_worker_overrunning_the_grace_is_killed_and_the_request_gets_no_solution(dla_request):
+    # Building the model of 2,400 offers takes seconds, and model building has no time limit:
+    # only the server's hard deadline bounds it.
+    limit, grace = 0.2, 0.5
+    big = generated_request(60, 40, seed=5, hard=True, time_limit_s=limit)
+    with live_server(workers=1, solve_grace_s=grace) as srv:
+        srv.wait_ready(workers=1)
+        with srv.client() as c:
+            began = time.monotonic()
+            r = c.post("/v1/allocations", json=big)
+            elapsed = time.monotonic() - began
+            assert r.status_code == 200
+            result = r.json()
+            assert result["status"] == "no_solution"
+            assert result["allocations"] == []
+            assert [f["code"] for f in result["diagnostics"]] == ["deadline_exceeded"]
+            # The deadline counts from the gateway; the rest is reading and validating a 1 MB body.
+            assert elapsed <= limit + grace + 1.5
+            assert srv.gateway.stats().restarts == {"deadline": 1}
+
+            again = c.post("/v1/allocations", json=dla_request)
+            assert again.status_code == 200
+            assert again.json()["status"] == "optimal"
+
+
+def test_beyond_the_queue_requests_get_503_at_once_and_waits_are_bounded(dla_request):
+    with live_server(workers=1, queue_length=1, queue_max_wait_s=1.0) as srv:
+        srv.wait_ready(workers=1)
+        busy_thread, busy = post_in_background(srv.url, hard_request(6.0))
+        wait_until(lambda: srv.gateway.stats().busy == 1)
+        queued_thread, queued = post_in_background(srv.url, dla_request)
+        wait_until(lambda: srv.gateway.stats().queued == 1)
+
+        with srv.client() as c:
+            refused = c.post("/v1/allocations", json=dla_request)
+        assert refused.status_code == 503
+        assert refused.json()["error"] == "unavailable"
+        assert int(refused.headers["retry-after"]) >= 1
+        assert srv.gateway.stats().queued == 1  # answered while the other one still waits
+
+        queued_thread.join(30)
+        assert queued["response"].status_code == 503  # waited its queue_max_wait_s, no longer
+        assert "within 1 s" in queued["response"].json()["detail"]
+        assert srv.gateway.stats().busy == 1  # the 6 s solve is still running: the wait was cut, not served
+        busy_thread.join(60)
+        assert busy["response"].status_code == 200
+
+
+def test_healthz_answers_within_50_ms_while_every_worker_is_busy():
+    with live_server(workers=2) as srv:
+        srv.wait_ready(workers=2)
+        threads = [post_in_background(srv.url, hard_request(4.0, seed=s))[0] for s in (1, 2)]
+        wait_until(lambda: srv.gateway.stats().busy == 2)
+        timings = []
+        with srv.client() as c:
+            c.get("/healthz")  # the connection is made outside the timings
+            for _ in range(20):
+                began = time.perf_counter()
+                assert c.get("/healthz").status_code == 200
+                timings.append(time.perf_counter() - began)
+            assert srv.gateway.stats().busy == 2  # still busy throughout
+            metrics = c.get("/metrics").text
+        assert metric(metrics, "stockpile_solves_in_progress") == 2
+        assert sorted(timings)[18] < 0.050, timings  # at least 19 of 20 within 50 ms
+        for t in threads:
+            t.join(60)
+
+
+def test_a_model_over_the_worker_memory_cap_is_refused_cleanly(dla_request):
+    # The cap is set a few MiB above what a warm worker has used, so the warm-up
+    # and a small solve fit and a model of 5,000 offers does not.
+    with live_server(workers=1, worker_memory_mb=0) as probe:
+        probe.wait_ready(workers=1)
+        [pid] = probe.gateway.worker_pids()
+        status = open(f"/proc/{pid}/status").read()
+        peak_kib = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmPeak")))
+    cap_mb = math.ceil(peak_kib / 1024) + 40
+    with live_server(workers=1, worker_memory_mb=cap_mb) as srv:
+        srv.wait_ready(workers=1)
+        with srv.client() as c:
+            r = c.post("/v1/allocations", json=generated_request(100, 50, seed=3, simple=True, time_limit_s=5))
+            assert r.status_code == 422, r.text[:300]
+            assert r.json()["error"] == "model_too_large"
+            assert "STOCKPILE_WORKER_MEMORY_MB" in r.json()["detail"]
+            assert c.get("/healthz").status_code == 200
+            ok = c.post("/v1/allocations", json=dla_request)
+            assert ok.status_code == 200
+        assert srv.gateway.stats().restarts == {"memory": 1}

@@ -97,8 +97,16 @@ class AllocationResult(ResultModel):
     total_spend: float
     budget: float
     budget_remaining: float
-    mip_gap: float | None = Field(default=None, description="Relative gap of the primary objective.")
-    best_bound: float | None = Field(default=None, description="Solver's bound on the primary objective.")
+    mip_gap: float | None = Field(
+        default=None,
+        description="Relative gap of the primary objective, |bound - value| / max(|bound|, |value|), "
+        "in [0, 1]; null when the solver stopped before it had a bound.",
+    )
+    best_bound: float | None = Field(
+        default=None,
+        description="The solver's bound on the primary objective: no allocation can score higher "
+        "(max_coverage) or spend less (min_cost).",
+    )
     solve_seconds: float
     model: ModelSize
     allocations: list[AllocationLine]

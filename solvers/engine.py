@@ -54,7 +54,10 @@ def _solve_checked(
     model = create_model(instance)
     compiled = compile_model(model)
     size = ModelSize(**compiled.size)
-    first = solve(compiled, opts, deadline - time.perf_counter())
+    # Without floors, buying nothing is feasible: hand it to HiGHS so that a time
+    # limit always leaves an allocation in hand (an empty one at worst).
+    trivial = np.zeros(len(compiled.columns)) if not any(md.floor > 0 for md in instance.minerals) else None
+    first = solve(compiled, opts, deadline - time.perf_counter(), start=trivial)
     if first.state is SolveState.ERROR:
         raise SolverFailed(f"HiGHS failed: {first.message}")
     if first.state is SolveState.INFEASIBLE:

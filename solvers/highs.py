@@ -169,6 +169,17 @@ def solve(compiled: Compiled, options: SolverOptions, time_left: float, start: n
     return outcome
 
 
+def relative_gap(value: float, bound: float | None) -> float | None:
+    """|bound - value| / max(|bound|, |value|): in [0, 1], and defined when the value is 0.
+
+    (HiGHS divides by |value| alone, which is infinite for an empty first incumbent.)
+    """
+    if bound is None:
+        return None
+    scale = max(abs(bound), abs(value))
+    return 0.0 if scale < 1e-12 else abs(bound - value) / scale
+
+
 def _values_match_objective(compiled: Compiled, outcome: SolveOutcome) -> bool:
     value = float(compiled.cost @ outcome.values) + compiled.offset
     reported = compiled.sign * outcome.objective
@@ -193,7 +204,10 @@ def _outcome(h: highspy.Highs, compiled: Compiled, mip: bool, seconds: float) ->
     values = np.array(h.getSolution().col_value, dtype=float) if has_solution else None
     objective = compiled.sign * info.objective_function_value if has_solution else None
     bound = compiled.sign * info.mip_dual_bound if mip and np.isfinite(info.mip_dual_bound) else objective
-    gap = float(info.mip_gap) if mip and has_solution and np.isfinite(info.mip_gap) else (0.0 if has_solution else None)
+    gap = relative_gap(objective, bound) if has_solution else None
+    if status in _LIMITS and gap == 0.0:
+        # Stopped before its first bound: HiGHS then echoes the incumbent as the bound.
+        bound = gap = None
     if status == highspy.HighsModelStatus.kOptimal and has_solution:
         state = SolveState.OPTIMAL
     elif status == highspy.HighsModelStatus.kInfeasible:

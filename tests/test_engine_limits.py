@@ -1,0 +1,61 @@
+"""What the engine answers when a limit stops HiGHS."""
+
+from __future__ import annotations
+
+from models import AllocationRequest, Status
+from solvers import allocate, check_result
+from solvers import engine as engine_module
+from solvers.highs import SolveOutcome, SolveState
+from tests.builders import mineral, offer, request
+from tests.reliability.stress_instances import generated_request
+
+
+def hard_request(time_limit_s: float) -> AllocationRequest:
+    body = generated_request(20, 15, seed=1, hard=True)
+    body["options"] = {"time_limit_s": time_limit_s, "mip_gap": 0}
+    return AllocationRequest.model_validate(body)
+
+
+def test_a_time_limit_returns_a_checked_feasible_allocation():
+    # Without floors an empty purchase is feasible, so the engine always has an allocation in hand.
+    req = hard_request(0.5)
+    result = allocate(req)
+    assert result.status is Status.FEASIBLE
+    assert check_result(req, result) == []
+    assert result.mip_gap is None or 0 <= result.mip_gap <= 1
+    if result.best_bound is not None:
+        assert result.best_bound >= result.coverage_score - 1e-9
+
+
+def test_no_solution_when_the_limit_comes_first(monkeypatch):
+    def stopped(compiled, options, time_left, start=None):
+        return SolveOutcome(SolveState.LIMIT_NO_SOLUTION, None, None, None, time_left, None, "Time limit reached")
+
+    monkeypatch.setattr(engine_module, "solve", stopped)
+    req = request(1e6, [mineral(target=10, min_quantity=5)], [offer("a", 10, 100)])
+    result = allocate(req)
+    assert result.status is Status.NO_SOLUTION
+    assert result.allocations == []
+    assert result.coverage_score is None and result.objective_value is None
+    assert check_result(req, result) == []
+
+
+def test_stage_two_out_of_time_keeps_stage_one_as_feasible(monkeypatch):
+    # Stage one proves the best score; stage two (least spend) gets no time: the answer is
+    # stage one's allocation, valid but not proven cheapest, so 'feasible'.
+    real = engine_module.solve
+    calls = []
+
+    def second_stage_starved(compiled, options, time_left, start=None):
+        calls.append(1)
+        if len(calls) == 1:
+            return real(compiled, options, time_left, start)
+        return SolveOutcome(SolveState.LIMIT_NO_SOLUTION, None, None, None, 0.0, None, "Time limit reached")
+
+    monkeypatch.setattr(engine_module, "solve", second_stage_starved)
+    req = request(10_000, [mineral(target=50)], [offer("a", 10, 500), offer("b", 20, 500)])
+    result = allocate(req)
+    assert len(calls) == 2
+    assert result.status is Status.FEASIBLE
+    assert result.coverage_score == 1
+    assert check_result(req, result) == []

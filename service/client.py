@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote
 
 import httpx
@@ -235,7 +235,7 @@ class StockpileClient:
             base_url=_base_url(base_url), timeout=timeout, headers=_headers(headers, api_key), transport=transport
         )
 
-    def __enter__(self) -> StockpileClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -321,7 +321,7 @@ class AsyncStockpileClient:
             base_url=_base_url(base_url), timeout=timeout, headers=_headers(headers, api_key), transport=transport
         )
 
-    async def __aenter__(self) -> AsyncStockpileClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -191,9 +191,12 @@ def test_503_carries_retry_after_and_not_ready_is_false(busy_url: str) -> None:
 
 def test_500_is_a_plain_api_error() -> None:
     settings = SETTINGS
-    with serving(settings, RefusingGateway(settings, EngineFailure("the engine broke"))) as u:
-        with StockpileClient(u) as c, pytest.raises(APIError) as caught:
-            c.allocate(cases.MIN_COST)
+    with (
+        serving(settings, RefusingGateway(settings, EngineFailure("the engine broke"))) as u,
+        StockpileClient(u) as c,
+        pytest.raises(APIError) as caught,
+    ):
+        c.allocate(cases.MIN_COST)
     error = caught.value
     assert type(error) is APIError
     assert (error.status_code, error.error, error.detail) == (500, "engine_failure", "the engine broke")

@@ -128,7 +128,9 @@ INVALID: list[tuple[str, dict[str, Any], set[str]]] = [
     ("share above one", _with(lambda b: b["policy"].update(max_supplier_share=1.5)), {"policy.max_supplier_share"}),
     (
         "three problems at once",
-        _with(lambda b: (b.update(budget=0), b["minerals"][0].update(target=-1), b["suppliers"][1].update(country="ZZ"))),
+        _with(
+            lambda b: (b.update(budget=0), b["minerals"][0].update(target=-1), b["suppliers"][1].update(country="ZZ"))
+        ),
         {"budget", "minerals[0].target", "suppliers[1].country"},
     ),
 ]

@@ -32,6 +32,7 @@ access_log = logging.getLogger("stockpile.access")
 _timing: contextvars.ContextVar[dict[str, float] | None] = contextvars.ContextVar("stockpile_timing", default=None)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
+RESTART_REASONS = ("crash", "deadline", "memory", "start_failed", "died_idle")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
@@ -89,7 +90,7 @@ class _GatewayCollector:
         yield GaugeMetricFamily("stockpile_solves_in_progress", "Solves running now.", value=stats.busy)
         yield GaugeMetricFamily("stockpile_workers", "Live solver worker processes.", value=stats.workers)
         restarts = CounterMetricFamily("stockpile_worker_restarts", "Solver workers replaced, by reason.", labels=["reason"])
-        for reason, n in sorted(stats.restarts.items()):
+        for reason, n in sorted({**dict.fromkeys(RESTART_REASONS, 0), **stats.restarts}.items()):
             restarts.add_metric([reason], n)
         yield restarts
         solves = CounterMetricFamily(

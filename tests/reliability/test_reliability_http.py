@@ -1,0 +1,251 @@
+"""The HTTP edge: API keys, request logs, metrics, body limits, hostile input, SIGTERM drain."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from service.observability import JsonFormatter
+from tests.reliability.conftest import LiveServer, free_port, live_server, wait_until
+from tests.reliability.stress_instances import hard_request
+from tests.reliability.test_reliability_pool import metric, post_in_background
+
+KEYS = ("first-key-8c1e", "second-key-77ab")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LiveServer]:
+    with live_server(workers=1, max_body_bytes=12_000_000, default_time_limit_s=10) as srv:
+        srv.wait_ready(workers=1)
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def keyed_server() -> Iterator[LiveServer]:
+    with live_server(workers=1, api_keys=",".join(KEYS)) as srv:
+        srv.wait_ready(workers=1)
+        yield srv
+
+
+# -- API keys ----------------------------------------------------------------------
+
+
+def test_with_api_keys_every_endpoint_but_health_needs_a_valid_one(keyed_server, dla_request, caplog):
+    caplog.set_level(logging.INFO, logger="stockpile")
+    with keyed_server.client() as c:
+        assert c.get("/healthz").status_code == 200
+        assert c.get("/readyz").status_code == 200
+        for method, path in [("GET", "/v1/examples"), ("GET", "/metrics"), ("GET", "/openapi.json"),
+                             ("GET", "/docs"), ("POST", "/v1/allocations")]:
+            r = c.request(method, path, json=dla_request if method == "POST" else None)
+            assert r.status_code == 401, path
+            assert r.json()["error"] == "unauthorized"
+            assert r.headers["www-authenticate"].startswith("Bearer")
+        wrong = c.get("/v1/examples", headers={"Authorization": "Bearer " + KEYS[0] + "x"})
+        assert wrong.status_code == 401
+        assert c.get("/v1/examples", headers={"X-API-Key": KEYS[0][:-1]}).status_code == 401
+        assert c.get("/v1/examples", headers={"Authorization": f"Bearer {KEYS[1]}"}).status_code == 200
+        assert c.get("/v1/examples", headers={"X-API-Key": KEYS[0]}).status_code == 200
+        solved = c.post("/v1/allocations", json=dla_request, headers={"X-API-Key": KEYS[1]})
+        assert solved.status_code == 200
+    logged = "\n".join(JsonFormatter().format(r) for r in caplog.records) + repr(keyed_server.app.state.settings)
+    assert '"status": 401' in logged
+    for key in KEYS:
+        assert key not in logged
+
+
+# -- logs and metrics -------------------------------------------------------------------
+
+
+def test_one_json_log_line_per_request_with_id_size_status_and_timings(server, dla_request, caplog):
+    caplog.set_level(logging.INFO, logger="stockpile.access")
+    with server.client() as c:
+        r = c.post("/v1/allocations", json=dla_request, headers={"X-Request-ID": "plan-2025-001"})
+    assert r.status_code == 200
+    assert r.headers["x-request-id"] == "plan-2025-001"
+    wait_until(lambda: any(getattr(rec, "fields", {}).get("id") == "plan-2025-001" for rec in caplog.records), 5)
+    [record] = [rec for rec in caplog.records if getattr(rec, "fields", {}).get("id") == "plan-2025-001"]
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    fields = json.loads(line)
+    assert fields["method"] == "POST" and fields["path"] == "/v1/allocations" and fields["status"] == 200
+    assert fields["body_bytes"] == len(r.request.content)
+    assert fields["solve_ms"] > 0 and fields["queue_wait_ms"] >= 0 and fields["duration_ms"] >= fields["solve_ms"]
+
+
+def test_metrics_count_requests_latency_queue_workers_and_solves(server, dla_request):
+    with server.client() as c:
+        assert c.post("/v1/allocations", json=dla_request).status_code == 200
+        assert c.get("/v1/examples/nope").status_code == 404
+        text = c.get("/metrics").text
+    assert metric(text, 'stockpile_http_requests_total{method="POST",route="/v1/allocations",status="200"}') >= 1
+    assert metric(text, 'stockpile_http_requests_total{method="GET",route="/v1/examples/{name}",status="404"}') >= 1
+    assert metric(text, 'stockpile_http_request_duration_seconds_count{method="POST",route="/v1/allocations"}') >= 1
+    assert metric(text, 'stockpile_solves_total{status="optimal"}') >= 1
+    assert metric(text, "stockpile_workers") == 1
+    assert "stockpile_queue_depth 0.0" in text
+    assert metric(text, "stockpile_worker_restarts_total{reason=\"crash\"}") == 0
+    assert "stockpile_worker_restarts_total{reason=\"crash\"} 0.0" in text
+
+
+# -- body limits and hostile input --------------------------------------------------------
+
+
+def raw_exchange(url: str, head: bytes, chunks: Iterator[bytes]) -> bytes:
+    """Send a request by hand on a socket and read the answer (stops sending when the server answers)."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=20) as s:
+        s.sendall(head)
+        s.settimeout(0.0)
+        answer = b""
+        for chunk in chunks:
+            try:
+                answer += s.recv(65536)
+            except BlockingIOError:
+                pass
+            if answer:
+                break
+            try:
+                s.sendall(chunk)
+            except (BrokenPipeError, ConnectionResetError, BlockingIOError):
+                break
+        s.settimeout(20)
+        while b"\r\n\r\n" not in answer:
+            data = s.recv(65536)
+            if not data:
+                break
+            answer += data
+        return answer
+
+
+def test_a_declared_body_over_the_limit_is_refused_before_it_is_read(server):
+    head = (b"POST /v1/allocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000000000000\r\n\r\n")
+    answer = raw_exchange(server.url, head, iter([b"{"]))
+    assert answer.startswith(b"HTTP/1.1 413")
+    assert b'"payload_too_large"' in answer or b"content-length" in answer.lower()
+
+
+def test_a_streamed_body_is_cut_off_at_the_limit(server):
+    # 100 MB announced chunk by chunk, with no length: the server must answer 413 after ~12 MB.
+    head = b"POST /v1/allocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    block = b" " * 1_000_000
+    sent = []
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(100):
+            sent.append(1)
+            yield b"%x\r\n%s\r\n" % (len(block), block)
+
+    answer = raw_exchange(server.url, head, chunks())
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert len(sent) < 100  # the server answered before the client had sent it all
+
+
+def _rss_mib() -> float:
+    status = Path(f"/proc/{os.getpid()}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS"))) / 1024
+
+
+def _hostile_bodies(dla: dict[str, Any]) -> list[tuple[str, bytes, str]]:
+    """(name, body, content type): every one must get a 4xx."""
+    base = json.dumps(dla)
+    json_type = "application/json"
+    supplier = {"id": "s", "mineral": "cobalt", "country": "AU", "capacity": 1, "unit_price": 1}
+    many = {**dla, "suppliers": [{**supplier, "id": f"s{i}", "name": f"s{i}"} for i in range(100_000)]}
+    return [
+        ("NaN literal", base.replace('"budget": 1000000000', '"budget": NaN', 1).encode(), json_type),
+        ("Infinity literal", base.replace('"budget": 1000000000', '"budget": Infinity', 1).encode(), json_type),
+        ("-Infinity literal", base.replace('"budget": 1000000000', '"budget": -Infinity', 1).encode(), json_type),
+        ("1e400", base.replace('"budget": 1000000000', '"budget": 1e400', 1).encode(), json_type),
+        ("5,000-digit integer", base.replace('"budget": 1000000000', '"budget": ' + "9" * 5000, 1).encode(),
+         json_type),
+        ("deeply nested arrays", b"[" * 200_000 + b"]" * 200_000, json_type),
+        ("deeply nested objects", b'{"a":' * 100_000 + b"1" + b"}" * 100_000, json_type),
+        ("10 MB string", json.dumps({**dla, "suppliers": [{**supplier, "id": "x" * 10_000_000}]}).encode(), json_type),
+        ("100,000 suppliers", json.dumps(many).encode(), json_type),
+        ("duplicate keys", ('{"budget": 1, ' + base[1:]).encode(), json_type),
+        ("invalid UTF-8", b'{"budget": "\xff\xfe"}', json_type),
+        ("empty body", b"", json_type),
+        ("a JSON array", b"[1, 2, 3]", json_type),
+        ("text/plain", base.encode(), "text/plain"),
+        ("no content type", base.encode(), ""),
+        ("form encoded", b"budget=1&minerals=2", "application/x-www-form-urlencoded"),
+        ("multipart", b"--b\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--b--\r\n",
+         "multipart/form-data; boundary=b"),
+        ("xml", b"<budget>1</budget>", "application/xml"),
+    ]
+
+
+def test_hostile_bodies_get_4xx_promptly_and_memory_stays_bounded(server, dla_request):
+    assert '"budget": 1000000000' in json.dumps(dla_request)  # the replacements above apply
+    before = _rss_mib()
+    peak = before
+    with server.client(timeout=30) as c:
+        for name, body, content_type in _hostile_bodies(dla_request):
+            headers = {"Content-Type": content_type} if content_type else {}
+            r = c.post("/v1/allocations", content=body, headers=headers)
+            assert 400 <= r.status_code < 500, (name, r.status_code, r.text[:300])
+            assert r.json()["error"], name  # every error in the one JSON shape
+            assert len(r.content) < 100_000, name  # nothing hostile is echoed back
+            del body, r
+            peak = max(peak, _rss_mib())
+        # and the server still solves
+        assert c.post("/v1/allocations", json=dla_request).status_code == 200
+    assert peak - before < 1_500  # MiB; the test process holds the 100,000-supplier body itself
+    assert _rss_mib() - before < 600
+
+
+# -- SIGTERM -----------------------------------------------------------------------------------
+
+
+def stockpile_command() -> list[str]:
+    script = Path(sys.executable).with_name("stockpile")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
+
+
+def test_sigterm_turns_readiness_off_finishes_the_running_solve_and_exits_0(dla_request):
+    port = free_port()
+    env = {**os.environ, "STOCKPILE_WORKERS": "1", "STOCKPILE_DRAIN_TIMEOUT_S": "30", "STOCKPILE_LOG_LEVEL": "warning"}
+    proc = subprocess.Popen(
+        [*stockpile_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=url, timeout=30) as c:
+
+            def ready() -> bool:
+                try:
+                    return c.get("/readyz").status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            wait_until(ready, timeout=90)
+            thread, out = post_in_background(url, hard_request(4.0))
+            wait_until(lambda: metric(c.get("/metrics").text, "stockpile_solves_in_progress") == 1)
+            proc.send_signal(signal.SIGTERM)
+            wait_until(lambda: c.get("/readyz").status_code == 503, timeout=10)
+            refused = c.post("/v1/allocations", json=dla_request)
+            assert refused.status_code == 503 and "retry-after" in refused.headers
+        thread.join(60)
+        assert out["response"].status_code == 200
+        assert out["response"].json()["status"] in ("feasible", "optimal")
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()

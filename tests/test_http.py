@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 
 import pytest
-from fastapi.testclient import TestClient
 
-from service import examples
-from service.app import create_app
-from service.settings import Settings
-from solvers import check_result
 from models import AllocationRequest, AllocationResult
+from service import examples
+from solvers import check_result
 
 
-@pytest.fixture(scope="module")
-def client():
-    with TestClient(create_app(Settings(workers=1))) as c:
-        # Workers warm up in the background; readiness says when they are usable.
-        deadline = time.monotonic() + 60
-        while c.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, "the service never became ready"
-            time.sleep(0.05)
-        yield c
+@pytest.fixture
+def client(api):
+    return api
 
 
 def dla() -> dict:

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
-
-from service.app import create_app
-from service.settings import Settings
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 BODIES = re.findall(r"curl [^\n]*-X POST (\S+) [^\n]*-d '(\{.*?\})'", README, flags=re.S)
@@ -26,14 +21,9 @@ def test_readme_has_an_inline_request_to_try():
     assert BODIES, "the README should show at least one request body inline"
 
 
-@pytest.fixture(scope="module")
-def client():
-    with TestClient(create_app(Settings(workers=1))) as c:
-        deadline = time.monotonic() + 60
-        while c.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, "the service never became ready"
-            time.sleep(0.05)
-        yield c
+@pytest.fixture
+def client(api):
+    return api
 
 
 @pytest.mark.parametrize(("url", "body"), BODIES)

@@ -21,8 +21,8 @@ from models import (
     Severity,
     Status,
 )
-from solvers.pricing import offer_cost
 from solvers.prepare import Instance
+from solvers.pricing import offer_cost
 
 # A limit counts as binding when less than this share of it is left.
 BINDING = 1e-3
@@ -128,9 +128,9 @@ def _mineral_summaries(request: AllocationRequest, lines: list[AllocationLine]) 
 def solved_findings(instance: Instance, result: AllocationResult) -> list[Finding]:
     """What limited a solved allocation: binding budget, caps and supply."""
     request = instance.request
-    out: list[Finding] = []
+    limits: list[Finding] = []
     if result.budget_remaining <= BINDING * request.budget:
-        out.append(
+        limits.append(
             Finding(
                 code="budget_binding",
                 severity=Severity.INFO,
@@ -144,7 +144,7 @@ def solved_findings(instance: Instance, result: AllocationResult) -> list[Findin
     for md in instance.minerals:
         m, s = md.mineral, summaries[md.mineral.id]
         if m.max_spend is not None and s.spend >= (1 - BINDING) * m.max_spend:
-            out.append(
+            limits.append(
                 Finding(
                     code="spend_cap_binding",
                     severity=Severity.INFO,
@@ -155,33 +155,51 @@ def solved_findings(instance: Instance, result: AllocationResult) -> list[Findin
                     message=f"{m.label}'s spend cap of {money(m.max_spend)} is fully used.",
                 )
             )
-        if s.coverage < 1 - 1e-9:
-            offered = sum(instance.offers[i].offer.capacity for i in md.offers)
-            reason = _shortfall_reason(instance, md, s.quantity, offered)
-            out.append(
-                Finding(
-                    code="target_not_covered",
-                    severity=Severity.WARNING,
-                    mineral=m.id,
-                    requirement="target",
-                    required=m.target,
-                    achievable=s.quantity,
-                    shortfall=m.target - s.quantity,
-                    message=f"{m.label}: {amount(s.quantity, m.unit)} of the {amount(m.target, m.unit)} target "
-                    f"({s.coverage:.1%}); {reason}.",
-                )
-            )
-    out += _policy_findings(instance, result)
-    out += dropped_findings(instance)
-    return out
+    limits += _policy_findings(instance, result)
+    shortfalls = [
+        _shortfall(instance, md, summaries[md.mineral.id], result, limits)
+        for md in instance.minerals
+        if summaries[md.mineral.id].coverage < 1 - 1e-9
+    ]
+    return limits + shortfalls + dropped_findings(instance)
 
 
-def _shortfall_reason(instance: Instance, md, quantity: float, offered: float) -> str:
-    if offered <= md.mineral.target and quantity >= (1 - BINDING) * offered:
-        return f"every usable offer is bought out ({amount(offered, md.mineral.unit)} offered in all)"
-    if not md.offers:
-        return "no usable offer"
-    return "more would cost more than the budget and spend caps allow or break a policy rule"
+def _shortfall(instance: Instance, md, s: MineralSummary, result: AllocationResult, limits: list[Finding]) -> Finding:
+    """A target not covered, with the limits that stopped it."""
+    m = md.mineral
+    bought = {a.supplier_id: a.quantity for a in result.allocations}
+    usable = [instance.offers[i].offer for i in md.offers]
+    reasons = [f.message.rstrip(".").removeprefix(f"{m.label}: ") for f in limits if f.mineral == m.id]
+    if any(f.code == "budget_binding" for f in limits):
+        reasons.append("the budget is fully used")
+    if not usable:
+        reasons.append("no offer for it can be used")
+    elif all(_bought_out(bought, o) for o in usable):
+        reasons.append(f"every usable offer is bought out ({amount(sum(o.capacity for o in usable), m.unit)})")
+    else:
+        for cap in instance.request.policy.country_caps:
+            if cap.minerals is not None and m.id not in cap.minerals:
+                continue
+            outside = [o for o in usable if o.country not in cap.countries]
+            if outside and all(_bought_out(bought, o) for o in outside):
+                reasons.append(f"every offer from outside {', '.join(cap.countries)} is bought out")
+    if not reasons:
+        reasons.append("buying more would break a minimum order, lot, tier or policy rule, or cost more than is left")
+    return Finding(
+        code="target_not_covered",
+        severity=Severity.WARNING,
+        mineral=m.id,
+        requirement="target",
+        required=m.target,
+        achievable=s.quantity,
+        shortfall=m.target - s.quantity,
+        message=f"{m.label}: {amount(s.quantity, m.unit)} of the {amount(m.target, m.unit)} target "
+        f"({s.coverage:.1%}); limited by: {'; '.join(reasons)}.",
+    )
+
+
+def _bought_out(bought: dict[str, float], offer) -> bool:
+    return bought.get(offer.id, 0.0) >= (1 - BINDING) * offer.capacity
 
 
 def _policy_findings(instance: Instance, result: AllocationResult) -> list[Finding]:

@@ -69,6 +69,11 @@ def test_the_dla_example_solves_to_optimal(client):
     assert by_mineral["indium"].coverage < 1
     suppliers = {a.supplier for a in result.allocations if a.mineral == "scandium"}
     assert {"Rio Tinto", "APL Engineered Materials"} <= suppliers
+    # $245M of antimony from US Antimony Corp., as in the filings.
+    assert {a.supplier for a in result.allocations if a.mineral == "antimony"} == {"United States Antimony Corp."}
+    indium = next(f for f in result.diagnostics if f.code == "target_not_covered" and f.mineral == "indium")
+    assert "25% cap on CN is reached" in indium.message
+    assert "every offer from outside CN is bought out" in indium.message
 
 
 def test_readme_small_request(client):

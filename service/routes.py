@@ -84,7 +84,12 @@ async def list_examples() -> list[dict[str, str]]:
     ]
 
 
-@router.get("/v1/examples/{name}", tags=["examples"], summary="One example: its notes and its request body")
+@router.get(
+    "/v1/examples/{name}",
+    tags=["examples"],
+    summary="One example: its notes and its request body",
+    responses={404: {"model": ErrorBody, "description": "No example of that name"}},
+)
 async def get_example(name: str) -> dict[str, Any]:
     try:
         return examples.catalogue()[name]

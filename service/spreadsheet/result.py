@@ -140,7 +140,8 @@ def _charts(wb: Workbook, result: AllocationResult) -> None:
         cell = ws.cell(row=1, column=col)
         set_text(cell, name)
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
-    ranked = sorted(by_country.items(), key=lambda kv: -kv[1])
+    # Nothing bought (an infeasible request): one zero row, so that the chart still has a series.
+    ranked = sorted(by_country.items(), key=lambda kv: -kv[1]) or [("(none)", 0.0)]
     for row, (code, spend) in enumerate(ranked, start=2):
         put(ws, row, 6, code)
         put(ws, row, 7, spend, "#,##0")
@@ -159,9 +160,8 @@ def _charts(wb: Workbook, result: AllocationResult) -> None:
     country = BarChart()
     country.type, country.title, country.style = "col", "Spend by country", 10
     country.y_axis.title, country.y_axis.numFmt = "spend", "#,##0"
-    if k:
-        country.add_data(Reference(ws, min_col=7, min_row=1, max_row=k + 1), titles_from_data=True)
-        country.set_categories(Reference(ws, min_col=6, min_row=2, max_row=k + 1))
+    country.add_data(Reference(ws, min_col=7, min_row=1, max_row=k + 1), titles_from_data=True)
+    country.set_categories(Reference(ws, min_col=6, min_row=2, max_row=k + 1))
     country.legend = None
     country.width, country.height = 18, 8
     ws.add_chart(country, "I19")

@@ -247,7 +247,7 @@ def test_solve_command_reads_a_workbook_and_writes_the_result(tmp_path: Path, te
     assert "Suppliers!E7: capacity must be a number > 0" in capsys.readouterr().err
 
 
-def _soffice(tmp_path: Path, book: Path, target: str, outdir: Path) -> subprocess.CompletedProcess[str]:
+def _soffice(tmp_path: Path, books: list[Path], target: str, outdir: Path) -> subprocess.CompletedProcess[str]:
     soffice = shutil.which("soffice")
     assert soffice, "LibreOffice is required: `make test` installs libreoffice-calc (apt) when it is missing"
     return subprocess.run(
@@ -260,7 +260,7 @@ def _soffice(tmp_path: Path, book: Path, target: str, outdir: Path) -> subproces
             target,
             "--outdir",
             str(outdir),
-            str(book),
+            *map(str, books),
         ],
         capture_output=True,
         text=True,
@@ -269,20 +269,51 @@ def _soffice(tmp_path: Path, book: Path, target: str, outdir: Path) -> subproces
     )
 
 
-def test_libreoffice_opens_the_result_workbook(solved, tmp_path: Path):
-    book = tmp_path / "result.xlsx"
-    book.write_bytes(solved["book"])
-    done = _soffice(tmp_path, book, "pdf", tmp_path)
-    pdf = tmp_path / "result.pdf"
-    assert done.returncode == 0 and pdf.exists(), done.stdout + done.stderr
-    data = pdf.read_bytes()
-    assert data.startswith(b"%PDF") and data.rstrip().endswith(b"%%EOF") and len(data) > 30_000
+INFEASIBLE = {
+    "budget": 1_000_000,
+    "objective": "min_cost",
+    "minerals": [{"id": "cobalt", "target": 1000}],
+    "suppliers": [{"id": "a", "mineral": "cobalt", "country": "AU", "capacity": 15, "unit_price": 35000}],
+}
+
+
+@pytest.fixture(scope="module")
+def infeasible_book(client) -> bytes:
+    from models import AllocationRequest
+    from service.spreadsheet import template_bytes
+
+    book = template_bytes(AllocationRequest.model_validate(INFEASIBLE))
+    response = client.post("/v1/allocations/xlsx", files={"file": ("infeasible.xlsx", book, XLSX)})
+    assert response.status_code == 200 and response.headers["x-stockpile-status"] == "infeasible"
+    return response.content
+
+
+def test_an_infeasible_request_gives_a_workbook_that_explains_it(infeasible_book):
+    wb = load(infeasible_book)
+    assert list(wb["Allocation"].values) == [tuple(name for name, _ in L.ALLOCATION_COLUMNS)]
+    codes = [row[0] for row in wb["Diagnostics"].iter_rows(values_only=True)]
+    assert "floor_unmet" in codes and wb["Diagnostics"]["B2"].value == "infeasible"
+
+
+def test_libreoffice_opens_the_result_workbooks(solved, infeasible_book, tmp_path: Path):
+    books = [tmp_path / "result.xlsx", tmp_path / "infeasible.xlsx"]
+    books[0].write_bytes(solved["book"])
+    books[1].write_bytes(infeasible_book)
+    done = _soffice(tmp_path, books, "pdf", tmp_path)
+    for book in books:
+        pdf = book.with_suffix(".pdf")
+        assert done.returncode == 0 and pdf.exists(), done.stdout + done.stderr
+        data = pdf.read_bytes()
+        assert data.startswith(b"%PDF") and data.rstrip().endswith(b"%%EOF") and len(data) > 20_000
     # Saved again by LibreOffice: every sheet, the figures and the three charts came through its reader.
     (tmp_path / "lo").mkdir()
-    done = _soffice(tmp_path, book, "xlsx:Calc MS Excel 2007 XML", tmp_path / "lo")
-    resaved = (tmp_path / "lo" / "result.xlsx").read_bytes()
+    done = _soffice(tmp_path, books, "xlsx:Calc MS Excel 2007 XML", tmp_path / "lo")
     assert done.returncode == 0, done.stdout + done.stderr
-    wb = load(resaved)
-    assert [t for t in wb.sheetnames if t != "Lists"] == [t for t in load(solved["book"]).sheetnames if t != "Lists"]
+    for book, original in zip(books, (solved["book"], infeasible_book), strict=True):
+        resaved = (tmp_path / "lo" / book.name).read_bytes()
+        wb = load(resaved)
+        assert [t for t in wb.sheetnames if t != "Lists"] == [t for t in load(original).sheetnames if t != "Lists"]
+        charts = [n for n in zipfile.ZipFile(io.BytesIO(resaved)).namelist() if n.startswith("xl/charts/chart")]
+        assert len(charts) == 3
+    wb = load((tmp_path / "lo" / "result.xlsx").read_bytes())
     assert same(_rows(wb["Allocation"]), solved["json"]["allocations"], rel=1e-13)  # LibreOffice keeps 15 digits
-    assert len([n for n in zipfile.ZipFile(io.BytesIO(resaved)).namelist() if n.startswith("xl/charts/chart")]) == 3

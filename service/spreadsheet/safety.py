@@ -146,6 +146,14 @@ def check_archive(f: IO[bytes], limits: Limits) -> None:
                                     "unsafe_xml",
                                 )
                             carry = chunk[-16:]
-            except (zipfile.BadZipFile, zlib.error, struct.error, OSError, ValueError, NotImplementedError, EOFError,
-                    RuntimeError) as exc:  # corrupt, truncated, encrypted or unsupported compression
+            except (
+                zipfile.BadZipFile,
+                zlib.error,
+                struct.error,
+                OSError,
+                ValueError,
+                NotImplementedError,
+                EOFError,
+                RuntimeError,
+            ) as exc:  # corrupt, truncated, encrypted or unsupported compression
                 raise file_problem(f"the workbook part {info.filename} cannot be read ({exc})", "not_xlsx") from None

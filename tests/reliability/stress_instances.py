@@ -78,5 +78,5 @@ def hard_request(time_limit_s: float, seed: int = 1) -> dict[str, Any]:
 
 
 def mid_request(seed: int = 2) -> dict[str, Any]:
-    """A mid-size request: 15 minerals x 15 offers with prices and volume tiers."""
-    return generated_request(15, 15, seed=seed, simple=True)
+    """A mid-size request: 20 minerals x 10 offers with prices and volume tiers (~620 columns)."""
+    return generated_request(20, 10, seed=seed, simple=True)

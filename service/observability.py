@@ -19,6 +19,7 @@ import contextvars
 import json
 import logging
 import re
+import sys
 import time
 import uuid
 from typing import Any
@@ -198,8 +199,8 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str) -> None:
-    """JSON lines on stderr for every ``stockpile.*`` logger (``stockpile serve``)."""
-    handler = logging.StreamHandler()
+    """JSON lines on stdout for every ``stockpile.*`` logger (``stockpile serve``)."""
+    handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
     handler.formatter.converter = time.gmtime  # type: ignore[union-attr]
     root = logging.getLogger("stockpile")

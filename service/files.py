@@ -24,7 +24,7 @@ from service.routes import Gateway
 from service.settings import Settings
 from service.spreadsheet import Limits, limits_from, read_workbook, template_bytes
 from service.spreadsheet import layout as L
-from service.spreadsheet.csvio import read_csv_request
+from service.spreadsheet.csvio import csv_response, read_csv_request, wants_csv
 from service.spreadsheet.result import result_bytes
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -152,6 +152,10 @@ async def create_allocation_xlsx(request: Request, gateway: Gateway, limits: Cap
     "/v1/allocations/csv",
     summary="Solve from CSV files (minerals, suppliers, optional policy) and settings form fields",
     responses={
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "The result (JSON), or with `Accept: text/csv` the allocation table as CSV",
+        },
         413: {"description": "The files are larger than the upload cap"},
         422: {"description": "Every problem, each with its file and cell (e.g. suppliers.csv!E7)"},
     },
@@ -169,7 +173,7 @@ async def create_allocation_xlsx(request: Request, gateway: Gateway, limits: Cap
         ["minerals", "suppliers", "budget"],
     ),
 )
-async def create_allocation_csv(request: Request, gateway: Gateway, limits: Caps) -> AllocationResult:
+async def create_allocation_csv(request: Request, gateway: Gateway, limits: Caps) -> Any:
     form = await _form(request, limits, max_files=3)
     try:
         minerals = await _file_bytes(form, "minerals")
@@ -181,4 +185,5 @@ async def create_allocation_csv(request: Request, gateway: Gateway, limits: Caps
     allocation_request = await anyio.to_thread.run_sync(
         read_csv_request, minerals, suppliers, policy, settings, limits.max_rows
     )
-    return await gateway.solve(allocation_request)
+    result = await gateway.solve(allocation_request)
+    return csv_response(result) if wants_csv(request.headers.get("accept")) else result

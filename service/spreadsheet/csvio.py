@@ -78,12 +78,11 @@ def _table(name: str, data: bytes, max_rows: int, problems: list[Problem]) -> Ta
     except UnicodeDecodeError:
         problems.append(Problem(path=name, message=f"{name} is not UTF-8 text; save it as CSV UTF-8", code="encoding"))
         return table
+    # The delimiter is read off the header line (spreadsheets in some locales write ';'), never guessed from data.
+    first = text.lstrip().split("\n", 1)[0]
+    delimiter = next((d for d in (",", ";", "\t") if d in first), ",")
     try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t") if text.strip() else csv.excel
-    except csv.Error:
-        dialect = csv.excel
-    try:
-        for number, row in enumerate(csv.reader(io.StringIO(text), dialect), start=1):
+        for number, row in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1):
             if number > max_rows:
                 table.too_many_rows = max_rows
                 break

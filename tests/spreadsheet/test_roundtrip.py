@@ -317,3 +317,22 @@ def test_libreoffice_opens_the_result_workbooks(solved, infeasible_book, tmp_pat
         assert len(charts) == 3
     wb = load((tmp_path / "lo" / "result.xlsx").read_bytes())
     assert same(_rows(wb["Allocation"]), solved["json"]["allocations"], rel=1e-13)  # LibreOffice keeps 15 digits
+
+
+def test_csv_upload_with_semicolons_and_csv_back(client):
+    response = client.post(
+        "/v1/allocations/csv",
+        files={
+            "minerals": ("m.csv", "\ufeffid;name;target\ncobalt;Cobalt, refined;20\n".encode()),
+            "suppliers": (
+                "s.csv",
+                b"id;mineral;country;capacity;unit_price\na;cobalt;AU;15;35000\nb;cobalt;CN;50;29000\n",
+            ),
+            "policy": ("p.csv", b"rule;countries;value\ntariff;CN;1\n"),
+        },
+        data={"budget": "1000000"},
+        headers={"Accept": "text/csv"},
+    )
+    assert response.status_code == 200, response.text
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert {r["supplier_id"]: float(r["quantity"]) for r in rows} == pytest.approx({"a": 15.0, "b": 5.0}, rel=1e-6)

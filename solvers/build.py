@@ -1,7 +1,8 @@
 """The Pyomo model of one allocation request (see docs/formulation.md).
 
 ``create_model(instance)`` returns a ``ConcreteModel`` with both objectives
-declared and the stage-one objective active. One small function adds each
+declared; the score first, and under max_coverage both active (stage one
+solves the first, stage two the second on the same compiled matrices). One small function adds each
 constraint family. Scaling is part of the formulation, not an afterthought:
 
 * every quantity column is a fraction of its offer's bound (``x`` in [0, 1]);
@@ -296,12 +297,7 @@ def _add_objectives(m: pyo.ConcreteModel, inst: Instance) -> None:
     m.min_spend = pyo.Objective(expr=m.spend, sense=pyo.minimize)
     if inst.request.objective is Objective.MIN_COST:
         m.max_score.deactivate()
-    else:
-        m.min_spend.deactivate()
+    # max_coverage keeps both active, score declared first: it is stage one, and spend,
+    # compiled in the same pass, is stage two (solvers.highs.next_stage adds the score row).
 
 
-def fix_score(m: pyo.ConcreteModel, score: float) -> None:
-    """Stage two: keep the stage-one coverage score while spend is minimised."""
-    m.keep_score = pyo.Constraint(expr=SCORE_ROW_SCALE * m.score >= SCORE_ROW_SCALE * (score - SCORE_SLACK))
-    m.max_score.deactivate()
-    m.min_spend.activate()

@@ -16,12 +16,12 @@ import numpy as np
 import pyomo.environ as pyo
 
 from models import AllocationRequest, AllocationResult, ModelSize, Objective, Status
-from solvers.build import create_model, fix_score
+from solvers.build import SCORE_ROW_SCALE, SCORE_SLACK, create_model
 from solvers.check import check_result
 from solvers.diagnose import diagnose
 from solvers.errors import SolutionRejected, SolverFailed
-from solvers.extract import column_values, load_values, quantities
-from solvers.highs import Compiled, SolveOutcome, SolveState, compile_model, solve
+from solvers.extract import load_values, quantities
+from solvers.highs import Compiled, SolveOutcome, SolveState, compile_model, next_stage, solve
 from solvers.options import SolverOptions
 from solvers.prepare import Instance, prepare
 from solvers.report import SolveStats, build_result, solved_findings
@@ -71,7 +71,7 @@ def _solve_checked(
     load_values(model, compiled, first.values)
     proven = first.state is SolveState.OPTIMAL
     if request.objective is Objective.MAX_COVERAGE:
-        proven = _least_spend_stage(model, first, opts, deadline) and proven
+        proven = _least_spend_stage(model, compiled, first, opts, deadline) and proven
     money = request.budget if request.objective is Objective.MIN_COST else 1.0
     stats = SolveStats(
         status=Status.OPTIMAL if proven else Status.FEASIBLE,
@@ -91,15 +91,20 @@ def _solve_checked(
     return result.model_copy(update={"diagnostics": findings, "solve_seconds": time.perf_counter() - began})
 
 
-def _least_spend_stage(model: pyo.ConcreteModel, first: SolveOutcome, opts: SolverOptions, deadline: float) -> bool:
-    """Stage two: least spend at the stage-one score. True when proven optimal."""
-    fix_score(model, first.objective)
-    compiled = compile_model(model)
+def _least_spend_stage(
+    model: pyo.ConcreteModel, compiled: Compiled, first: SolveOutcome, opts: SolverOptions, deadline: float
+) -> bool:
+    """Stage two: least spend at the stage-one score. True when proven optimal.
+
+    The stage-one matrices are reused (spend was compiled with them): one row,
+    SCORE_ROW_SCALE x score >= SCORE_ROW_SCALE x (score* - SCORE_SLACK), is appended.
+    """
+    staged = next_stage(compiled, first.objective - SCORE_SLACK, SCORE_ROW_SCALE)
     left = deadline - time.perf_counter()
     if left <= 0:
         return False
-    second = solve(compiled, opts, left, start=column_values(model, compiled))
+    second = solve(staged, opts, left, start=first.values)
     if second.values is None or not np.all(np.isfinite(second.values)):
         return False  # keep the stage-one allocation: valid, just not the cheapest
-    load_values(model, compiled, second.values)
+    load_values(model, staged, second.values)
     return second.state is SolveState.OPTIMAL

@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 import highspy
 import numpy as np
 import pyomo.environ as pyo
+import scipy.sparse as sp
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from solvers.options import SolverOptions
@@ -67,6 +68,8 @@ class Compiled:
     row_upper: np.ndarray
     matrix: object  # scipy.sparse.csc_array, duplicates merged
     integrality: np.ndarray
+    # (sign, offset, cost) of every further active objective, for ``next_stage``
+    following: list[tuple[float, float, np.ndarray]] = field(default_factory=list)
 
     @property
     def size(self) -> dict[str, int]:
@@ -93,10 +96,16 @@ class SolveOutcome:
 
 
 def compile_model(model: pyo.ConcreteModel) -> Compiled:
-    """Matrices of the active objective and constraints (one objective active)."""
+    """Matrices of the active constraints and objectives; the first objective is the one solved.
+
+    Further active objectives (in declaration order) are kept for ``next_stage``, so a
+    lexicographic second stage needs no second compile.
+    """
     info = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
-    objective = info.objectives[0]
-    sign = 1.0 if objective.sense == pyo.minimize else -1.0
+    signs = [1.0 if o.sense == pyo.minimize else -1.0 for o in info.objectives] or [1.0]
+    costs = info.c.toarray() if info.c.shape[0] else np.zeros((1, len(info.columns)))
+    offsets = np.asarray(info.c_offset, dtype=float) if len(info.c_offset) else np.zeros(1)
+    sign = signs[0]
     A = info.A.tocsc()
     A.sum_duplicates()  # highspy misbehaves on duplicate entries; Pyomo merges them, be sure
     row_lower = np.full(A.shape[0], -np.inf)
@@ -111,8 +120,9 @@ def compile_model(model: pyo.ConcreteModel) -> Compiled:
     col_lower = np.array([-np.inf if v.lb is None else v.lb for v in columns], dtype=float)
     col_upper = np.array([np.inf if v.ub is None else v.ub for v in columns], dtype=float)
     integrality = np.array([1 if v.is_integer() else 0 for v in columns], dtype=np.int32)
-    cost = sign * info.c.toarray().ravel() if info.c.shape[0] else np.zeros(len(columns))
-    offset = float(info.c_offset[0]) if len(info.c_offset) else 0.0
+    cost = sign * costs[0]
+    offset = float(offsets[0])
+    following = [(signs[k], signs[k] * float(offsets[k]), signs[k] * costs[k]) for k in range(1, len(signs))]
     return Compiled(
         columns=columns,
         sign=sign,
@@ -124,6 +134,34 @@ def compile_model(model: pyo.ConcreteModel) -> Compiled:
         row_upper=row_upper,
         matrix=A,
         integrality=integrality,
+        following=following,
+    )
+
+
+def next_stage(compiled: Compiled, keep: float, row_scale: float) -> Compiled:
+    """The next objective on the same matrices, the current one held at ``keep`` or better.
+
+    One row is appended: the current objective, in its own sense, >= ``keep`` when it is
+    maximised (<= when minimised), the row multiplied by ``row_scale``.
+    """
+    sign, offset, cost = compiled.following[0]
+    own = compiled.sign * compiled.cost  # the current objective's coefficients, in its own sense
+    bound = row_scale * (keep - compiled.sign * compiled.offset)
+    A = sp.vstack([compiled.matrix, sp.csr_array(row_scale * own.reshape(1, -1))], format="csc")
+    A.sum_duplicates()
+    lower, upper = (bound, np.inf) if compiled.sign < 0 else (-np.inf, bound)
+    return Compiled(
+        columns=compiled.columns,
+        sign=sign,
+        offset=offset,
+        cost=cost,
+        col_lower=compiled.col_lower,
+        col_upper=compiled.col_upper,
+        row_lower=np.append(compiled.row_lower, lower),
+        row_upper=np.append(compiled.row_upper, upper),
+        matrix=A,
+        integrality=compiled.integrality,
+        following=compiled.following[1:],
     )
 
 

@@ -24,7 +24,8 @@ from models import AllocationRequest, AllocationResult, ModelSize, Objective, St
 from solvers import check_result
 from solvers.report import SolveStats, build_result
 
-SCORE_SLACK = 1e-7  # stage two may give back this much score (absolute), as the engine does
+SCORE_SLACK = 1e-9  # stage two may give back this much score (absolute), as the engine does ...
+SCORE_ROW_SCALE = 1e3  # ... with its row multiplied by this (the solver's 1e-7 row tolerance = 1e-10 of score)
 
 
 @dataclass(slots=True)

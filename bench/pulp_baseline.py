@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pulp
 
-from bench.contract import SCORE_SLACK, Checked, checked, contract, snap
+from bench.contract import SCORE_ROW_SCALE, SCORE_SLACK, Checked, checked, contract, snap
 from models import AllocationRequest
 
 
@@ -122,7 +122,7 @@ def solve(request: AllocationRequest) -> Outcome:
     first = {v.name: val(v) for v in prob.variables()}
     if c.max_coverage and status in ("optimal", "feasible"):
         score = pulp.value(score_expr)
-        prob += score_expr >= score - SCORE_SLACK, "keep_score"
+        prob += SCORE_ROW_SCALE * score_expr >= SCORE_ROW_SCALE * (score - SCORE_SLACK), "keep_score"
         prob.sense = pulp.LpMinimize
         prob.setObjective(spend_expr)
         second = cbc(True)

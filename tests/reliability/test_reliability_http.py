@@ -194,7 +194,9 @@ def test_hostile_bodies_get_4xx_promptly_and_memory_stays_bounded(server, dla_re
     with server.client(timeout=30) as c:
         for name, body, content_type in _hostile_bodies(dla_request):
             headers = {"Content-Type": content_type} if content_type else {}
+            began = time.monotonic()
             r = c.post("/v1/allocations", content=body, headers=headers)
+            assert time.monotonic() - began < 10, name  # the fixed bound: refused, not worked on
             assert 400 <= r.status_code < 500, (name, r.status_code, r.text[:300])
             assert r.json()["error"], name  # every error in the one JSON shape
             assert len(r.content) < 100_000, name  # nothing hostile is echoed back

@@ -240,6 +240,11 @@ def test_solve_command_reads_a_workbook_and_writes_the_result(tmp_path: Path, te
     assert main(["solve", str(book), "-o", str(out)]) == 0
     assert "status: optimal" in capsys.readouterr().out
     assert same(_rows(load(out.read_bytes())["Allocation"]), solved["json"]["allocations"])
+    table = tmp_path / "result.csv"
+    assert main(["solve", str(book), "-o", str(table)]) == 0
+    assert [r["supplier_id"] for r in csv.DictReader(table.open())] == [
+        a["supplier_id"] for a in solved["json"]["allocations"]
+    ]
     wb = load(template)
     wb["Suppliers"]["E7"] = -5
     wb.save(book)

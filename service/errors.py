@@ -109,7 +109,7 @@ class EngineFailure(StockpileError):
 
 def error_response(exc: StockpileError) -> JSONResponse:
     """The one rendering of a service error, for handlers and middleware alike."""
-    if exc.status_code >= 500:
+    if exc.status_code >= 500 and not isinstance(exc, ServiceUnavailable):  # 503s are load, not faults
         log.error("request failed: %s", exc.detail)
     return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers())
 

@@ -116,8 +116,12 @@ class Worker:
             pass
 
 
-def _exchange(worker: Worker, payload: bytes, deadline: float) -> tuple[Outcome, Any]:
-    """Send one job and wait for its answer until ``deadline`` (time.monotonic)."""
+def _exchange(worker: Worker, job: tuple[Any, Any], deadline: float) -> tuple[Outcome, Any]:
+    """Send one job and wait for its answer until ``deadline`` (time.monotonic).
+
+    Runs on a thread: pickling a large request and unpickling its result stay off the event loop.
+    """
+    payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
     try:
         worker.conn.send_bytes(payload)
         while True:
@@ -206,8 +210,7 @@ class WorkerPool:
     async def run(self, worker: Worker, job: tuple[Any, Any], deadline: float) -> tuple[Outcome, Any]:
         """Run ``job`` on ``worker``; kill it if it has not answered by ``deadline``."""
         worker.jobs += 1
-        payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
-        outcome, value = await anyio.to_thread.run_sync(_exchange, worker, payload, deadline, limiter=self._limiter)
+        outcome, value = await anyio.to_thread.run_sync(_exchange, worker, job, deadline, limiter=self._limiter)
         return outcome, value
 
     # -- spawning ------------------------------------------------------------

@@ -19,8 +19,10 @@ import math
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import anyio.to_thread
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -102,6 +104,10 @@ def strict_loads(body: bytes) -> Any:
         raise json.JSONDecodeError(message, text, 0) from None
 
 
+# Bodies at least this large are parsed and validated on a thread, off the event loop.
+OFF_LOOP_BYTES = 64 * 1024
+
+
 class StrictJSONRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
@@ -110,12 +116,37 @@ class StrictJSONRequest(Request):
 
 
 class StrictJSONRoute(APIRoute):
-    """An ``APIRoute`` whose JSON bodies are parsed by ``strict_loads``."""
+    """An ``APIRoute`` whose JSON bodies are parsed by ``strict_loads``.
+
+    A large JSON body for a pydantic-model parameter is parsed and validated on
+    a worker thread (both run Python callbacks, so the event loop gets the GIL
+    back every few milliseconds and keeps answering health checks); FastAPI
+    then receives the validated model, which it accepts as it is. Validation
+    errors raise ``ValidationError`` (422 through the one error handler);
+    a body that is not JSON is left to FastAPI's own path (422 ``json_invalid``).
+    """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        model = getattr(getattr(self.body_field, "field_info", None), "annotation", None)
+        model = model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
         async def strict(request: Request) -> Response:
-            return await handler(StrictJSONRequest(request.scope, request.receive))
+            request = StrictJSONRequest(request.scope, request.receive)
+            if model is not None and _is_json(request):
+                body = await request.body()
+                if len(body) >= OFF_LOOP_BYTES:
+                    try:
+                        parsed = await anyio.to_thread.run_sync(strict_loads, body)
+                    except json.JSONDecodeError:
+                        pass  # FastAPI parses it again and reports it the usual way
+                    else:
+                        request._json = await anyio.to_thread.run_sync(model.model_validate, parsed)
+            return await handler(request)
 
         return strict
+
+
+def _is_json(request: Request) -> bool:
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))

@@ -83,6 +83,10 @@ def _main_module_hidden() -> Iterator[None]:
                     main.__dict__[key] = saved[key]
 
 
+class PoolClosed(Exception):
+    """The pool was closed while waiting for a worker."""
+
+
 class Outcome(Enum):
     OK = "ok"  # payload: the AllocationResult
     MEMORY = "memory"  # the worker ran out of its memory cap (it exits after answering)
@@ -147,7 +151,7 @@ class WorkerPool:
         self.size = size
         self.memory_limit_bytes = memory_limit_bytes
         self._ctx = _context()
-        self._idle: asyncio.Queue[Worker] = asyncio.Queue()
+        self._idle: asyncio.Queue[Worker | None] = asyncio.Queue()  # None: closed, wake up and leave
         self._workers: set[Worker] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._limiter: anyio.CapacityLimiter | None = None  # made on the event loop, in start()
@@ -163,7 +167,10 @@ class WorkerPool:
             self._spawn_later(0.0)
 
     async def close(self) -> None:
-        self._closed = True
+        """Stop every worker: running jobs end as CRASHED, waiters get ``PoolClosed``."""
+        if not self._closed:
+            self._closed = True
+            self._idle.put_nowait(None)
         for task in list(self._tasks):
             task.cancel()
         workers = list(self._workers)
@@ -176,7 +183,7 @@ class WorkerPool:
         return len(self._workers)
 
     def idle(self) -> int:
-        return self._idle.qsize()
+        return 0 if self._closed else self._idle.qsize()
 
     def pids(self) -> list[int]:
         return sorted(w.pid for w in self._workers)
@@ -186,7 +193,12 @@ class WorkerPool:
     async def acquire(self) -> Worker:
         """The next idle worker (FIFO among waiters); cancel to stop waiting."""
         while True:
+            if self._closed:
+                raise PoolClosed
             worker = await self._idle.get()
+            if worker is None:
+                self._idle.put_nowait(None)  # wake the next waiter too
+                raise PoolClosed
             if worker in self._workers and worker.alive():
                 return worker
             self.discard(worker, "died_idle")

@@ -5,9 +5,10 @@ On the first SIGTERM (or SIGINT) the server does not stop listening at once:
 1. the gateway starts draining: ``/readyz`` answers 503 (so a load balancer
    takes the instance out), new solves get 503 with ``Retry-After``, while
    queued and running solves go on;
-2. when none is left, or after ``drain_timeout_s``, uvicorn's own shutdown
-   runs: it stops listening, lets responses in progress finish, and the app's
-   lifespan stops the worker processes;
+2. when none is left, or after ``drain_timeout_s`` (the workers are then
+   stopped and the solves left get 503), uvicorn's own shutdown runs: it stops
+   listening, lets responses in progress finish, and the app's lifespan stops
+   the worker processes;
 3. the process exits 0.
 
 A second signal during the drain stops at once. Unlike plain uvicorn, the
@@ -64,6 +65,9 @@ class DrainingServer(uvicorn.Server):
         try:
             finished = await gateway.drain(self._drain_timeout_s)
             log.info("drained" if finished else "drain timed out; stopping the remaining solves")
+            if not finished:
+                await gateway.close()  # the solves left get 503 now, before uvicorn stops
+                await gateway.drain(5)
         finally:
             self.should_exit = True
 

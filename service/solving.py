@@ -35,10 +35,11 @@ import anyio.to_thread
 from models import AllocationRequest, AllocationResult, Finding, MineralSummary, ModelSize, Severity, Status
 from service.errors import EngineFailure, ModelTooLarge, ServiceUnavailable
 from service.observability import note_timing
-from service.pool import Outcome, WorkerPool
+from service.pool import Outcome, PoolClosed, WorkerPool
 from service.settings import Settings
 from solvers import SolverOptions, allocate
 
+SHUT_DOWN = "The server shut down before this solve could finish; send it to another instance."
 # The least time HiGHS is given when the wait has used up nearly all of a request's limit.
 MIN_SOLVE_S = 0.05
 
@@ -123,6 +124,7 @@ class PoolGateway:
         self._running = 0
         self._in_flight = 0  # waiting or running
         self._draining = False
+        self._closed = False
         self._started = False
         self._idle_event: asyncio.Event | None = None
         self._solves: Counter[str] = Counter()
@@ -151,7 +153,9 @@ class PoolGateway:
             return False
 
     async def close(self) -> None:
+        """Stop the workers; solves still running or waiting get 503."""
         self._draining = True
+        self._closed = True
         await self._pool.close()
 
     def stats(self) -> GatewayStats:
@@ -206,6 +210,9 @@ class PoolGateway:
         try:
             async with asyncio.timeout(max_wait):
                 return await self._pool.acquire()
+        except PoolClosed:
+            self._solves["refused"] += 1
+            raise ServiceUnavailable(SHUT_DOWN, 5) from None
         except TimeoutError:
             self._solves["refused"] += 1
             raise ServiceUnavailable(
@@ -224,6 +231,9 @@ class PoolGateway:
             pool.discard(worker, "deadline")
             self._solves["deadline"] += 1
             return no_solution_result(request, elapsed, limit)
+        if outcome is Outcome.CRASHED and self._closed:
+            self._solves["stopped"] += 1
+            raise ServiceUnavailable(SHUT_DOWN, 5)
         if outcome is Outcome.CRASHED:
             pool.discard(worker, "crash")
             self._solves["crashed"] += 1

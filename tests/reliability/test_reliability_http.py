@@ -216,24 +216,37 @@ def stockpile_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
 
 
-def test_sigterm_turns_readiness_off_finishes_the_running_solve_and_exits_0(dla_request):
+def serve_in_subprocess(**settings: str) -> tuple[subprocess.Popen[bytes], str]:
+    """``stockpile serve`` on a free loopback port, ready."""
     port = free_port()
-    env = {**os.environ, "STOCKPILE_WORKERS": "1", "STOCKPILE_DRAIN_TIMEOUT_S": "30", "STOCKPILE_LOG_LEVEL": "warning"}
+    env = {**os.environ, "STOCKPILE_WORKERS": "1", "STOCKPILE_LOG_LEVEL": "warning"}
+    env.update({f"STOCKPILE_{k.upper()}": v for k, v in settings.items()})
     proc = subprocess.Popen(
         [*stockpile_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{url}/readyz", timeout=5).status_code == 200
+        except httpx.TransportError:
+            return proc.poll() is not None  # stop waiting if it died
+
+    try:
+        wait_until(ready, timeout=90)
+        assert proc.poll() is None, "stockpile serve exited at start-up"
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc, url
+
+
+def test_sigterm_turns_readiness_off_finishes_the_running_solve_and_exits_0(dla_request):
+    proc, url = serve_in_subprocess(drain_timeout_s="30")
     try:
         with httpx.Client(base_url=url, timeout=30) as c:
-
-            def ready() -> bool:
-                try:
-                    return c.get("/readyz").status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            wait_until(ready, timeout=90)
             thread, out = post_in_background(url, hard_request(4.0))
             wait_until(lambda: metric(c.get("/metrics").text, "stockpile_solves_in_progress") == 1)
             proc.send_signal(signal.SIGTERM)
@@ -248,4 +261,22 @@ def test_sigterm_turns_readiness_off_finishes_the_running_solve_and_exits_0(dla_
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        proc.stderr.close()
+
+
+def test_sigterm_stops_a_solve_that_outlasts_the_drain_with_503_and_exits_0():
+    proc, url = serve_in_subprocess(drain_timeout_s="1")
+    try:
+        thread, out = post_in_background(url, hard_request(30.0))
+        with httpx.Client(base_url=url, timeout=30) as c:
+            wait_until(lambda: metric(c.get("/metrics").text, "stockpile_solves_in_progress") == 1)
+        began = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        thread.join(30)
+        assert out["response"].status_code == 503
+        assert "shut down" in out["response"].json()["detail"]
+        assert time.monotonic() - began < 15  # 1 s of drain, not the 30 s solve
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

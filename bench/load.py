@@ -38,8 +38,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from service import examples  # noqa: E402
-from tests.reliability.stress_instances import mid_request  # noqa: E402
+from service import examples
+from tests.reliability.stress_instances import mid_request
 
 HOST = "127.0.0.1"  # loopback only, never anything else
 
@@ -62,7 +62,9 @@ class Server:
         command = [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
         self.proc = subprocess.Popen(
             [*command, "serve", "--host", HOST, "--port", str(self.port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 120
         with httpx.Client(base_url=self.url, timeout=5) as c:
@@ -190,14 +192,34 @@ def load(server: Server, body: dict[str, Any], run: Run, seconds: float, max_req
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = ("instance", "clients", "workers killed", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms",
-            "503 p50 ms", "answers by status")
+    head = (
+        "instance",
+        "clients",
+        "workers killed",
+        "requests",
+        "req/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "503 p50 ms",
+        "answers by status",
+    )
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         status = ", ".join(f"{k}: {v}" for k, v in r["by_status"].items())
         name = r["instance"] + (f" ({r['note']})" if r["note"] else "")
-        cells = (name, r["clients"], r["workers_killed"] if r["chaos"] else "-", r["requests"], r["throughput_rps"],
-                 r["p50_ms"], r["p95_ms"], r["p99_ms"], r["refused_p50_ms"] or "-", status)
+        cells = (
+            name,
+            r["clients"],
+            r["workers_killed"] if r["chaos"] else "-",
+            r["requests"],
+            r["throughput_rps"],
+            r["p50_ms"],
+            r["p95_ms"],
+            r["p99_ms"],
+            r["refused_p50_ms"] or "-",
+            status,
+        )
         out.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(out)
 
@@ -220,8 +242,9 @@ def main(argv: list[str] | None = None) -> int:
         for chaos in [False] if args.no_chaos else [False, True]:
             for name, body in instances.items():
                 for clients in args.clients:
-                    run = load(server, body, Run(name, clients, chaos), args.seconds, args.max_requests,
-                               args.kill_every)
+                    run = load(
+                        server, body, Run(name, clients, chaos), args.seconds, args.max_requests, args.kill_every
+                    )
                     rows.append(run.row())
                     print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     finally:
@@ -229,8 +252,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_overload:
         server = Server(queue_length=2, queue_max_wait_s=2)
         try:
-            run = load(server, instances["mid-200"], Run("mid-200", 16, False, "queue 2"), args.seconds,
-                       args.max_requests, args.kill_every)
+            run = load(
+                server,
+                instances["mid-200"],
+                Run("mid-200", 16, False, "queue 2"),
+                args.seconds,
+                args.max_requests,
+                args.kill_every,
+            )
             rows.append(run.row())
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
         finally:

@@ -60,11 +60,15 @@ class Metrics:
             registry=self.registry,
         )
         self.queue_wait = Histogram(
-            "stockpile_queue_wait_seconds", "Time a solve waited for a free worker.", buckets=LATENCY_BUCKETS,
+            "stockpile_queue_wait_seconds",
+            "Time a solve waited for a free worker.",
+            buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.solve_time = Histogram(
-            "stockpile_solve_duration_seconds", "Time a worker spent on a solve.", buckets=LATENCY_BUCKETS,
+            "stockpile_solve_duration_seconds",
+            "Time a worker spent on a solve.",
+            buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.registry.register(_GatewayCollector(gateway))
@@ -90,7 +94,9 @@ class _GatewayCollector:
         yield GaugeMetricFamily("stockpile_queue_depth", "Solve requests waiting for a worker.", value=stats.queued)
         yield GaugeMetricFamily("stockpile_solves_in_progress", "Solves running now.", value=stats.busy)
         yield GaugeMetricFamily("stockpile_workers", "Live solver worker processes.", value=stats.workers)
-        restarts = CounterMetricFamily("stockpile_worker_restarts", "Solver workers replaced, by reason.", labels=["reason"])
+        restarts = CounterMetricFamily(
+            "stockpile_worker_restarts", "Solver workers replaced, by reason.", labels=["reason"]
+        )
         for reason, n in sorted({**dict.fromkeys(RESTART_REASONS, 0), **stats.restarts}.items()):
             restarts.add_metric([reason], n)
         yield restarts

@@ -105,8 +105,15 @@ def no_solution_result(request: AllocationRequest, seconds: float, limit: float)
         allocations=[],
         minerals=[
             MineralSummary(
-                id=m.id, name=m.label, unit=m.unit, quantity=0.0, target=m.target, coverage=0.0,
-                spend=0.0, suppliers_used=0, share_by_country={},
+                id=m.id,
+                name=m.label,
+                unit=m.unit,
+                quantity=0.0,
+                target=m.target,
+                coverage=0.0,
+                spend=0.0,
+                suppliers_used=0,
+                share_by_country={},
             )
             for m in request.minerals
         ],
@@ -238,8 +245,7 @@ class PoolGateway:
             pool.discard(worker, "crash")
             self._solves["crashed"] += 1
             raise ServiceUnavailable(
-                f"The solver worker stopped unexpectedly (exit code {value}) and has been replaced; "
-                "retry the request.",
+                f"The solver worker stopped unexpectedly (exit code {value}) and has been replaced; retry the request.",
                 2,
             )
         if outcome is Outcome.MEMORY:

@@ -49,7 +49,7 @@ def _die_with_parent() -> None:
 
 def _cap_memory(limit_bytes: int) -> None:
     if limit_bytes > 0:
-        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
         cap = limit_bytes if hard == resource.RLIM_INFINITY else min(limit_bytes, hard)
         resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
 

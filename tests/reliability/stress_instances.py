@@ -8,7 +8,28 @@ from __future__ import annotations
 import random
 from typing import Any
 
-COUNTRIES = ["AU", "CA", "US", "BR", "CL", "PE", "ZA", "CD", "ID", "PH", "VN", "IN", "KZ", "MX", "NO", "FI", "SE", "DE", "JP", "KR"]
+COUNTRIES = [
+    "AU",
+    "CA",
+    "US",
+    "BR",
+    "CL",
+    "PE",
+    "ZA",
+    "CD",
+    "ID",
+    "PH",
+    "VN",
+    "IN",
+    "KZ",
+    "MX",
+    "NO",
+    "FI",
+    "SE",
+    "DE",
+    "JP",
+    "KR",
+]
 
 
 def generated_request(

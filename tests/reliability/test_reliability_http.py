@@ -48,8 +48,13 @@ def test_with_api_keys_every_endpoint_but_health_needs_a_valid_one(keyed_server,
     with keyed_server.client() as c:
         assert c.get("/healthz").status_code == 200
         assert c.get("/readyz").status_code == 200
-        for method, path in [("GET", "/v1/examples"), ("GET", "/metrics"), ("GET", "/openapi.json"),
-                             ("GET", "/docs"), ("POST", "/v1/allocations")]:
+        for method, path in [
+            ("GET", "/v1/examples"),
+            ("GET", "/metrics"),
+            ("GET", "/openapi.json"),
+            ("GET", "/docs"),
+            ("POST", "/v1/allocations"),
+        ]:
             r = c.request(method, path, json=dla_request if method == "POST" else None)
             assert r.status_code == 401, path
             assert r.json()["error"] == "unauthorized"
@@ -97,8 +102,8 @@ def test_metrics_count_requests_latency_queue_workers_and_solves(server, dla_req
     assert metric(text, 'stockpile_solves_total{status="optimal"}') >= 1
     assert metric(text, "stockpile_workers") == 1
     assert "stockpile_queue_depth 0.0" in text
-    assert metric(text, "stockpile_worker_restarts_total{reason=\"crash\"}") == 0
-    assert "stockpile_worker_restarts_total{reason=\"crash\"} 0.0" in text
+    assert metric(text, 'stockpile_worker_restarts_total{reason="crash"}') == 0
+    assert 'stockpile_worker_restarts_total{reason="crash"} 0.0' in text
 
 
 # -- body limits and hostile input --------------------------------------------------------
@@ -135,8 +140,10 @@ def raw_exchange(url: str, head: bytes, chunks: Iterator[bytes]) -> tuple[bytes,
 
 
 def test_a_declared_body_over_the_limit_is_refused_before_it_is_read(server):
-    head = (b"POST /v1/allocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 1000000000000\r\n\r\n")
+    head = (
+        b"POST /v1/allocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 1000000000000\r\n\r\n"
+    )
     answer, sent = raw_exchange(server.url, head, iter([b"{" * 1000]))
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert sent <= 1000
@@ -168,8 +175,7 @@ def _hostile_bodies(dla: dict[str, Any]) -> list[tuple[str, bytes, str]]:
         ("Infinity literal", base.replace('"budget": 1000000000', '"budget": Infinity', 1).encode(), json_type),
         ("-Infinity literal", base.replace('"budget": 1000000000', '"budget": -Infinity', 1).encode(), json_type),
         ("1e400", base.replace('"budget": 1000000000', '"budget": 1e400', 1).encode(), json_type),
-        ("5,000-digit integer", base.replace('"budget": 1000000000', '"budget": ' + "9" * 5000, 1).encode(),
-         json_type),
+        ("5,000-digit integer", base.replace('"budget": 1000000000', '"budget": ' + "9" * 5000, 1).encode(), json_type),
         ("deeply nested arrays", b"[" * 200_000 + b"]" * 200_000, json_type),
         ("deeply nested objects", b'{"a":' * 100_000 + b"1" + b"}" * 100_000, json_type),
         ("10 MB string", json.dumps({**dla, "suppliers": [{**supplier, "id": "x" * 10_000_000}]}).encode(), json_type),
@@ -181,8 +187,11 @@ def _hostile_bodies(dla: dict[str, Any]) -> list[tuple[str, bytes, str]]:
         ("text/plain", base.encode(), "text/plain"),
         ("no content type", base.encode(), ""),
         ("form encoded", b"budget=1&minerals=2", "application/x-www-form-urlencoded"),
-        ("multipart", b"--b\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--b--\r\n",
-         "multipart/form-data; boundary=b"),
+        (
+            "multipart",
+            b"--b\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--b--\r\n",
+            "multipart/form-data; boundary=b",
+        ),
         ("xml", b"<budget>1</budget>", "application/xml"),
     ]
 
@@ -223,7 +232,9 @@ def serve_in_subprocess(**settings: str) -> tuple[subprocess.Popen[bytes], str]:
     env.update({f"STOCKPILE_{k.upper()}": v for k, v in settings.items()})
     proc = subprocess.Popen(
         [*stockpile_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
 

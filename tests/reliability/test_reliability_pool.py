@@ -10,6 +10,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -158,7 +159,7 @@ def test_a_model_over_the_worker_memory_cap_is_refused_cleanly(dla_request):
     with live_server(workers=1, worker_memory_mb=0) as probe:
         probe.wait_ready(workers=1)
         [pid] = probe.gateway.worker_pids()
-        status = open(f"/proc/{pid}/status").read()
+        status = Path(f"/proc/{pid}/status").read_text()
         peak_kib = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmPeak")))
     cap_mb = math.ceil(peak_kib / 1024) + 40
     with live_server(workers=1, worker_memory_mb=cap_mb) as srv:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.reliability.conftest import live_server, wait_until
 from tests.reliability.stress_instances import generated_request, hard_request
@@ -41,13 +42,15 @@ def metric(text: str, name: str) -> float:
     return 0.0
 
 
-def test_a_worker_killed_mid_solve_answers_503_and_the_next_request_succeeds(dla_request):
+# SIGKILL as the OOM killer sends it; SIGSEGV and SIGABRT as a crashing or aborting HiGHS dies.
+@pytest.mark.parametrize("death", [signal.SIGKILL, signal.SIGSEGV, signal.SIGABRT], ids=lambda s: s.name)
+def test_a_worker_killed_mid_solve_answers_503_and_the_next_request_succeeds(dla_request, death):
     with live_server(workers=1) as srv:
         srv.wait_ready(workers=1)
         [victim] = srv.gateway.worker_pids()
         thread, out = post_in_background(srv.url, hard_request(30.0))
         wait_until(lambda: srv.gateway.stats().busy == 1)
-        os.kill(victim, signal.SIGKILL)
+        os.kill(victim, death)
         thread.join(60)
 
         r = out["response"]
@@ -55,7 +58,7 @@ def test_a_worker_killed_mid_solve_answers_503_and_the_next_request_succeeds(dla
         assert int(r.headers["retry-after"]) >= 1
         body = r.json()
         assert body["error"] == "unavailable"
-        assert "replaced" in body["detail"]
+        assert "replaced" in body["detail"] and f"exit code {-death}" in body["detail"]
         assert out["seconds"] < 25  # answered when the worker died, not at the 30 s limit
 
         with srv.client() as c:

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from service import files
 from service.auth import ApiKeyMiddleware
 from service.errors import install_error_handlers
-from service.limits import BodyLimitMiddleware
+from service.limits import AdmissionMiddleware, BodyLimitMiddleware
 from service.observability import Metrics, RequestLogMiddleware
 from service.routes import router
 from service.settings import Settings, get_settings
@@ -40,8 +40,10 @@ def create_app(settings: Settings | None = None, gateway: SolveGateway | None = 
     app.state.gateway = gateway
     app.state.metrics = metrics = Metrics(gateway)
     install_error_handlers(app)
-    # Outermost last: log and count every request, then check its key, then its size.
+    # Outermost last: log and count every request, check its key, refuse a solve there is no room for,
+    # then limit the body's size.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(AdmissionMiddleware)
     app.add_middleware(ApiKeyMiddleware, keys=[k.get_secret_value().encode() for k in settings.api_keys])
     app.add_middleware(RequestLogMiddleware, metrics=metrics)
     app.include_router(router)

@@ -66,6 +66,31 @@ class BodyLimitMiddleware:
         await self.app(scope, counted, send)
 
 
+SOLVE_PATHS = "/v1/allocations"  # POSTs under this path solve
+
+
+class AdmissionMiddleware:
+    """Refuse a solve with 503 before its body is read when the gateway would refuse it anyway.
+
+    Under overload this answers in milliseconds instead of after reading and
+    validating a large body only to refuse it. Advisory: the gateway checks
+    again when the solve is submitted.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith(SOLVE_PATHS):
+            gateway = scope["app"].state.gateway
+            admission = getattr(gateway, "admission_error", None)
+            refusal = admission() if admission is not None else None
+            if refusal is not None:
+                await error_response(refusal)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"The request body is larger than the limit of {limit:,} bytes (STOCKPILE_MAX_BODY_BYTES).")
 

@@ -184,16 +184,9 @@ class PoolGateway:
         arrival = time.monotonic()
         options = solver_options(self._settings, request)
         limit = effective_time_limit(options)
-        if self._draining or not self._started:
-            self._solves["refused"] += 1
-            raise ServiceUnavailable("The server is shutting down; send the request to another instance.", 5)
-        if self._pool.idle() == 0 and self._waiting >= self._settings.queue_length:
-            self._solves["refused"] += 1
-            raise ServiceUnavailable(
-                f"All {self._settings.workers} solver workers are busy and {self._waiting} requests are "
-                "already waiting; retry shortly.",
-                self._retry_after(),
-            )
+        refusal = self.admission_error()
+        if refusal is not None:
+            raise refusal
         self._enter()
         try:
             worker = await self._wait_for_worker(min(self._settings.queue_max_wait_s, limit))
@@ -211,6 +204,24 @@ class PoolGateway:
             return self._answer(request, worker, outcome, value, time.monotonic() - arrival, limit)
         finally:
             self._leave()
+
+    def admission_error(self) -> ServiceUnavailable | None:
+        """Why a new solve would be refused now (counted as refused), or None.
+
+        Also asked before a solve's body is read (``service.limits.AdmissionMiddleware``),
+        so that excess load is refused without the cost of reading and validating it.
+        """
+        if self._draining or not self._started:
+            self._solves["refused"] += 1
+            return ServiceUnavailable("The server is shutting down; send the request to another instance.", 5)
+        if self._pool.idle() == 0 and self._waiting >= self._settings.queue_length:
+            self._solves["refused"] += 1
+            return ServiceUnavailable(
+                f"All {self._settings.workers} solver workers are busy and {self._waiting} requests are "
+                "already waiting; retry shortly.",
+                self._retry_after(),
+            )
+        return None
 
     async def _wait_for_worker(self, max_wait: float):
         self._waiting += 1

@@ -123,6 +123,9 @@ def test_beyond_the_queue_requests_get_503_at_once_and_waits_are_bounded(dla_req
 
         with srv.client() as c:
             refused = c.post("/v1/allocations", json=dla_request)
+            # Refused before its body is read: even a body that is not JSON gets the 503, not a 422.
+            unread = c.post("/v1/allocations", content=b"not json", headers={"Content-Type": "application/json"})
+        assert unread.status_code == 503
         assert refused.status_code == 503
         assert refused.json()["error"] == "unavailable"
         assert int(refused.headers["retry-after"]) >= 1

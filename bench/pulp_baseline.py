@@ -113,14 +113,20 @@ def solve(request: AllocationRequest) -> Outcome:
         solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=left, gapRel=request.options.mip_gap, threads=1,
                                    warmStart=warm)
         t = time.perf_counter()
-        prob.solve(solver)
-        run_seconds += time.perf_counter() - t
+        try:
+            prob.solve(solver)
+        except pulp.PulpSolverError:  # CBC crashed or was stopped outside its own limit
+            return "no_solution"
+        finally:
+            run_seconds += time.perf_counter() - t
         return _status(prob)
 
     status = cbc(False)
     val = lambda v: v.varValue or 0.0  # noqa: E731
     first = {v.name: val(v) for v in prob.variables()}
-    if c.max_coverage and status in ("optimal", "feasible"):
+    if c.max_coverage and status in ("optimal", "feasible") and limit_s - (time.perf_counter() - began) < 1.0:
+        status = "feasible"  # no time left for the least-spend stage
+    elif c.max_coverage and status in ("optimal", "feasible"):
         score = pulp.value(score_expr)
         prob += SCORE_ROW_SCALE * score_expr >= SCORE_ROW_SCALE * (score - SCORE_SLACK), "keep_score"
         prob.sense = pulp.LpMinimize

@@ -50,7 +50,7 @@ def reps_for(offers: int) -> int:
     if offers <= 500:
         return 5
     if offers <= 2000:
-        return 3
+        return 2
     return 1
 
 
@@ -72,18 +72,32 @@ class Worker:
                 return json.loads(line)
 
     def run(self) -> dict:
+        if self.proc.poll() is not None:
+            return _failed("worker died earlier")
         assert self.proc.stdin is not None
-        self.proc.stdin.write("run\n")
-        self.proc.stdin.flush()
-        return self._read()
+        began = time.perf_counter()
+        try:
+            self.proc.stdin.write("run\n")
+            self.proc.stdin.flush()
+            return self._read()
+        except (RuntimeError, OSError) as exc:
+            return _failed(f"worker died: {exc}", time.perf_counter() - began)
 
     def close(self) -> float:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write("quit\n")
-        self.proc.stdin.flush()
-        peak = self._read()["peak_rss_mb"]
-        self.proc.wait(timeout=30)
-        return peak
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.flush()
+            peak = self._read()["peak_rss_mb"]
+            self.proc.wait(timeout=30)
+            return peak
+        except (RuntimeError, OSError, subprocess.TimeoutExpired):
+            return float("nan")
+
+
+def _failed(message: str, seconds: float = float("nan")) -> dict:
+    return {"seconds": seconds, "run_seconds": float("nan"), "status": "error", "score": None, "spend": None,
+            "violations": [message]}
 
 
 class Server:
@@ -113,8 +127,12 @@ class Server:
         from solvers import check_result
 
         began = time.perf_counter()
-        response = self.client.post("/v1/allocations", content=self.body, headers={"content-type": "application/json"})
-        data = response.json()
+        try:
+            response = self.client.post("/v1/allocations", content=self.body,
+                                        headers={"content-type": "application/json"})
+            data = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            return _failed(f"HTTP: {exc}", time.perf_counter() - began)
         seconds = time.perf_counter() - began
         if response.status_code != 200:
             return {"seconds": seconds, "status": f"http {response.status_code}", "score": None, "spend": None,
@@ -217,7 +235,9 @@ def agreement(entry: dict) -> dict[str, str]:
         if ref is None or c == "highs":
             out[c] = "ref" if c == "highs" else "-"
             continue
-        if s["violations"]:
+        if s["status"] == "error" or ref["status"] == "error":
+            out[c] = "error"
+        elif s["violations"]:
             out[c] = "VIOLATES"
         elif s["status"] != ref["status"]:
             out[c] = "limit" if "feasible" in (s["status"], ref["status"]) else "DIFFERS"
@@ -361,13 +381,13 @@ def main(argv: list[str] | None = None) -> int:
         reps = args.reps or (min(reps_for(case.offers), 3) if args.quick else reps_for(case.offers))
         print(f"{case.name}: {case.offers} offers, {reps} reps", flush=True)
         results.append(bench_case(case, reps, contenders))
-    section = markdown(results, command, time.perf_counter() - began)
+        section = markdown(results, command, time.perf_counter() - began)
+        if not args.no_write:  # after every instance, so that an interrupted run keeps what it measured
+            RESULTS.parent.mkdir(parents=True, exist_ok=True)
+            RESULTS.write_text(json.dumps(results, indent=1))
+            write_doc(section)
+            plot(results, PLOT)
     print(section)
-    if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(results, indent=1))
-        write_doc(section)
-        plot(results, PLOT)
     return 0
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyomo.environ as pyo
 
-from models import AllocationRequest, AllocationResult, ModelSize, Objective, Status
+from models import AllocationRequest, AllocationResult, Finding, ModelSize, Objective, Severity, Status
 from solvers.build import SCORE_ROW_SCALE, SCORE_SLACK, create_model
 from solvers.check import check_result
 from solvers.diagnose import diagnose
@@ -66,7 +66,7 @@ def _solve_checked(
         return build_result(request, [0.0] * len(request.suppliers), stats, findings)
     if first.values is None:
         stats = SolveStats(Status.NO_SOLUTION, time.perf_counter() - began, size)
-        return build_result(request, [0.0] * len(request.suppliers), stats, [])
+        return build_result(request, [0.0] * len(request.suppliers), stats, [stopped_finding(first.message, opts)])
 
     load_values(model, compiled, first.values)
     proven = first.state is SolveState.OPTIMAL
@@ -89,6 +89,19 @@ def _solve_checked(
             return None
     findings = solved_findings(instance, result)
     return result.model_copy(update={"diagnostics": findings, "solve_seconds": time.perf_counter() - began})
+
+
+def stopped_finding(message: str, opts: SolverOptions) -> Finding:
+    """Why there is no allocation: the solver's own words, and what to try."""
+    if "memory" in message.lower():
+        advice = "the model needs more memory than the solver may use; split the request or drop offers"
+    else:
+        advice = f"allow more than {opts.time_limit_s:g} s (options.time_limit_s) or a larger options.mip_gap"
+    return Finding(
+        code="stopped_without_solution",
+        severity=Severity.WARNING,
+        message=f"The solver stopped ({message}) before it found any allocation; {advice}.",
+    )
 
 
 def _least_spend_stage(

@@ -38,6 +38,9 @@ def test_no_solution_when_the_limit_comes_first(monkeypatch):
     assert result.allocations == []
     assert result.coverage_score is None and result.objective_value is None
     assert check_result(req, result) == []
+    (finding,) = result.diagnostics
+    assert finding.code == "stopped_without_solution"
+    assert "Time limit reached" in finding.message and "options.time_limit_s" in finding.message
 
 
 def test_stage_two_out_of_time_keeps_stage_one_as_feasible(monkeypatch):

@@ -1,0 +1,19 @@
+"""One engine solve with the HiGHS log on: where does the time go?
+
+    python -m bench.highs_log 40x250 max_coverage 60 [option=value ...]
+"""
+import sys, time
+from bench.instances import make_request
+from models import AllocationRequest
+import solvers.options as O
+from solvers import allocate
+extra = {}
+for a in sys.argv[4:]:
+    k, v = a.split("="); extra[k] = {"true": True, "false": False}.get(v, v)
+    if isinstance(extra[k], str) and k != "presolve": extra[k] = float(v) if ("." in v or "e" in v) else int(v)
+base = O.SolverOptions.highs
+O.SolverOptions.highs = lambda self, t: {**base(self, t), "output_flag": True, **extra}
+n, per = map(int, sys.argv[1].split("x"))
+r = AllocationRequest.model_validate(make_request(n, per, sys.argv[2], 1, float(sys.argv[3]), 1e-2 if n*per >= 10000 else 1e-3))
+t = time.perf_counter(); res = allocate(r)
+print("RESULT", time.perf_counter() - t, res.status.value, res.coverage_score, res.total_spend, res.mip_gap)

@@ -1,0 +1,44 @@
+"""HiGHS option variants on the engine over a set of seeded instances, alternating.
+
+    python -m bench.options_ab 10x50,20x50 "norins:mip_heuristic_run_rins=false,mip_heuristic_run_rens=false"
+
+Each variant is NAME:option=value,...; "default" is always included. Prints per
+instance seconds/status/objective and, per variant, total, geometric mean, worst.
+"""
+import sys, time, math, statistics
+from bench.instances import make_request
+from models import AllocationRequest
+import solvers.options as O
+from solvers import allocate
+base_highs = O.SolverOptions.highs
+variants = {"default": {}}
+for v in sys.argv[2:]:
+    name, _, kv = v.partition(":")
+    d = {}
+    for a in filter(None, kv.split(",")):
+        k, val = a.split("=")
+        d[k] = {"true": True, "false": False}.get(val, val)
+        if isinstance(d[k], str) and k != "presolve":
+            d[k] = float(val) if ("." in val or "e" in val) else int(val)
+    variants[name] = d
+cur = {}
+def highs(self, t): return {**base_highs(self, t), **cur}
+O.SolverOptions.highs = highs
+sizes = [tuple(map(int, s.split("x"))) for s in sys.argv[1].split(",")]
+cases = []
+for n, per in sizes:
+    for seed in range(1, 4):
+        for obj in ("max_coverage", "min_cost"):
+            cases.append((f"{n}x{per}s{seed}{obj[:4]}", AllocationRequest.model_validate(make_request(n, per, obj, seed, 30.0, 1e-4 if n * per <= 1000 else 1e-3))))
+allocate(cases[0][1])
+times = {k: [] for k in variants}
+for i, (name, r) in enumerate(cases):
+    order = list(variants) if i % 2 == 0 else list(variants)[::-1]
+    row = {}
+    for k in order:
+        cur.clear(); cur.update(variants[k])
+        t = time.perf_counter(); res = allocate(r); s = time.perf_counter() - t
+        times[k].append(s); row[k] = (s, res.status.value, res.coverage_score if res.coverage_score is not None else res.total_spend)
+    print(name, " ".join(f"{k}={row[k][0]:.2f}s/{row[k][1][:3]}/{row[k][2]:.6g}" for k in variants), flush=True)
+for k, ts in times.items():
+    print(f"{k:12s} total {sum(ts):7.2f}s  geomean {math.exp(statistics.mean(math.log(t) for t in ts)):.3f}s  max {max(ts):.2f}s")

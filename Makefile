@@ -9,7 +9,7 @@ PORT   ?= 8000
 BASE_IMAGE ?= python:3.11-slim
 IMAGE      ?= stockpile:latest
 
-.PHONY: install run test clean wheels image test-container
+.PHONY: install run test clean bench wheels image test-container
 
 # (Re)install when the project's dependency list changes.
 $(STAMP): pyproject.toml
@@ -63,3 +63,8 @@ soffice:
 
 clean:
 	rm -rf $(VENV) build dist wheels *.egg-info .pytest_cache .hypothesis
+
+## Benchmark against raw highspy and PuLP/CBC (writes docs/performance.md); QUICK=1 for the small sizes.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m bench.run $(if $(QUICK),--quick,)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -101,12 +102,16 @@ def _solve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except SolverError as exc:
         print(f"stockpile: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    if args.json:
-        print(result.model_dump_json(indent=2))
-    else:
-        print_table(result, sys.stdout)
-    if args.output:
+    if args.output:  # the file first: a reader that stops early (| head) must not cost it
         sheets.write_output(args.output, request, result, args.file)
+    try:
+        if args.json:
+            print(result.model_dump_json(indent=2))
+        else:
+            print_table(result, sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `stockpile solve ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return EXIT_INFEASIBLE if result.status.value == "infeasible" else EXIT_OK
 
 

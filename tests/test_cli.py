@@ -73,3 +73,18 @@ def test_examples_are_listed():
     done = run("examples")
     assert done.returncode == 0
     assert done.stdout.startswith("dla-2025:")
+
+
+def test_output_cut_short_by_the_reader_is_not_an_error(tmp_path):
+    # `stockpile solve ... -o out.xlsx | head -2`: the workbook is still written, no traceback.
+    out = tmp_path / "result.xlsx"
+    done = subprocess.run(
+        f"{sys.executable} -m service.cli solve --example dla-2025 -o {out} | head -2",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.startswith("status: optimal")
+    assert "Traceback" not in done.stderr
+    assert out.stat().st_size > 0

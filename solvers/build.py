@@ -26,7 +26,7 @@ from solvers.prepare import CostShape, Instance, OfferData
 Terms = list[tuple[pyo.Var, float]]
 
 # Stage two may give back this much coverage score (absolute, score in [0, 1]) ...
-SCORE_SLACK = 1e-9
+SCORE_SLACK = 1e-12
 # ... and its row is multiplied by this, so the solver's 1e-7 row tolerance means 1e-10 of score.
 SCORE_ROW_SCALE = 1e3
 

@@ -9,6 +9,8 @@ figure is exact arithmetic on a quantity the request admits.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyomo.environ as pyo
 
@@ -55,7 +57,17 @@ DIGITS = 9
 
 
 def _tidy(q: float) -> float:
-    return float(f"{q:.{DIGITS}g}")
+    """q to DIGITS significant digits, rounded up only to undo float noise.
+
+    Rounding up a quantity the solver put at a spend limit could overspend it
+    by a few cents; so q rounds to the nearest value when that moves it by float
+    noise (1e-11 relative) or down, and otherwise down.
+    """
+    nearest = float(f"{q:.{DIGITS}g}")
+    if nearest <= q * (1 + 1e-11):
+        return nearest
+    step = 10.0 ** (math.floor(math.log10(q)) - DIGITS + 1)
+    return float(f"{math.floor(q / step) * step:.{DIGITS}g}")
 
 
 def _into_chosen_tier(model: pyo.ConcreteModel, i: int, od, q: float) -> float:

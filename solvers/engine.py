@@ -70,8 +70,12 @@ def _solve_checked(
 
     load_values(model, compiled, first.values)
     proven = first.state is SolveState.OPTIMAL
+    notes: list[Finding] = []
     if request.objective is Objective.MAX_COVERAGE:
-        proven = _least_spend_stage(model, compiled, first, opts, deadline) and proven
+        second = _least_spend_stage(model, compiled, first, opts, deadline)
+        proven = proven and second is SolveState.OPTIMAL
+        if second is not SolveState.OPTIMAL:
+            notes.append(_stage_two_note(second))
     money = request.budget if request.objective is Objective.MIN_COST else 1.0
     stats = SolveStats(
         status=Status.OPTIMAL if proven else Status.FEASIBLE,
@@ -87,7 +91,7 @@ def _solve_checked(
             if last_try:
                 raise SolutionRejected(violations)
             return None
-    findings = solved_findings(instance, result)
+    findings = notes + solved_findings(instance, result)
     return result.model_copy(update={"diagnostics": findings, "solve_seconds": time.perf_counter() - began})
 
 
@@ -104,20 +108,45 @@ def stopped_finding(message: str, opts: SolverOptions) -> Finding:
     )
 
 
+# Stage two's score row is tried with these slacks in turn: the first holds the score
+# to float noise; the wider ones only when HiGHS calls the tight row infeasible.
+STAGE_TWO_SLACKS = (SCORE_SLACK, 1e-9, 1e-7)
+
+
 def _least_spend_stage(
     model: pyo.ConcreteModel, compiled: Compiled, first: SolveOutcome, opts: SolverOptions, deadline: float
-) -> bool:
-    """Stage two: least spend at the stage-one score. True when proven optimal.
+) -> SolveState:
+    """Stage two: least spend at the stage-one score; loads its allocation when it has one.
 
     The stage-one matrices are reused (spend was compiled with them): one row,
-    SCORE_ROW_SCALE x score >= SCORE_ROW_SCALE x (score* - SCORE_SLACK), is appended.
+    SCORE_ROW_SCALE x score >= SCORE_ROW_SCALE x (score* - slack), is appended.
+    Without a result, the model keeps stage one's allocation: valid, just not the cheapest.
     """
-    staged = next_stage(compiled, first.objective - SCORE_SLACK, SCORE_ROW_SCALE)
-    left = deadline - time.perf_counter()
-    if left <= 0:
-        return False
-    second = solve(staged, opts, left, start=first.values)
-    if second.values is None or not np.all(np.isfinite(second.values)):
-        return False  # keep the stage-one allocation: valid, just not the cheapest
-    load_values(model, staged, second.values)
-    return second.state is SolveState.OPTIMAL
+    state = SolveState.LIMIT_NO_SOLUTION
+    for slack in STAGE_TWO_SLACKS:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return SolveState.LIMIT_NO_SOLUTION
+        staged = next_stage(compiled, first.objective - slack, SCORE_ROW_SCALE)
+        second = solve(staged, opts, left, start=first.values)
+        state = second.state
+        if second.values is not None and np.all(np.isfinite(second.values)):
+            load_values(model, staged, second.values)
+            return state
+        if state is not SolveState.INFEASIBLE:
+            return state
+    return state
+
+
+def _stage_two_note(state: SolveState) -> Finding:
+    why = {
+        SolveState.LIMIT_WITH_SOLUTION: "the time limit stopped it before it was proven",
+        SolveState.LIMIT_NO_SOLUTION: "the time limit came first",
+        SolveState.INFEASIBLE: "the solver could not hold the best score numerically",
+    }.get(state, "the solver failed")
+    return Finding(
+        code="least_spend_not_proven",
+        severity=Severity.INFO,
+        message=f"The coverage score is the best found, but the search for the cheapest allocation at "
+        f"that score did not finish ({why}): spend may be higher than it needs to be.",
+    )

@@ -38,15 +38,19 @@ def quantities(model: pyo.ConcreteModel, instance: Instance) -> list[float]:
         used = (pyo.value(model.y[i]) > 0.5) if i in model.y else None
         if used is False:
             continue
-        if od.lots is not None:
-            q = round(pyo.value(model.n[i])) * od.offer.lot_size
-        else:
-            q = min(max(pyo.value(model.x[i]), 0.0), 1.0) * od.bound
-            if used and od.offer.min_order > 0:
-                q = max(q, od.offer.min_order)
-            if od.shape == CostShape.ALL_UNITS:
-                q = _into_chosen_tier(model, i, od, q)
-        out[od.index] = 0.0 if q <= ZERO * od.bound else _tidy(q)
+        if od.lots is not None:  # whole lots: exact already
+            out[od.index] = round(pyo.value(model.n[i])) * od.offer.lot_size
+            continue
+        q = min(max(pyo.value(model.x[i]), 0.0), 1.0) * od.bound
+        if q <= ZERO * od.bound:
+            continue
+        # Round first, then snap to the structure the solver chose, which rounding must not undo.
+        q = _tidy(q)
+        if used and od.offer.min_order > 0:
+            q = max(q, od.offer.min_order)
+        if od.shape == CostShape.ALL_UNITS:
+            q = _into_chosen_tier(model, i, od, q)
+        out[od.index] = q
     return out
 
 

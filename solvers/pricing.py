@@ -40,13 +40,15 @@ def tiers(offer: SupplierOffer) -> list[Tier]:
     out = []
     lo = 0.0
     for tier in offer.price_tiers:
-        hi = offer.capacity if tier.up_to is None else min(tier.up_to, offer.capacity)
-        if lo >= offer.capacity and out:
-            # Only a breakpoint at capacity is left: it matters for all-units pricing.
-            out.append(Tier(offer.capacity, offer.capacity, tier.unit_price))
+        if lo >= offer.capacity:
+            if out and out[-1].hi == offer.capacity == previous_up_to:
+                # The previous tier ends exactly at capacity: that breakpoint belongs to this
+                # tier too, which matters for all-units pricing (the lower price applies).
+                out.append(Tier(offer.capacity, offer.capacity, tier.unit_price))
             break
+        hi = offer.capacity if tier.up_to is None else min(tier.up_to, offer.capacity)
         out.append(Tier(lo, hi, tier.unit_price))
-        lo = hi
+        lo, previous_up_to = hi, tier.up_to
     return out
 
 

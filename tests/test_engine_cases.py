@@ -285,26 +285,17 @@ def test_premium_against_market_price():
 
 def test_small_spend_cap_inside_a_huge_budget_holds():
     # The scaling trap: a $2,700 graphite cap inside a $20B budget is a real constraint.
+    # Three graphite offers fit under the cap one by one ($1,800 each) but not together, so
+    # only the cap's own row can hold them to $2,700 = 3,000 kg at $0.9.
+    graphite_offers = [offer(f"g{k}", 0.9, 2_000, "graphite", country) for k, country in enumerate(["AU", "CA", "US"])]
     reqst = request(
         20e9,
-        [mineral("graphite", 1_000, unit="kg", max_spend=2_700), mineral("co", 1e6)],
-        [
-            offer("g", 0.9, 10_000, "graphite"),
-            offer("co-a", 30_000, 2e6, "co", fixed_cost=5e6),
-        ],
-    )
-    r = solve(reqst)
-    graphite = r.minerals[0]
-    assert graphite.spend <= 2_700 * (1 + 1e-9)
-    assert graphite.quantity == pytest.approx(1_000)  # 1,000 kg x $0.9 = $900: the target fits
-    reqst2 = request(
-        20e9,
         [mineral("graphite", 10_000, unit="kg", max_spend=2_700), mineral("co", 1e6)],
-        [offer("g", 0.9, 10_000, "graphite"), offer("co-a", 30_000, 2e6, "co", fixed_cost=5e6)],
+        [*graphite_offers, offer("co-a", 30_000, 2e6, "co", fixed_cost=5e6)],
     )
-    graphite = solve(reqst2).minerals[0]
+    graphite = solve(reqst).minerals[0]
     assert graphite.spend <= 2_700 * (1 + 1e-9)
-    assert graphite.quantity == pytest.approx(3_000)  # $2,700 / $0.9
+    assert graphite.quantity == pytest.approx(3_000)
 
 
 def test_wide_ranges_of_units_and_prices():
@@ -332,3 +323,40 @@ def test_nothing_affordable_gives_an_empty_allocation():
     assert r.allocations == []
     assert r.coverage_score == 0
     assert any(f.code == "offer_unusable" for f in r.diagnostics)
+
+
+@pytest.mark.parametrize("budget", [600, 2_000])
+def test_all_units_breakpoint_with_many_digits(budget):
+    # A breakpoint at 100.123456789012: rounding the reported quantity must not push it
+    # into the dearer tier. At the breakpoint the lower price ($5) applies: 500.62 for the target.
+    breakpoint_ = 100.123456789012
+    reqst = request(
+        budget,
+        [mineral(target=breakpoint_)],
+        [offer("a", None, 300, discount="all_units", price_tiers=tiers((breakpoint_, 10), (None, 5)))],
+    )
+    r = solve(reqst)
+    assert r.coverage_score == pytest.approx(1)
+    assert r.total_spend == pytest.approx(5 * breakpoint_, rel=1e-6)
+
+
+def test_tiers_reaching_past_capacity_price_at_their_own_rate():
+    # Capacity 100 inside the first tier (up to 150 at $10): the $8 tier is out of reach.
+    reqst = request(
+        100_000,
+        [mineral(target=100)],
+        [offer("a", None, 100, discount="all_units", price_tiers=tiers((150, 10), (None, 8)))],
+        objective="min_cost",
+    )
+    assert solve(reqst).total_spend == pytest.approx(1_000)
+
+
+def test_breakpoint_exactly_at_capacity_takes_the_lower_price():
+    # All-units, first tier up to 100 = capacity at $10, then $8: 100 t cost $800.
+    reqst = request(
+        100_000,
+        [mineral(target=100)],
+        [offer("a", None, 100, discount="all_units", price_tiers=tiers((100, 10), (None, 8)))],
+        objective="min_cost",
+    )
+    assert solve(reqst).total_spend == pytest.approx(800)

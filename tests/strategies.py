@@ -29,7 +29,8 @@ def offers_for(draw, mineral_id: str, count: int, start: int, lots: bool = True)
         if form == "single":
             o["unit_price"] = base
         else:
-            cut = capacity * draw(st.sampled_from([0.25, 0.5]))
+            # Round and ragged breakpoints, one exactly at capacity and one past it.
+            cut = capacity * draw(st.sampled_from([0.25, 0.5, 0.123456789012, 1.0, 1.7]))
             second = base * draw(st.sampled_from([0.7, 0.9, 1.2]))
             o["price_tiers"] = [{"up_to": cut, "unit_price": base}, {"up_to": None, "unit_price": round(second, 4)}]
             o["discount"] = form

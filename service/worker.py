@@ -35,6 +35,7 @@ from service.examples import example_request, names
 from solvers import SolverError, SolverOptions, allocate
 
 _PR_SET_PDEATHSIG = 1
+WORKER_NICENESS = 5
 _MEMORY_REPLY = pickle.dumps(("memory", "the model needs more memory than a solver worker may use"))
 
 
@@ -59,6 +60,9 @@ def main(conn: Connection, memory_limit_bytes: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the web process's to handle
     _die_with_parent()
     _cap_memory(memory_limit_bytes)
+    # Solves are CPU-bound and may fill every core; the web process (health checks,
+    # 503s, parsing) must still get the CPU at once when it needs it.
+    os.nice(WORKER_NICENESS)
     try:
         # One small solve: loads the lazy parts of Pyomo and HiGHS, proves the solver works.
         allocate(example_request(names()[0]), SolverOptions(time_limit_s=30))

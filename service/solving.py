@@ -32,12 +32,12 @@ from typing import Protocol
 
 import anyio.to_thread
 
-from models import AllocationRequest, AllocationResult, Finding, MineralSummary, ModelSize, Severity, Status
+from models import AllocationRequest, AllocationResult, Finding, Severity, Status
 from service.errors import EngineFailure, ModelTooLarge, ServiceUnavailable
 from service.observability import note_timing
 from service.pool import Outcome, PoolClosed, WorkerPool
 from service.settings import Settings
-from solvers import SolverOptions, allocate
+from solvers import SolverOptions, allocate, empty_result
 
 SHUT_DOWN = "The server shut down before this solve could finish; send it to another instance."
 # The least time HiGHS is given when the wait has used up nearly all of a request's limit.
@@ -92,33 +92,8 @@ def no_solution_result(request: AllocationRequest, seconds: float, limit: float)
         f"The solve was stopped at the server's hard deadline ({limit:g} s time limit plus grace) "
         "before it returned an allocation. Allow a longer time_limit_s, or simplify the request."
     )
-    return AllocationResult(
-        status=Status.NO_SOLUTION,
-        objective=request.objective,
-        objective_value=None,
-        coverage_score=None,
-        total_spend=0.0,
-        budget=request.budget,
-        budget_remaining=request.budget,
-        solve_seconds=seconds,
-        model=ModelSize(variables=0, binaries=0, integers=0, constraints=0),
-        allocations=[],
-        minerals=[
-            MineralSummary(
-                id=m.id,
-                name=m.label,
-                unit=m.unit,
-                quantity=0.0,
-                target=m.target,
-                coverage=0.0,
-                spend=0.0,
-                suppliers_used=0,
-                share_by_country={},
-            )
-            for m in request.minerals
-        ],
-        diagnostics=[Finding(code="deadline_exceeded", severity=Severity.ERROR, message=message)],
-    )
+    finding = Finding(code="deadline_exceeded", severity=Severity.ERROR, message=message)
+    return empty_result(request, Status.NO_SOLUTION, seconds, [finding])
 
 
 class PoolGateway:

@@ -10,6 +10,7 @@ from solvers.check import Violation, check_result
 from solvers.engine import allocate
 from solvers.errors import SolutionRejected, SolverError, SolverFailed
 from solvers.options import SolverOptions
+from solvers.report import empty_result
 
 __all__ = [
     "SolutionRejected",
@@ -19,4 +20,5 @@ __all__ = [
     "Violation",
     "allocate",
     "check_result",
+    "empty_result",
 ]

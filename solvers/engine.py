@@ -9,7 +9,10 @@ warm-started from the first stage's allocation.
 
 from __future__ import annotations
 
+import gc
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +27,7 @@ from solvers.extract import load_values, quantities
 from solvers.highs import Compiled, SolveOutcome, SolveState, compile_model, next_stage, solve
 from solvers.options import SolverOptions
 from solvers.prepare import Instance, prepare
-from solvers.report import SolveStats, build_result, solved_findings
+from solvers.report import SolveStats, build_result, empty_result, solved_findings
 
 
 def allocate(request: AllocationRequest, options: SolverOptions | None = None) -> AllocationResult:
@@ -40,6 +43,23 @@ def allocate(request: AllocationRequest, options: SolverOptions | None = None) -
     return result
 
 
+@contextmanager
+def _without_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (process-wide) while a model is built.
+
+    Building makes hundreds of thousands of long-lived Pyomo objects, and every
+    collection rescans all of them (about 40% of build and compile time at 10,000
+    offers); none of them is garbage before the solve ends. Re-enabled after.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 @dataclass(slots=True)
 class _Stage:
     model: pyo.ConcreteModel
@@ -51,8 +71,9 @@ def _solve_checked(
     instance: Instance, opts: SolverOptions, deadline: float, began: float, last_try: bool = False
 ) -> AllocationResult | None:
     request = instance.request
-    model = create_model(instance)
-    compiled = compile_model(model)
+    with _without_gc():
+        model = create_model(instance)
+        compiled = compile_model(model)
     size = ModelSize(**compiled.size)
     # Without floors, buying nothing is feasible: hand it to HiGHS so that a time
     # limit always leaves an allocation in hand (an empty one at worst).
@@ -62,11 +83,10 @@ def _solve_checked(
         raise SolverFailed(f"HiGHS failed: {first.message}")
     if first.state is SolveState.INFEASIBLE:
         findings = diagnose(instance, opts, max(deadline - time.perf_counter(), 1.0), size) if opts.diagnose else []
-        stats = SolveStats(Status.INFEASIBLE, time.perf_counter() - began, size)
-        return build_result(request, [0.0] * len(request.suppliers), stats, findings)
+        return empty_result(request, Status.INFEASIBLE, time.perf_counter() - began, findings, size)
     if first.values is None:
-        stats = SolveStats(Status.NO_SOLUTION, time.perf_counter() - began, size)
-        return build_result(request, [0.0] * len(request.suppliers), stats, [stopped_finding(first.message, opts)])
+        findings = [stopped_finding(first.message, opts)]
+        return empty_result(request, Status.NO_SOLUTION, time.perf_counter() - began, findings, size)
 
     load_values(model, compiled, first.values)
     proven = first.state is SolveState.OPTIMAL

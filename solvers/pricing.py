@@ -37,8 +37,8 @@ def tiers(offer: SupplierOffer) -> list[Tier]:
     if offer.price_tiers is None:
         assert offer.unit_price is not None
         return [Tier(0.0, offer.capacity, offer.unit_price)]
-    out = []
-    lo = 0.0
+    out: list[Tier] = []
+    lo, previous_up_to = 0.0, None
     for tier in offer.price_tiers:
         if lo >= offer.capacity:
             if out and out[-1].hi == offer.capacity == previous_up_to:

@@ -95,6 +95,18 @@ def build_result(
     )
 
 
+def empty_result(
+    request: AllocationRequest,
+    status: Status,
+    seconds: float,
+    findings: list[Finding],
+    size: ModelSize | None = None,
+) -> AllocationResult:
+    """An answer with nothing bought: infeasible, or stopped before any allocation."""
+    size = size or ModelSize(variables=0, binaries=0, integers=0, constraints=0)
+    return build_result(request, [0.0] * len(request.suppliers), SolveStats(status, seconds, size), findings)
+
+
 def _mineral_summaries(request: AllocationRequest, lines: list[AllocationLine]) -> list[MineralSummary]:
     quantity: dict[str, float] = defaultdict(float)
     spend: dict[str, float] = defaultdict(float)

@@ -16,10 +16,10 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
-from starlette.types import Message
 
 from models import AllocationResult, Problem
 from service.errors import InvalidRequest, PayloadTooLarge
+from service.limits import capped_receive
 from service.routes import Gateway
 from service.settings import Settings
 from service.spreadsheet import Limits, limits_from, read_workbook, template_bytes
@@ -56,18 +56,7 @@ async def _form(request: Request, limits: Limits, max_files: int) -> FormData:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > cap:
         raise _too_large(limits)
-    received = 0
-    receive = request.receive
-
-    async def counted() -> Message:
-        nonlocal received
-        message = await receive()
-        if message["type"] == "http.request":
-            received += len(message.get("body", b""))
-            if received > cap:
-                raise _too_large(limits)
-        return message
-
+    counted = capped_receive(request.receive, cap, _too_large(limits))
     form = await Request(request.scope, counted).form(max_files=max_files, max_fields=20, max_part_size=64 * 1024)
     total = sum(v.size or 0 for _, v in form.multi_items() if isinstance(v, UploadFile))
     if total > limits.max_upload_bytes:

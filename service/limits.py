@@ -50,20 +50,25 @@ class BodyLimitMiddleware:
                 if declared > limit:
                     await error_response(too_large(limit))(scope, receive, send)
                     return
-        received = 0
+        # Raised inside the route's body read: FastAPI passes HTTPExceptions
+        # through to the error handler, which answers 413 in the usual shape.
+        await self.app(scope, capped_receive(receive, limit, HTTPException(413, too_large(limit).detail)), send)
 
-        async def counted() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    # Raised inside the route's body read: FastAPI passes HTTPExceptions
-                    # through to the error handler, which answers 413 in the usual shape.
-                    raise HTTPException(413, too_large(limit).detail)
-            return message
 
-        await self.app(scope, counted, send)
+def capped_receive(receive: Receive, limit: int, error: Exception) -> Receive:
+    """``receive`` that raises ``error`` as soon as more than ``limit`` body bytes have arrived."""
+    received = 0
+
+    async def counted() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise error
+        return message
+
+    return counted
 
 
 SOLVE_PATHS = "/v1/allocations"  # POSTs under this path solve

@@ -1,5 +1,6 @@
 # The two commands a new user needs: `make run` and `make test`.
-PYTHON ?= python3
+# The project supports Python 3.11 only: prefer python3.11 where several are installed.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || echo python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed

@@ -96,13 +96,13 @@ def check_result(request: AllocationRequest, result: AllocationResult) -> list[V
         by_country[(offer.mineral, offer.country)] += q
         total += cost.spend
 
-    out += _mineral_rules(request, result, quantity, spend, used)
+    out += _mineral_rules(request, result, quantity, spend, used, by_country)
     out += _policy_rules(request, result, quantity, by_country)
     out += _totals(request, result, quantity, total)
     return out
 
 
-def _mineral_rules(request, result, quantity, spend, used) -> list[Violation]:
+def _mineral_rules(request, result, quantity, spend, used, by_country) -> list[Violation]:
     out = []
     limit = request.policy.max_suppliers
     summaries = {s.id: s for s in result.minerals}
@@ -128,6 +128,12 @@ def _mineral_rules(request, result, quantity, spend, used) -> list[Violation]:
             out.append(Violation("summary", where, "quantity or coverage differs from the allocation lines"))
         if _differs(summary.spend, spend[m.id], spend[m.id]):
             out.append(Violation("summary", where, "spend differs from the allocation lines"))
+        if summary.suppliers_used != used[m.id]:
+            out.append(Violation("summary", where, f"suppliers_used {summary.suppliers_used} but {used[m.id]} lines"))
+        shares = {c: v / q for (mid, c), v in by_country.items() if mid == m.id} if q > 0 else {}
+        reported = summary.share_by_country
+        if reported.keys() != shares.keys() or any(_differs(reported[c], shares[c], 1.0) for c in shares):
+            out.append(Violation("summary", where, "share_by_country differs from the allocation lines"))
     return out
 
 
@@ -169,9 +175,15 @@ def _totals(request, result, quantity, total) -> list[Violation]:
         out.append(Violation("budget", "request", f"total spend {total:.2f} exceeds the budget {request.budget:.2f}"))
     if _differs(result.total_spend, total, total):
         out.append(Violation("summary", "result", f"total_spend {result.total_spend:.6g} but the lines add to {total:.6g}"))
+    if _differs(result.budget_remaining, request.budget - total, request.budget):
+        out.append(Violation("summary", "result", "budget_remaining is not the budget less total_spend"))
+    objective = total
     if request.objective is Objective.MAX_COVERAGE:
         weight = sum(m.weight for m in request.minerals)
         score = sum(m.weight * min(1.0, quantity[m.id] / m.target) for m in request.minerals) / weight
         if result.coverage_score is None or _differs(result.coverage_score, score, 1.0):
             out.append(Violation("summary", "result", f"coverage_score {result.coverage_score} but quantities give {score:.9f}"))
+        objective = score
+    if result.objective_value is None or _differs(result.objective_value, objective, max(objective, 1.0)):
+        out.append(Violation("summary", "result", f"objective_value {result.objective_value} but the allocation gives {objective:.9g}"))
     return out

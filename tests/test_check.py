@@ -116,10 +116,22 @@ def test_incremental_tier_cost_is_recomputed():
     assert "cost" in rules(result)
 
 
-def test_misreported_totals_and_score_are_caught():
+@pytest.mark.parametrize(
+    "update",
+    [
+        lambda r: {"total_spend": r.total_spend * 0.9},
+        lambda r: {"coverage_score": 0.5},
+        lambda r: {"objective_value": 0.5},
+        lambda r: {"budget_remaining": r.budget},
+        lambda r: {"minerals": [r.minerals[0].model_copy(update={"suppliers_used": 5}), *r.minerals[1:]]},
+        lambda r: {"minerals": [r.minerals[0].model_copy(update={"share_by_country": {"AU": 1.0}}), *r.minerals[1:]]},
+    ],
+    ids=["total_spend", "coverage_score", "objective_value", "budget_remaining", "suppliers_used", "share_by_country"],
+)
+def test_misreported_totals_and_summaries_are_caught(update):
     result = planted(SOUND)
-    assert "summary" in rules(result.model_copy(update={"total_spend": result.total_spend * 0.9}))
-    assert "summary" in rules(result.model_copy(update={"coverage_score": 0.5}))
+    assert rules(result) == set()
+    assert "summary" in rules(result.model_copy(update=update(result)))
 
 
 def test_unknown_offer_is_caught():

@@ -314,6 +314,20 @@ def _reference_problems(data: dict[str, Any]) -> list[InitErrorDetails]:
         company_mineral.add((company, mineral_id))
 
     policy = data.get("policy")
+    tariffs = policy.get("tariffs") if isinstance(policy, dict) else None
+    seen_countries: dict[str, str] = {}
+    for key in tariffs if isinstance(tariffs, dict) else {}:
+        code = key.strip().upper() if isinstance(key, str) else key
+        if code in seen_countries:
+            problems.append(
+                _problem(
+                    ("policy", "tariffs", key),
+                    "duplicate",
+                    f"the tariff for {code} is given twice ('{seen_countries[code]}' and '{key}')",
+                    key,
+                )
+            )
+        seen_countries[code] = key
     caps = policy.get("country_caps") if isinstance(policy, dict) else None
     for c, cap in enumerate(caps if isinstance(caps, list) else []):
         listed = cap.get("minerals") if isinstance(cap, dict) else None

@@ -200,6 +200,7 @@ INVALID = {
     ),
     "no minerals": (_set(("minerals",), []), "minerals", "at least 1"),
     "missing budget": (lambda b: b.pop("budget"), "budget", "required"),
+    "one country's tariff twice": (_set(("policy", "tariffs", "cn"), 0.5), "policy.tariffs.cn", "given twice"),
 }
 
 

@@ -51,4 +51,7 @@ class SolverOptions:
             "primal_feasibility_tolerance": self.feasibility_tolerance,
             "mip_feasibility_tolerance": self.integrality_tolerance,
             "random_seed": self.random_seed,
+            # HiGHS drops matrix entries below 1e-9 by default; an offer whose whole bound costs
+            # less than 1e-9 of a cap is still a real term of that cap's row.
+            "small_matrix_value": 1e-12,
         }

@@ -13,7 +13,6 @@ import gc
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import numpy as np
 import pyomo.environ as pyo
@@ -58,13 +57,6 @@ def _without_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-@dataclass(slots=True)
-class _Stage:
-    model: pyo.ConcreteModel
-    compiled: Compiled
-    outcome: SolveOutcome
 
 
 def _solve_checked(

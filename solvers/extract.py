@@ -26,11 +26,6 @@ def load_values(model: pyo.ConcreteModel, compiled: Compiled, values: np.ndarray
         var.set_value(float(value), skip_validation=True)
 
 
-def column_values(model: pyo.ConcreteModel, compiled: Compiled) -> np.ndarray:
-    """The model's current variable values, in column order (for warm starts)."""
-    return np.array([0.0 if v.value is None else float(v.value) for v in compiled.columns])
-
-
 def quantities(model: pyo.ConcreteModel, instance: Instance) -> list[float]:
     """Quantity bought from every offer of the request (0 for dropped offers)."""
     out = [0.0] * len(instance.request.suppliers)

@@ -14,6 +14,7 @@ from typing import IO, Any
 
 import openpyxl
 from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.chart.legend import Legend
 from openpyxl.workbook import Workbook
 
 from models import AllocationRequest, AllocationResult
@@ -148,36 +149,30 @@ def _charts(wb: Workbook, result: AllocationResult) -> None:
     size_columns(ws)
     n, k = len(result.minerals), len(ranked)
 
-    spend = BarChart()
-    spend.type, spend.title, spend.style = "col", "Spend by mineral", 10
-    spend.y_axis.title, spend.y_axis.numFmt = "spend", "#,##0"
-    spend.add_data(Reference(ws, min_col=2, min_row=1, max_row=n + 1), titles_from_data=True)
-    spend.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n + 1))
-    spend.legend = None
-    spend.width, spend.height = 18, 8
+    spend = _column_chart(ws, "Spend by mineral", "spend", "#,##0", data_col=2, label_col=1, rows=n)
     ws.add_chart(spend, "I2")
-
-    country = BarChart()
-    country.type, country.title, country.style = "col", "Spend by country", 10
-    country.y_axis.title, country.y_axis.numFmt = "spend", "#,##0"
-    country.add_data(Reference(ws, min_col=7, min_row=1, max_row=k + 1), titles_from_data=True)
-    country.set_categories(Reference(ws, min_col=6, min_row=2, max_row=k + 1))
-    country.legend = None
-    country.width, country.height = 18, 8
+    country = _column_chart(ws, "Spend by country", "spend", "#,##0", data_col=7, label_col=6, rows=k)
     ws.add_chart(country, "I19")
-
-    coverage = BarChart()
-    coverage.type, coverage.title, coverage.style = "col", "Coverage per mineral against target", 10
-    coverage.y_axis.title, coverage.y_axis.numFmt = "coverage", "0%"
+    coverage = _column_chart(ws, "Coverage per mineral against target", "coverage", "0%", data_col=3, label_col=1, rows=n)
+    coverage.legend = Legend()  # coverage and target, so a legend this time
     coverage.y_axis.scaling.min, coverage.y_axis.scaling.max = 0, 1.1
-    coverage.add_data(Reference(ws, min_col=3, min_row=1, max_row=n + 1), titles_from_data=True)
-    coverage.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n + 1))
     target = LineChart()
     target.add_data(Reference(ws, min_col=4, min_row=1, max_row=n + 1), titles_from_data=True)
     target.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n + 1))
     coverage += target
-    coverage.width, coverage.height = 18, 8
     ws.add_chart(coverage, "I36")
+
+
+def _column_chart(ws, title: str, axis: str, number_format: str, data_col: int, label_col: int, rows: int) -> BarChart:
+    """A native column chart of one data column (header in row 1) against a label column."""
+    chart = BarChart()
+    chart.type, chart.title, chart.style = "col", title, 10
+    chart.y_axis.title, chart.y_axis.numFmt = axis, number_format
+    chart.add_data(Reference(ws, min_col=data_col, min_row=1, max_row=rows + 1), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=label_col, min_row=2, max_row=rows + 1))
+    chart.legend = None
+    chart.width, chart.height = 18, 8
+    return chart
 
 
 def _copy_of(source: IO[bytes]) -> Workbook | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
 
@@ -58,6 +59,17 @@ def uses_indicator(instance: Instance, od: OfferData) -> bool:
     limit = instance.request.policy.max_suppliers
     crowded = limit is not None and len(instance.minerals[od.mineral].offers) > limit
     return od.needs_indicator or crowded
+
+
+def column_offers(m: pyo.ConcreteModel, columns: list[pyo.Var]) -> np.ndarray:
+    """The offer (position in instance.offers) of every column; -1 for a mineral's column."""
+    per_offer = {id(m.x), id(m.seg), id(m.z), id(m.y), id(m.n)}
+    owners = np.full(len(columns), -1, dtype=np.int64)
+    for c, var in enumerate(columns):
+        if id(var.parent_component()) in per_offer:
+            index = var.index()
+            owners[c] = index[0] if isinstance(index, tuple) else index
+    return owners
 
 
 def segmented(od: OfferData) -> bool:

@@ -18,11 +18,12 @@ import numpy as np
 import pyomo.environ as pyo
 
 from models import AllocationRequest, AllocationResult, Finding, ModelSize, Objective, Severity, Status
-from solvers.build import SCORE_ROW_SCALE, SCORE_SLACK, create_model
+from solvers.build import SCORE_ROW_SCALE, SCORE_SLACK, column_offers, create_model
 from solvers.check import check_result
 from solvers.diagnose import diagnose
 from solvers.errors import SolutionRejected, SolverFailed
 from solvers.extract import load_values, quantities
+from solvers.guide import solve_guided
 from solvers.highs import Compiled, SolveOutcome, SolveState, compile_model, next_stage, solve
 from solvers.options import SolverOptions
 from solvers.prepare import Instance, prepare
@@ -66,11 +67,12 @@ def _solve_checked(
     with _without_gc():
         model = create_model(instance)
         compiled = compile_model(model)
+        owners = column_offers(model, compiled.columns) if _guided(compiled, opts) else None
     size = ModelSize(**compiled.size)
     # Without floors, buying nothing is feasible: hand it to HiGHS so that a time
     # limit always leaves an allocation in hand (an empty one at worst).
     trivial = np.zeros(len(compiled.columns)) if not any(md.floor > 0 for md in instance.minerals) else None
-    first = solve(compiled, opts, deadline - time.perf_counter(), start=trivial)
+    first = _solve(compiled, owners, opts, deadline - time.perf_counter(), start=trivial)
     if first.state is SolveState.ERROR:
         raise SolverFailed(f"HiGHS failed: {first.message}")
     if first.state is SolveState.INFEASIBLE:
@@ -84,7 +86,7 @@ def _solve_checked(
     proven = first.state is SolveState.OPTIMAL
     notes: list[Finding] = []
     if request.objective is Objective.MAX_COVERAGE:
-        second = _least_spend_stage(model, compiled, first, opts, deadline)
+        second = _least_spend_stage(model, compiled, owners, first, opts, deadline)
         proven = proven and second is SolveState.OPTIMAL
         if second is not SolveState.OPTIMAL:
             notes.append(_stage_two_note(second))
@@ -107,6 +109,21 @@ def _solve_checked(
     return result.model_copy(update={"diagnostics": findings, "solve_seconds": time.perf_counter() - began})
 
 
+def _guided(compiled: Compiled, opts: SolverOptions) -> bool:
+    """Whether this model is large enough for the guided solve (see solvers/guide.py)."""
+    limit = opts.guide_min_integers
+    return limit is not None and int(compiled.integrality.sum()) >= limit
+
+
+def _solve(
+    compiled: Compiled, owners: np.ndarray | None, opts: SolverOptions, time_left: float, start: np.ndarray | None
+) -> SolveOutcome:
+    """One stage: guided when the model is large (``owners`` given), else one HiGHS run."""
+    if owners is None:
+        return solve(compiled, opts, time_left, start=start)
+    return solve_guided(compiled, owners, opts, time_left, start=start)
+
+
 def stopped_finding(message: str, opts: SolverOptions) -> Finding:
     """Why there is no allocation: the solver's own words, and what to try."""
     if "memory" in message.lower():
@@ -126,7 +143,12 @@ STAGE_TWO_SLACKS = (SCORE_SLACK, 1e-9, 1e-7)
 
 
 def _least_spend_stage(
-    model: pyo.ConcreteModel, compiled: Compiled, first: SolveOutcome, opts: SolverOptions, deadline: float
+    model: pyo.ConcreteModel,
+    compiled: Compiled,
+    owners: np.ndarray | None,
+    first: SolveOutcome,
+    opts: SolverOptions,
+    deadline: float,
 ) -> SolveState:
     """Stage two: least spend at the stage-one score; loads its allocation when it has one.
 
@@ -140,7 +162,7 @@ def _least_spend_stage(
         if left <= 0:
             return SolveState.LIMIT_NO_SOLUTION
         staged = next_stage(compiled, first.objective - slack, SCORE_ROW_SCALE)
-        second = solve(staged, opts, left, start=first.values)
+        second = _solve(staged, owners, opts, left, start=first.values)
         state = second.state
         if second.values is not None and np.all(np.isfinite(second.values)):
             load_values(model, staged, second.values)

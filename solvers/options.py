@@ -23,6 +23,9 @@ class SolverOptions:
     random_seed: int = 0
     verify: bool = True
     diagnose: bool = True
+    # Models with at least this many integer columns get the guided solve (solvers/guide.py);
+    # None: never.
+    guide_min_integers: int | None = 2000
 
     def for_request(self, request: AllocationRequest) -> SolverOptions:
         """Resolve defaults from the request and clamp the time limit."""
@@ -40,13 +43,18 @@ class SolverOptions:
             integrality_tolerance=self.integrality_tolerance / 100,
         )
 
+    @property
+    def gap(self) -> float:
+        """The relative gap a solve must prove."""
+        return self.mip_gap if self.mip_gap is not None else 1e-4
+
     def highs(self, time_left: float) -> dict[str, object]:
         """HiGHS option values for one solve with ``time_left`` seconds."""
         return {
             "output_flag": False,
             "threads": 1,  # HiGHS fixes its thread pool per OS thread at first use
             "time_limit": max(time_left, 0.01),
-            "mip_rel_gap": self.mip_gap if self.mip_gap is not None else 1e-4,
+            "mip_rel_gap": self.gap,
             "mip_abs_gap": 1e-12,
             "primal_feasibility_tolerance": self.feasibility_tolerance,
             "mip_feasibility_tolerance": self.integrality_tolerance,

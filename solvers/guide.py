@@ -1,0 +1,114 @@
+"""A guided solve for large models: the LP relaxation picks the offers, a small MIP buys from them.
+
+Large requests list hundreds of offers per mineral, of which an optimal
+allocation uses a handful. Given such a model whole, HiGHS spends its time
+limit at the root (presolve, root LP, rounds of cuts) and often has no
+incumbent when the limit comes. ``solve_guided`` instead:
+
+1. solves the LP relaxation: a valid bound on the MIP, and the offers it uses;
+2. solves the MIP restricted to those offers (and to those of the start, if
+   any): every column of every other offer fixed at 0. It is small and fast,
+   and its answer is feasible for the full model (same rows, tighter bounds);
+3. if that answer is within the requested gap of the LP bound, it is proven
+   and the full model is never solved;
+4. otherwise solves the full model, warm-started from it, with the time left;
+   the bound reported is the tighter of HiGHS's and the LP's.
+
+Any step that yields nothing (restricted model infeasible, a limit before an
+answer) falls back to the next; the full model always has the last word.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from solvers.highs import Compiled, SolveOutcome, SolveState, relative_gap, solve
+from solvers.options import SolverOptions
+
+# Column values above this count as "the offer is used".
+USED = 1e-9
+
+
+def solve_guided(
+    compiled: Compiled, owners: np.ndarray, opts: SolverOptions, time_left: float, start: np.ndarray | None = None
+) -> SolveOutcome:
+    """Solve ``compiled`` (a MIP); ``owners[c]`` is the offer of column c, or -1 for a column of no offer."""
+    began = time.perf_counter()
+
+    def left() -> float:
+        return time_left - (time.perf_counter() - began)
+
+    relaxed = solve(replace(compiled, integrality=np.zeros_like(compiled.integrality)), opts, left())
+    if relaxed.state is SolveState.INFEASIBLE:  # no fractional allocation: no allocation at all
+        return replace(relaxed, seconds=time.perf_counter() - began)
+    if relaxed.values is None or relaxed.state is not SolveState.OPTIMAL or left() <= 0:
+        return _full(compiled, opts, left(), start, None, began)
+
+    offers = used_offers(owners, relaxed.values)
+    if start is not None:
+        offers |= used_offers(owners, start)
+    restricted = solve(restrict(compiled, owners, offers), opts, left(), start=start)
+    if restricted.values is None:
+        return _full(compiled, opts, left(), start, relaxed.objective, began)
+    gap = relative_gap(restricted.objective, relaxed.objective)
+    if gap is not None and gap <= opts.gap:
+        return replace(
+            restricted, state=SolveState.OPTIMAL, bound=relaxed.objective, gap=gap, seconds=time.perf_counter() - began
+        )
+    return _full(compiled, opts, left(), restricted.values, relaxed.objective, began, fallback=restricted)
+
+
+def used_offers(owners: np.ndarray, values: np.ndarray) -> set[int]:
+    """Offers with any column above USED in ``values``."""
+    return set(np.unique(owners[(values > USED) & (owners >= 0)]).tolist())
+
+
+def restrict(compiled: Compiled, owners: np.ndarray, offers: set[int]) -> Compiled:
+    """The same model with every column of every offer not in ``offers`` fixed at 0."""
+    dropped = (owners >= 0) & ~np.isin(owners, np.fromiter(offers, dtype=owners.dtype, count=len(offers)))
+    return replace(
+        compiled,
+        col_lower=np.where(dropped, 0.0, compiled.col_lower),
+        col_upper=np.where(dropped, 0.0, compiled.col_upper),
+    )
+
+
+def _full(
+    compiled: Compiled,
+    opts: SolverOptions,
+    time_left: float,
+    start: np.ndarray | None,
+    lp_bound: float | None,
+    began: float,
+    fallback: SolveOutcome | None = None,
+) -> SolveOutcome:
+    """The full MIP from ``start``; its bound tightened by the LP's, ``fallback`` kept if it does better."""
+    if time_left <= 0:
+        full = SolveOutcome(SolveState.LIMIT_NO_SOLUTION, None, None, None, 0.0, None, "Time limit reached")
+    else:
+        full = solve(compiled, opts, time_left, start=start)
+    if full.state in (SolveState.INFEASIBLE, SolveState.ERROR) and fallback is None:
+        return replace(full, seconds=time.perf_counter() - began)
+    if fallback is not None and (full.values is None or _better(compiled, fallback.objective, full.objective)):
+        # HiGHS stopped without improving on (or without accepting) the restricted answer.
+        full = replace(fallback, state=SolveState.LIMIT_WITH_SOLUTION, message=full.message)
+    bound = _tighter(compiled, full.bound, lp_bound)
+    gap = relative_gap(full.objective, bound) if full.objective is not None else None
+    state = full.state
+    if state is SolveState.LIMIT_WITH_SOLUTION and gap is not None and gap <= opts.gap:
+        state = SolveState.OPTIMAL
+    return replace(full, state=state, bound=bound, gap=gap, seconds=time.perf_counter() - began)
+
+
+def _better(compiled: Compiled, a: float, b: float) -> bool:
+    """Whether objective value ``a`` is strictly better than ``b`` in the model's sense."""
+    return a > b if compiled.sign < 0 else a < b
+
+
+def _tighter(compiled: Compiled, a: float | None, b: float | None) -> float | None:
+    if a is None or b is None:
+        return a if b is None else b
+    return min(a, b) if compiled.sign < 0 else max(a, b)

@@ -1,0 +1,132 @@
+"""The guided solve (solvers/guide.py), forced onto small requests where the exact answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import solvers.guide as guide
+from models import Objective, Status
+from solvers import allocate, check_result
+from solvers.options import SolverOptions
+from tests import brute_force
+from tests.builders import mineral, offer, request
+from tests.strategies import requests
+
+GUIDED = SolverOptions(guide_min_integers=0)  # every model with integers takes the guided path
+PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+
+
+@PROPERTY
+@given(requests(max_minerals=2, max_offers=2))
+def test_guided_matches_brute_force_on_tiny_requests(req):
+    expected = brute_force.solve(req)
+    result = allocate(req, GUIDED)
+    assert check_result(req, result) == []
+    if expected is None:
+        assert result.status is Status.INFEASIBLE
+        assert result.diagnostics
+        return
+    assert result.status is Status.OPTIMAL  # the strategies ask for mip_gap 0
+    if req.objective is Objective.MAX_COVERAGE:
+        assert result.coverage_score == pytest.approx(expected.score, abs=1e-6)
+    assert result.total_spend == pytest.approx(expected.spend, abs=1e-6 * req.budget)
+
+
+@PROPERTY
+@given(requests(max_minerals=3, max_offers=3))
+def test_guided_and_plain_solves_agree(req):
+    guided, plain = allocate(req, GUIDED), allocate(req)
+    assert guided.status is plain.status
+    assert guided.coverage_score == pytest.approx(plain.coverage_score, abs=1e-6)
+    assert guided.total_spend == pytest.approx(plain.total_spend, abs=1e-6 * req.budget)
+
+
+def _two_offer_request(**extra):
+    # 100 t wanted; "cheap" sells at 10 with a $50 fixed cost, "dear" at 12 with none.
+    # Buying 100 from cheap costs 1,050, from dear 1,200: cheap alone is optimal.
+    return request(
+        budget=5_000,
+        minerals=[mineral("co", 100.0, **extra)],
+        suppliers=[offer("cheap", 10.0, fixed_cost=50.0), offer("dear", 12.0)],
+        objective="min_cost",
+    )
+
+
+def _count_solves(monkeypatch) -> list[bool]:
+    """Record, for every HiGHS run the guided solve makes, whether the model had integers."""
+    calls: list[bool] = []
+    real = guide.solve
+
+    def counting(compiled, *args, **kwargs):
+        calls.append(bool(compiled.integrality.any()))
+        return real(compiled, *args, **kwargs)
+
+    monkeypatch.setattr(guide, "solve", counting)
+    return calls
+
+
+def test_restricted_answer_within_the_gap_of_the_lp_bound_skips_the_full_model(monkeypatch):
+    # The LP buys 100 from cheap with y = 1 (x <= y is tight at x = 1): the LP bound is 1,050,
+    # the restricted MIP on {cheap} finds 1,050, so the gap is 0 and the full MIP never runs.
+    calls = _count_solves(monkeypatch)
+    result = allocate(_two_offer_request(), GUIDED)
+    assert calls == [False, True]  # the LP relaxation, then the restricted MIP; no full MIP
+    assert result.status is Status.OPTIMAL
+    assert result.total_spend == pytest.approx(1_050.0)
+    assert result.best_bound == pytest.approx(1_050.0)
+
+
+def test_restricted_model_without_an_answer_falls_back_to_the_full_model(monkeypatch):
+    # Keep no offer in the restricted model: with a floor it is infeasible, and the
+    # full model must still find the optimum.
+    calls = _count_solves(monkeypatch)
+    monkeypatch.setattr(guide, "used_offers", lambda owners, values: set())
+    result = allocate(_two_offer_request(), GUIDED)
+    assert calls == [False, True, True]  # LP, restricted (infeasible), full
+    assert result.status is Status.OPTIMAL
+    assert result.total_spend == pytest.approx(1_050.0)
+    assert check_result(_two_offer_request(), result) == []
+
+
+def test_restricted_answer_outside_the_gap_is_improved_by_the_full_model(monkeypatch):
+    # Restricting to "dear" only gives 1,200 against an LP bound of 1,050: the full
+    # model, started from that answer, must find cheap's 1,050.
+    calls = _count_solves(monkeypatch)
+    monkeypatch.setattr(guide, "used_offers", lambda owners, values: {1})
+    result = allocate(_two_offer_request(), GUIDED)
+    assert calls == [False, True, True]
+    assert result.status is Status.OPTIMAL
+    assert result.total_spend == pytest.approx(1_050.0)
+
+
+def test_infeasible_lp_relaxation_means_an_infeasible_request():
+    # 300 t of floor against 200 t of capacity: not even a fractional allocation exists.
+    req = request(
+        budget=1e6,
+        minerals=[mineral("co", 300.0)],
+        suppliers=[offer("a", 10.0, fixed_cost=5.0), offer("b", 11.0, min_order=20.0)],
+        objective="min_cost",
+    )
+    result = allocate(req, GUIDED)
+    assert result.status is Status.INFEASIBLE
+    assert result.allocations == []
+    assert [f.code for f in result.diagnostics] == ["floor_unmet"]
+
+
+def test_restrict_fixes_every_column_of_the_other_offers():
+    from solvers.build import column_offers, create_model
+    from solvers.highs import compile_model
+    from solvers.prepare import prepare
+
+    req = _two_offer_request()
+    model = create_model(prepare(req))
+    compiled = compile_model(model)
+    owners = column_offers(model, compiled.columns)
+    assert set(owners.tolist()) == {-1, 0, 1}
+    kept = guide.restrict(compiled, owners, {0})
+    dropped = owners == 1
+    assert np.all(kept.col_upper[dropped] == 0) and np.all(kept.col_lower[dropped] == 0)
+    assert np.array_equal(kept.col_upper[~dropped], compiled.col_upper[~dropped])
+    assert guide.used_offers(owners, np.where(owners == 1, 0.5, 0.0)) == {1}

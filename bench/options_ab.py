@@ -2,7 +2,9 @@
 
     python -m bench.options_ab 10x50,20x50 "norins:mip_heuristic_run_rins=false,mip_heuristic_run_rens=false"
 
-Each variant is NAME:option=value,...; "default" is always included. Prints per
+Each variant is NAME:option=value,...; "default" is always included. An option named
+engine.FIELD sets a field of solvers.SolverOptions instead of a HiGHS option
+(e.g. "unguided:engine.guide_min_integers=none"). Prints per
 instance seconds/status/objective and, per variant, total, geometric mean, worst.
 """
 import sys, time, math, statistics
@@ -17,12 +19,13 @@ for v in sys.argv[2:]:
     d = {}
     for a in filter(None, kv.split(",")):
         k, val = a.split("=")
-        d[k] = {"true": True, "false": False}.get(val, val)
+        d[k] = {"true": True, "false": False, "none": None}.get(val, val)
         if isinstance(d[k], str) and k != "presolve":
             d[k] = float(val) if ("." in val or "e" in val) else int(val)
     variants[name] = d
 cur = {}
-def highs(self, t): return {**base_highs(self, t), **cur}
+def highs(self, t): return {**base_highs(self, t), **{k: v for k, v in cur.items() if not k.startswith("engine.")}}
+def engine_options(): return O.SolverOptions(**{k[7:]: v for k, v in cur.items() if k.startswith("engine.")})
 O.SolverOptions.highs = highs
 sizes = [tuple(map(int, s.split("x"))) for s in sys.argv[1].split(",")]
 cases = []
@@ -37,7 +40,7 @@ for i, (name, r) in enumerate(cases):
     row = {}
     for k in order:
         cur.clear(); cur.update(variants[k])
-        t = time.perf_counter(); res = allocate(r); s = time.perf_counter() - t
+        t = time.perf_counter(); res = allocate(r, engine_options()); s = time.perf_counter() - t
         times[k].append(s); row[k] = (s, res.status.value, res.coverage_score if res.coverage_score is not None else res.total_spend)
     print(name, " ".join(f"{k}={row[k][0]:.2f}s/{row[k][1][:3]}/{row[k][2]:.6g}" for k in variants), flush=True)
 for k, ts in times.items():

@@ -15,11 +15,11 @@ constraint family. Scaling is part of the formulation, not an afterthought:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.core.expr.numeric_expr import LinearExpression
+from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 
 from models import Objective
 from solvers.prepare import CostShape, Instance, OfferData
@@ -86,16 +86,16 @@ def _add_variables(m: pyo.ConcreteModel, inst: Instance) -> None:
     # x[i]: quantity bought from offer i, as a fraction of its bound.
     m.x = pyo.Var(offers, bounds=(0, 1))
     # seg[i, k]: the part of x[i] priced at tier k.
-    m.seg = pyo.Var(segs, bounds=lambda _, i, k: (0, _width(inst.offers[i], k)))
+    m.seg = pyo.Var(segs, bounds={(i, k): (0, _width(inst.offers[i], k)) for i, k in segs})
     # z[i, k]: tier k is reached (incremental) or chosen (all-units).
     m.z = pyo.Var(chosen, domain=pyo.Binary)
     # y[i]: anything is bought from offer i.
     m.y = pyo.Var([i for i in offers if uses_indicator(inst, inst.offers[i])], domain=pyo.Binary)
     # n[i]: whole lots bought from offer i.
     lots = [i for i in offers if inst.offers[i].lots is not None]
-    m.n = pyo.Var(lots, domain=pyo.NonNegativeIntegers, bounds=lambda _, i: (0, inst.offers[i].lots))
+    m.n = pyo.Var(lots, domain=pyo.NonNegativeIntegers, bounds={i: (0, inst.offers[i].lots) for i in lots})
     # Q[j]: total quantity of mineral j, in units of its reference quantity.
-    m.Q = pyo.Var(range(len(inst.minerals)), bounds=lambda _, j: (0, _quantity_cap(inst, j)))
+    m.Q = pyo.Var(range(len(inst.minerals)), bounds={j: (0, _quantity_cap(inst, j)) for j in range(len(inst.minerals))})
     # cov[j]: coverage of mineral j, min(1, quantity / target).
     m.cov = pyo.Var(range(len(inst.minerals)), bounds=(0, 1))
     # S[j]: spend on mineral j, in units of its money scale (bound 1 = its cap, or the budget).
@@ -131,6 +131,37 @@ def _expr(terms: Iterable[tuple[pyo.Var, float]], scale: float = 1.0) -> LinearE
     return LinearExpression(constant=0, linear_coefs=[c for _, c in terms], linear_vars=[v for v, _ in terms])
 
 
+# Rows compared variable with variable are written as Pyomo itself would standardise them
+# (``lhs <= rhs`` as ``lhs - rhs <= 0``, terms in the same order, zero coefficients kept),
+# so that the compiled matrices and column order are exactly what they were when these rows
+# were plain Pyomo relations, while every row is a LinearExpression that
+# solvers.linear_form reads without Pyomo's general expression walker.
+
+
+def _linear(terms: Terms) -> LinearExpression:
+    return LinearExpression([MonomialTermExpression((c, v)) for v, c in terms])
+
+
+def _difference(lhs: Terms, rhs: Terms) -> LinearExpression:
+    return _linear(lhs + [(v, -c) for v, c in rhs])
+
+
+def _le(lhs: Terms, rhs: Terms):
+    """lhs <= rhs, both sides with variables."""
+    return _difference(lhs, rhs) <= 0
+
+
+def _eq(lhs: Terms, rhs: Terms):
+    """lhs == rhs, both sides with variables."""
+    return _difference(lhs, rhs) == 0
+
+
+def _rows(index: Iterable, row: Callable) -> pyo.Constraint:
+    """An indexed constraint from a function of the index (a dict rule: Pyomo need not inspect a callable)."""
+    keys = list(index)
+    return pyo.Constraint(keys, rule={key: row(*key) if isinstance(key, tuple) else row(key) for key in keys})
+
+
 def spend_terms(m: pyo.ConcreteModel, i: int) -> Terms:
     """Spend of offer i in money: goods x (1 + tariff) + fixed cost if used."""
     od: OfferData = m.instance.offers[i]
@@ -156,86 +187,79 @@ def quantity_terms(m: pyo.ConcreteModel, i: int) -> Terms:
 def _add_segment_sums(m: pyo.ConcreteModel, inst: Instance) -> None:
     # An offer's quantity is the sum of its tier segments.
     rows = [i for i, od in enumerate(inst.offers) if segmented(od)]
-    m.segment_sum = pyo.Constraint(
-        rows,
-        rule=lambda m, i: _expr([(m.x[i], 1.0)] + [(m.seg[i, k], -1.0) for k in range(len(inst.offers[i].tiers))])
-        == 0,
+    m.segment_sum = _rows(
+        rows, lambda i: _expr([(m.x[i], 1.0)] + [(m.seg[i, k], -1.0) for k in range(len(inst.offers[i].tiers))]) == 0
     )
 
 
 def _add_incremental_order(m: pyo.ConcreteModel, inst: Instance) -> None:
     # Incremental tiers fill in order: tier k holds units only once tier k-1 is full.
     rows = [(i, k) for (i, k) in m.z.index_set() if inst.offers[i].shape == CostShape.INCREMENTAL]
-    m.tier_open = pyo.Constraint(rows, rule=lambda m, i, k: m.seg[i, k] <= _width(inst.offers[i], k) * m.z[i, k])
-    m.tier_full = pyo.Constraint(
-        rows, rule=lambda m, i, k: m.seg[i, k - 1] >= _width(inst.offers[i], k - 1) * m.z[i, k]
-    )
-    m.tier_chain = pyo.Constraint(
-        [(i, k) for i, k in rows if k > 1], rule=lambda m, i, k: m.z[i, k] <= m.z[i, k - 1]
-    )
+    m.tier_open = _rows(rows, lambda i, k: _le([(m.seg[i, k], 1)], [(m.z[i, k], _width(inst.offers[i], k))]))
+    m.tier_full = _rows(rows, lambda i, k: _le([(m.z[i, k], _width(inst.offers[i], k - 1))], [(m.seg[i, k - 1], 1)]))
+    m.tier_chain = _rows([(i, k) for i, k in rows if k > 1], lambda i, k: _le([(m.z[i, k], 1)], [(m.z[i, k - 1], 1)]))
 
 
 def _add_all_units_choice(m: pyo.ConcreteModel, inst: Instance) -> None:
     # All-units: exactly one tier is chosen when anything is bought, and the quantity lies in it.
     offers = [i for i, od in enumerate(inst.offers) if od.shape == CostShape.ALL_UNITS]
-    m.tier_pick = pyo.Constraint(
-        offers, rule=lambda m, i: sum(m.z[i, k] for k in range(len(inst.offers[i].tiers))) == m.y[i]
+    m.tier_pick = _rows(
+        offers, lambda i: _eq([(m.z[i, k], 1) for k in range(len(inst.offers[i].tiers))], [(m.y[i], 1)])
     )
     rows = [(i, k) for i in offers for k in range(len(inst.offers[i].tiers))]
 
-    def within_low(m, i, k):
+    def within_low(i: int, k: int):
         od = inst.offers[i]
-        return m.seg[i, k] >= od.tiers[k].lo / od.bound * m.z[i, k]
+        return _le([(m.z[i, k], od.tiers[k].lo / od.bound)], [(m.seg[i, k], 1)])
 
-    m.tier_low = pyo.Constraint(rows, rule=within_low)
-    m.tier_high = pyo.Constraint(rows, rule=lambda m, i, k: m.seg[i, k] <= _width(inst.offers[i], k) * m.z[i, k])
+    m.tier_low = _rows(rows, within_low)
+    m.tier_high = _rows(rows, lambda i, k: _le([(m.seg[i, k], 1)], [(m.z[i, k], _width(inst.offers[i], k))]))
 
 
 def _add_usage_links(m: pyo.ConcreteModel, inst: Instance) -> None:
     # Nothing is bought from an offer unless it is marked used.
-    m.use_link = pyo.Constraint(list(m.y.index_set()), rule=lambda m, i: m.x[i] <= m.y[i])
+    m.use_link = _rows(m.y.index_set(), lambda i: _le([(m.x[i], 1)], [(m.y[i], 1)]))
 
 
 def _add_min_orders(m: pyo.ConcreteModel, inst: Instance) -> None:
     # A used offer supplies at least its minimum order.
     rows = [i for i in m.y.index_set() if inst.offers[i].offer.min_order > 0 and inst.offers[i].lots is None]
-    m.min_order = pyo.Constraint(
-        rows, rule=lambda m, i: m.x[i] >= inst.offers[i].offer.min_order / inst.offers[i].bound * m.y[i]
+    m.min_order = _rows(
+        rows, lambda i: _le([(m.y[i], inst.offers[i].offer.min_order / inst.offers[i].bound)], [(m.x[i], 1)])
     )
     lot_rows = [i for i in m.y.index_set() if inst.offers[i].lots is not None]
-    m.min_lots = pyo.Constraint(lot_rows, rule=lambda m, i: m.n[i] >= inst.offers[i].min_lots * m.y[i])
+    m.min_lots = _rows(lot_rows, lambda i: _le([(m.y[i], inst.offers[i].min_lots)], [(m.n[i], 1)]))
 
 
 def _add_lots(m: pyo.ConcreteModel, inst: Instance) -> None:
     # Lot offers sell whole lots only.
-    m.lots = pyo.Constraint(
-        list(m.n.index_set()),
-        rule=lambda m, i: m.x[i] == inst.offers[i].offer.lot_size / inst.offers[i].bound * m.n[i],
+    m.lots = _rows(
+        m.n.index_set(), lambda i: _eq([(m.x[i], 1)], [(m.n[i], inst.offers[i].offer.lot_size / inst.offers[i].bound)])
     )
 
 
 def _add_mineral_totals(m: pyo.ConcreteModel, inst: Instance) -> None:
     # A mineral's total is what its offers supply.
-    def total(m, j):
+    def total(j: int):
         terms = [t for i in inst.minerals[j].offers for t in quantity_terms(m, i)]
         return _expr(terms + [(m.Q[j], -1.0)]) == 0
 
-    m.total = pyo.Constraint(range(len(inst.minerals)), rule=total)
+    m.total = _rows(range(len(inst.minerals)), total)
 
 
 def _add_floors(m: pyo.ConcreteModel, inst: Instance) -> None:
     # Each mineral reaches its hard floor (min_quantity; the target too under min_cost).
     rows = [j for j, md in enumerate(inst.minerals) if md.floor > 0]
-    m.floor = pyo.Constraint(rows, rule=lambda m, j: m.Q[j] >= inst.minerals[j].floor / inst.minerals[j].reference)
+    m.floor = _rows(rows, lambda j: _linear([(m.Q[j], 1)]) >= inst.minerals[j].floor / inst.minerals[j].reference)
 
 
 def _add_coverage(m: pyo.ConcreteModel, inst: Instance) -> None:
     # Coverage is at most quantity / target (and at most 1, by its bound).
-    def cov(m, j):
+    def cov(j: int):
         md = inst.minerals[j]
-        return m.cov[j] <= md.reference / md.mineral.target * m.Q[j]
+        return _le([(m.cov[j], 1)], [(m.Q[j], md.reference / md.mineral.target)])
 
-    m.coverage = pyo.Constraint(range(len(inst.minerals)), rule=cov)
+    m.coverage = _rows(range(len(inst.minerals)), cov)
 
 
 def money_scale(inst: Instance, j: int) -> float:
@@ -248,11 +272,11 @@ def _add_mineral_spend(m: pyo.ConcreteModel, inst: Instance) -> None:
     # S[j] is mineral j's spend (row scaled by its money scale); S[j] <= 1 is its spend cap.
     # One short row per mineral keeps the budget row short too (J entries, not every offer),
     # which HiGHS's cut separation handles far faster at thousands of offers.
-    def spend(m, j):
+    def spend(j: int):
         terms = [t for i in inst.minerals[j].offers for t in spend_terms(m, i)]
         return _expr(terms + [(m.S[j], -money_scale(inst, j))], money_scale(inst, j)) == 0
 
-    m.mineral_spend = pyo.Constraint(list(m.S.index_set()), rule=spend)
+    m.mineral_spend = _rows(m.S.index_set(), spend)
 
 
 def _add_budget(m: pyo.ConcreteModel, inst: Instance) -> None:
@@ -285,12 +309,12 @@ def _add_country_caps(m: pyo.ConcreteModel, inst: Instance) -> None:
     rows = country_cap_rows(inst)
     share = inst.request.policy.country_caps
 
-    def cap(m, r):
+    def cap(r: int):
         c, j, capped = rows[r]
         terms = [t for i in capped for t in quantity_terms(m, i)]
         return _expr(terms + [(m.Q[j], -share[c].max_share)]) <= 0
 
-    m.country_cap = pyo.Constraint(range(len(rows)), rule=cap)
+    m.country_cap = _rows(range(len(rows)), cap)
 
 
 def _add_supplier_shares(m: pyo.ConcreteModel, inst: Instance) -> None:
@@ -298,17 +322,17 @@ def _add_supplier_shares(m: pyo.ConcreteModel, inst: Instance) -> None:
     share = inst.request.policy.max_supplier_share
     rows = [] if share >= 1 else list(range(len(inst.offers)))
 
-    def cap(m, i):
+    def cap(i: int):
         return _expr(quantity_terms(m, i) + [(m.Q[inst.offers[i].mineral], -share)]) <= 0
 
-    m.supplier_share = pyo.Constraint(rows, rule=cap)
+    m.supplier_share = _rows(rows, cap)
 
 
 def _add_supplier_counts(m: pyo.ConcreteModel, inst: Instance) -> None:
     # At most max_suppliers offers are used per mineral.
     limit = inst.request.policy.max_suppliers
     rows = [] if limit is None else [j for j, md in enumerate(inst.minerals) if len(md.offers) > limit]
-    m.supplier_count = pyo.Constraint(rows, rule=lambda m, j: sum(m.y[i] for i in inst.minerals[j].offers) <= limit)
+    m.supplier_count = _rows(rows, lambda j: _linear([(m.y[i], 1) for i in inst.minerals[j].offers]) <= limit)
 
 
 def _add_objectives(m: pyo.ConcreteModel, inst: Instance) -> None:

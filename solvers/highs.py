@@ -21,6 +21,7 @@ import pyomo.environ as pyo
 import scipy.sparse as sp
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
+from solvers.linear_form import read_linear_form
 from solvers.options import SolverOptions
 
 
@@ -101,7 +102,7 @@ def compile_model(model: pyo.ConcreteModel) -> Compiled:
     Further active objectives (in declaration order) are kept for ``next_stage``, so a
     lexicographic second stage needs no second compile.
     """
-    info = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+    info = read_linear_form(model) or LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
     signs = [1.0 if o.sense == pyo.minimize else -1.0 for o in info.objectives] or [1.0]
     costs = info.c.toarray() if info.c.shape[0] else np.zeros((1, len(info.columns)))
     offsets = np.asarray(info.c_offset, dtype=float) if len(info.c_offset) else np.zeros(1)
@@ -117,8 +118,9 @@ def compile_model(model: pyo.ConcreteModel) -> Compiled:
         if kind >= 0:
             row_upper[r] = rhs[r]
     columns = info.columns
-    col_lower = np.array([-np.inf if v.lb is None else v.lb for v in columns], dtype=float)
-    col_upper = np.array([np.inf if v.ub is None else v.ub for v in columns], dtype=float)
+    bounds = [v.bounds for v in columns]  # one call per column for both (v.lb and v.ub each resolve both)
+    col_lower = np.array([-np.inf if lb is None else lb for lb, _ in bounds], dtype=float)
+    col_upper = np.array([np.inf if ub is None else ub for _, ub in bounds], dtype=float)
     integrality = np.array([1 if v.is_integer() else 0 for v in columns], dtype=np.int32)
     cost = sign * costs[0]
     offset = float(offsets[0])
@@ -147,8 +149,7 @@ def next_stage(compiled: Compiled, keep: float, row_scale: float) -> Compiled:
     sign, offset, cost = compiled.following[0]
     own = compiled.sign * compiled.cost  # the current objective's coefficients, in its own sense
     bound = row_scale * (keep - compiled.sign * compiled.offset)
-    A = sp.vstack([compiled.matrix, sp.csr_array(row_scale * own.reshape(1, -1))], format="csc")
-    A.sum_duplicates()
+    A = _append_row(compiled.matrix, row_scale * own)
     lower, upper = (bound, np.inf) if compiled.sign < 0 else (-np.inf, bound)
     return Compiled(
         columns=compiled.columns,
@@ -163,6 +164,27 @@ def next_stage(compiled: Compiled, keep: float, row_scale: float) -> Compiled:
         integrality=compiled.integrality,
         following=compiled.following[1:],
     )
+
+
+def _append_row(matrix, row: np.ndarray):
+    """``matrix`` (canonical CSC: sorted, no duplicates) with the dense ``row`` appended below it.
+
+    The new row's entry goes last in each of its columns, so the result is canonical
+    too, and equal entry for entry to ``scipy.sparse.vstack`` + ``sum_duplicates``;
+    done in numpy because vstack's format conversions cost more than the
+    second-stage setup of a small model.
+    """
+    if not matrix.has_canonical_format:
+        matrix = matrix.copy()
+        matrix.sum_duplicates()
+    cols = np.flatnonzero(row)
+    at = matrix.indptr[cols + 1]
+    indices = np.insert(matrix.indices, at, matrix.shape[0]).astype(matrix.indices.dtype, copy=False)
+    data = np.insert(matrix.data, at, row[cols])
+    added = np.zeros(matrix.shape[1] + 1, dtype=matrix.indptr.dtype)
+    added[cols + 1] = 1
+    indptr = matrix.indptr + np.cumsum(added, dtype=matrix.indptr.dtype)
+    return sp.csc_array((data, indices, indptr), shape=(matrix.shape[0] + 1, matrix.shape[1]))
 
 
 def solve(compiled: Compiled, options: SolverOptions, time_left: float, start: np.ndarray | None = None) -> SolveOutcome:

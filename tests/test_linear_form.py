@@ -1,0 +1,93 @@
+"""solvers.linear_form reads exactly what Pyomo's standard-form compiler writes.
+
+The fast reader exists only for speed: HiGHS must receive the same matrices,
+bounds, column order and objectives, entry for entry, or results could change
+(ties broken differently, other branching). Compared here with Pyomo's own
+compiler on the example, a bench-sized model and many random requests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+import pytest
+from hypothesis import HealthCheck, given, settings
+from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+from models import AllocationRequest
+from service.examples import example_request, names
+from solvers.build import create_model
+from solvers.highs import _append_row, compile_model
+from solvers.linear_form import read_linear_form
+from solvers.prepare import prepare
+from tests.strategies import requests
+
+
+def _assert_same_form(model: pyo.ConcreteModel) -> None:
+    fast = read_linear_form(model)
+    assert fast is not None, "create_model's rows should all take the fast path"
+    ref = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+    assert [v.name for v in fast.columns] == [v.name for v in ref.columns]
+    assert [(c.name, kind) for c, kind in fast.rows] == [(c.name, kind) for c, kind in ref.rows]
+    assert [o.name for o in fast.objectives] == [o.name for o in ref.objectives]
+    assert np.array_equal(np.asarray(fast.rhs, dtype=float), np.asarray(ref.rhs, dtype=float))
+    assert np.array_equal(np.asarray(fast.c_offset, dtype=float), np.asarray(ref.c_offset, dtype=float))
+    for mine, theirs in ((fast.A, ref.A), (fast.c, ref.c)):
+        assert mine.shape == theirs.shape
+        assert np.array_equal(mine.indptr, theirs.indptr)
+        assert np.array_equal(mine.indices, theirs.indices)
+        assert np.array_equal(mine.data, theirs.data)
+
+
+@pytest.mark.parametrize("name", names())
+def test_examples_compile_as_pyomo_does(name: str) -> None:
+    _assert_same_form(create_model(prepare(example_request(name))))
+
+
+@pytest.mark.parametrize("objective", ["max_coverage", "min_cost"])
+def test_bench_model_compiles_as_pyomo_does(objective: str) -> None:
+    from bench.instances import make_request
+
+    request = AllocationRequest.model_validate(make_request(4, 12, objective, 3, 30, 1e-4))
+    _assert_same_form(create_model(prepare(request)))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(requests(max_minerals=3, max_offers=4))
+def test_random_models_compile_as_pyomo_does(request: AllocationRequest) -> None:
+    model = create_model(prepare(request))
+    if read_linear_form(model) is None:  # a constant row (no usable offer): Pyomo's compiler handles it
+        return
+    _assert_same_form(model)
+
+
+def test_other_expressions_fall_back_to_pyomo() -> None:
+    model = pyo.ConcreteModel()
+    model.x = pyo.Var(range(2), bounds=(0, 1))
+    model.row = pyo.Constraint(expr=model.x[0] + 2 * model.x[1] >= 1)  # not a LinearExpression vs a constant
+    model.obj = pyo.Objective(expr=model.x[0])
+    assert read_linear_form(model) is None
+    compiled = compile_model(model)  # through LinearStandardFormCompiler
+    assert compiled.matrix.shape == (1, 2)
+
+
+def test_fixed_variables_fall_back_to_pyomo() -> None:
+    model = create_model(prepare(example_request(names()[0])))
+    model.x[0].fix(0)
+    assert read_linear_form(model) is None
+
+
+def test_append_row_matches_scipy_vstack() -> None:
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(7)
+    matrix = sp.random(40, 60, density=0.1, format="csc", random_state=7)
+    matrix.sum_duplicates()
+    row = np.where(rng.random(60) < 0.3, rng.random(60), 0.0)
+    expected = sp.vstack([matrix, sp.csr_array(row.reshape(1, -1))], format="csc")
+    expected.sum_duplicates()
+    got = _append_row(matrix, row)
+    assert got.shape == expected.shape
+    assert np.array_equal(got.indptr, expected.indptr)
+    assert np.array_equal(got.indices, expected.indices)
+    assert np.array_equal(got.data, expected.data)

@@ -13,6 +13,7 @@ import gc
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import pyomo.environ as pyo
@@ -23,7 +24,7 @@ from solvers.check import check_result
 from solvers.diagnose import diagnose
 from solvers.errors import SolutionRejected, SolverFailed
 from solvers.extract import load_values, quantities
-from solvers.guide import solve_guided
+from solvers.guide import cheapest_offers, solve_guided
 from solvers.highs import Compiled, SolveOutcome, SolveState, compile_model, next_stage, solve
 from solvers.options import SolverOptions
 from solvers.prepare import Instance, prepare
@@ -41,6 +42,10 @@ def allocate(request: AllocationRequest, options: SolverOptions | None = None) -
         result = _solve_checked(instance, opts.tighter(), deadline, began, last_try=True)
     assert result is not None
     return result
+
+
+# Time kept back for the work after the last solve, as a share of the model's build time.
+POST_SOLVE_SHARE = 0.25
 
 
 @contextmanager
@@ -64,15 +69,19 @@ def _solve_checked(
     instance: Instance, opts: SolverOptions, deadline: float, began: float, last_try: bool = False
 ) -> AllocationResult | None:
     request = instance.request
+    built = time.perf_counter()
     with _without_gc():
         model = create_model(instance)
         compiled = compile_model(model)
-        owners = column_offers(model, compiled.columns) if _guided(compiled, opts) else None
+        guide = _Guide(column_offers(model, compiled.columns), cheapest_offers(instance)) if _guided(compiled, opts) else None
     size = ModelSize(**compiled.size)
+    # Reading, reporting and checking the answer take about a quarter of the build's time:
+    # keep that back from the solver, so the whole call ends within the time limit.
+    deadline -= min(POST_SOLVE_SHARE * (time.perf_counter() - built), 0.1 * opts.time_limit_s)
     # Without floors, buying nothing is feasible: hand it to HiGHS so that a time
     # limit always leaves an allocation in hand (an empty one at worst).
     trivial = np.zeros(len(compiled.columns)) if not any(md.floor > 0 for md in instance.minerals) else None
-    first = _solve(compiled, owners, opts, deadline - time.perf_counter(), start=trivial)
+    first = _solve(compiled, guide, opts, deadline - time.perf_counter(), start=trivial)
     if first.state is SolveState.ERROR:
         raise SolverFailed(f"HiGHS failed: {first.message}")
     if first.state is SolveState.INFEASIBLE:
@@ -86,7 +95,7 @@ def _solve_checked(
     proven = first.state is SolveState.OPTIMAL
     notes: list[Finding] = []
     if request.objective is Objective.MAX_COVERAGE:
-        second = _least_spend_stage(model, compiled, owners, first, opts, deadline)
+        second = _least_spend_stage(model, compiled, guide, first, opts, deadline)
         proven = proven and second is SolveState.OPTIMAL
         if second is not SolveState.OPTIMAL:
             notes.append(_stage_two_note(second))
@@ -115,13 +124,21 @@ def _guided(compiled: Compiled, opts: SolverOptions) -> bool:
     return limit is not None and int(compiled.integrality.sum()) >= limit
 
 
+@dataclass(frozen=True, slots=True)
+class _Guide:
+    """What the guided solve needs besides the model: each column's offer, offers always kept."""
+
+    owners: np.ndarray
+    keep: frozenset[int]
+
+
 def _solve(
-    compiled: Compiled, owners: np.ndarray | None, opts: SolverOptions, time_left: float, start: np.ndarray | None
+    compiled: Compiled, guide: _Guide | None, opts: SolverOptions, time_left: float, start: np.ndarray | None
 ) -> SolveOutcome:
-    """One stage: guided when the model is large (``owners`` given), else one HiGHS run."""
-    if owners is None:
+    """One stage: guided when the model is large (``guide`` given), else one HiGHS run."""
+    if guide is None:
         return solve(compiled, opts, time_left, start=start)
-    return solve_guided(compiled, owners, opts, time_left, start=start)
+    return solve_guided(compiled, guide.owners, opts, time_left, start=start, keep=guide.keep)
 
 
 def stopped_finding(message: str, opts: SolverOptions) -> Finding:
@@ -145,7 +162,7 @@ STAGE_TWO_SLACKS = (SCORE_SLACK, 1e-9, 1e-7)
 def _least_spend_stage(
     model: pyo.ConcreteModel,
     compiled: Compiled,
-    owners: np.ndarray | None,
+    guide: _Guide | None,
     first: SolveOutcome,
     opts: SolverOptions,
     deadline: float,
@@ -162,7 +179,7 @@ def _least_spend_stage(
         if left <= 0:
             return SolveState.LIMIT_NO_SOLUTION
         staged = next_stage(compiled, first.objective - slack, SCORE_ROW_SCALE)
-        second = _solve(staged, owners, opts, left, start=first.values)
+        second = _solve(staged, guide, opts, left, start=first.values)
         state = second.state
         if second.values is not None and np.all(np.isfinite(second.values)):
             load_values(model, staged, second.values)

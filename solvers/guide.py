@@ -7,7 +7,7 @@ incumbent when the limit comes. ``solve_guided`` instead:
 
 1. solves the LP relaxation: a valid bound on the MIP, and the offers it uses;
 2. solves the MIP restricted to those offers (and to those of the start, if
-   any): every column of every other offer fixed at 0. It is small and fast,
+   any, and each mineral's cheapest few per unit): every column of every other offer fixed at 0. It is small and fast,
    and its answer is feasible for the full model (same rows, tighter bounds);
 3. if that answer is within the requested gap of the LP bound, it is proven
    and the full model is never solved;
@@ -27,15 +27,28 @@ import numpy as np
 
 from solvers.highs import Compiled, SolveOutcome, SolveState, relative_gap, solve
 from solvers.options import SolverOptions
+from solvers.prepare import Instance
 
 # Column values above this count as "the offer is used".
 USED = 1e-9
+# Every restricted model also keeps this many of each mineral's cheapest offers.
+CHEAPEST = 10
+# The restricted MIP may use at most this share of the time left.
+RESTRICTED_SHARE = 0.5
 
 
 def solve_guided(
-    compiled: Compiled, owners: np.ndarray, opts: SolverOptions, time_left: float, start: np.ndarray | None = None
+    compiled: Compiled,
+    owners: np.ndarray,
+    opts: SolverOptions,
+    time_left: float,
+    start: np.ndarray | None = None,
+    keep: frozenset[int] = frozenset(),
 ) -> SolveOutcome:
-    """Solve ``compiled`` (a MIP); ``owners[c]`` is the offer of column c, or -1 for a column of no offer."""
+    """Solve ``compiled`` (a MIP); ``owners[c]`` is the offer of column c, or -1 for a column of no offer.
+
+    Offers in ``keep`` are in every restricted model.
+    """
     began = time.perf_counter()
 
     def left() -> float:
@@ -47,10 +60,11 @@ def solve_guided(
     if relaxed.values is None or relaxed.state is not SolveState.OPTIMAL or left() <= 0:
         return _full(compiled, opts, left(), start, None, began)
 
-    offers = used_offers(owners, relaxed.values)
+    offers = used_offers(owners, relaxed.values) | keep
     if start is not None:
         offers |= used_offers(owners, start)
-    restricted = solve(restrict(compiled, owners, offers), opts, left(), start=start)
+    # At most half the time left: the full model must keep time to improve on it.
+    restricted = solve(restrict(compiled, owners, offers), opts, RESTRICTED_SHARE * left(), start=start)
     if restricted.values is None:
         return _full(compiled, opts, left(), start, relaxed.objective, began)
     gap = relative_gap(restricted.objective, relaxed.objective)
@@ -59,6 +73,23 @@ def solve_guided(
             restricted, state=SolveState.OPTIMAL, bound=relaxed.objective, gap=gap, seconds=time.perf_counter() - began
         )
     return _full(compiled, opts, left(), restricted.values, relaxed.objective, began, fallback=restricted)
+
+
+def cheapest_offers(instance: Instance, per_mineral: int = CHEAPEST) -> frozenset[int]:
+    """Each mineral's ``per_mineral`` offers with the lowest cost per unit at their bound.
+
+    Cost per unit: the cheapest tier's price with tariff, plus the fixed cost spread
+    over the whole bound. The LP relaxation spreads fixed costs the same way and
+    misses offers that are cheap only once bought in bulk; these are kept as well.
+    """
+    def unit_cost(i: int) -> float:
+        od = instance.offers[i]
+        return min(t.price for t in od.tiers) * od.money_factor + od.offer.fixed_cost / od.bound
+
+    kept: set[int] = set()
+    for md in instance.minerals:
+        kept.update(sorted(md.offers, key=unit_cost)[:per_mineral])
+    return frozenset(kept)
 
 
 def used_offers(owners: np.ndarray, values: np.ndarray) -> set[int]:

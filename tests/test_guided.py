@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+import solvers.engine as engine
 import solvers.guide as guide
 from models import Objective, Status
 from solvers import allocate, check_result
@@ -83,6 +84,7 @@ def test_restricted_model_without_an_answer_falls_back_to_the_full_model(monkeyp
     # full model must still find the optimum.
     calls = _count_solves(monkeypatch)
     monkeypatch.setattr(guide, "used_offers", lambda owners, values: set())
+    monkeypatch.setattr(engine, "cheapest_offers", lambda instance: frozenset())
     result = allocate(_two_offer_request(), GUIDED)
     assert calls == [False, True, True]  # LP, restricted (infeasible), full
     assert result.status is Status.OPTIMAL
@@ -95,6 +97,7 @@ def test_restricted_answer_outside_the_gap_is_improved_by_the_full_model(monkeyp
     # model, started from that answer, must find cheap's 1,050.
     calls = _count_solves(monkeypatch)
     monkeypatch.setattr(guide, "used_offers", lambda owners, values: {1})
+    monkeypatch.setattr(engine, "cheapest_offers", lambda instance: frozenset())
     result = allocate(_two_offer_request(), GUIDED)
     assert calls == [False, True, True]
     assert result.status is Status.OPTIMAL
@@ -130,3 +133,15 @@ def test_restrict_fixes_every_column_of_the_other_offers():
     assert np.all(kept.col_upper[dropped] == 0) and np.all(kept.col_lower[dropped] == 0)
     assert np.array_equal(kept.col_upper[~dropped], compiled.col_upper[~dropped])
     assert guide.used_offers(owners, np.where(owners == 1, 0.5, 0.0)) == {1}
+
+
+def test_cheapest_offers_spread_fixed_costs_over_the_bound():
+    from solvers.prepare import prepare
+
+    # Per unit at the bound of 100: a 10 + 0 = 10, b 8 + 500/100 = 13, c 9 + 50/100 = 9.5.
+    req = request(
+        budget=1e6,
+        minerals=[mineral("co", 100.0)],
+        suppliers=[offer("a", 10.0), offer("b", 8.0, fixed_cost=500.0), offer("c", 9.0, fixed_cost=50.0)],
+    )
+    assert guide.cheapest_offers(prepare(req), per_mineral=2) == {2, 0}

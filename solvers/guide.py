@@ -7,7 +7,8 @@ incumbent when the limit comes. ``solve_guided`` instead:
 
 1. solves the LP relaxation: a valid bound on the MIP, and the offers it uses;
 2. solves the MIP restricted to those offers (and to those of the start, if
-   any, and each mineral's cheapest few per unit): every column of every other offer fixed at 0. It is small and fast,
+   any; if its answer is not within the gap of the LP bound, again with each
+   mineral's cheapest few offers per unit added): every column of every other offer fixed at 0. It is small and fast,
    and its answer is feasible for the full model (same rows, tighter bounds);
 3. if that answer is within the requested gap of the LP bound, it is proven
    and the full model is never solved;
@@ -47,7 +48,7 @@ def solve_guided(
 ) -> SolveOutcome:
     """Solve ``compiled`` (a MIP); ``owners[c]`` is the offer of column c, or -1 for a column of no offer.
 
-    Offers in ``keep`` are in every restricted model.
+    Offers in ``keep`` join the second restricted model.
     """
     began = time.perf_counter()
 
@@ -60,19 +61,26 @@ def solve_guided(
     if relaxed.values is None or relaxed.state is not SolveState.OPTIMAL or left() <= 0:
         return _full(compiled, opts, left(), start, None, began)
 
-    offers = used_offers(owners, relaxed.values) | keep
+    offers = used_offers(owners, relaxed.values)
     if start is not None:
         offers |= used_offers(owners, start)
-    # At most half the time left: the full model must keep time to improve on it.
-    restricted = solve(restrict(compiled, owners, offers), opts, RESTRICTED_SHARE * left(), start=start)
-    if restricted.values is None:
+    best: SolveOutcome | None = None
+    # First the offers the LP and the start use; then, if that is not yet within the gap,
+    # with ``keep`` added, from the first answer. Each gets at most a share of the time
+    # left: the full model must keep time to improve on them.
+    for chosen in (offers, offers | keep) if keep - offers else (offers,):
+        begin = best.values if best is not None else start
+        restricted = solve(restrict(compiled, owners, chosen), opts, RESTRICTED_SHARE * left(), start=begin)
+        if restricted.values is not None and (best is None or _better(compiled, restricted.objective, best.objective)):
+            best = restricted
+        gap = relative_gap(best.objective, relaxed.objective) if best is not None else None
+        if gap is not None and gap <= opts.gap:
+            return replace(
+                best, state=SolveState.OPTIMAL, bound=relaxed.objective, gap=gap, seconds=time.perf_counter() - began
+            )
+    if best is None:
         return _full(compiled, opts, left(), start, relaxed.objective, began)
-    gap = relative_gap(restricted.objective, relaxed.objective)
-    if gap is not None and gap <= opts.gap:
-        return replace(
-            restricted, state=SolveState.OPTIMAL, bound=relaxed.objective, gap=gap, seconds=time.perf_counter() - began
-        )
-    return _full(compiled, opts, left(), restricted.values, relaxed.objective, began, fallback=restricted)
+    return _full(compiled, opts, left(), best.values, relaxed.objective, began, fallback=best)
 
 
 def cheapest_offers(instance: Instance, per_mineral: int = CHEAPEST) -> frozenset[int]:
@@ -82,6 +90,7 @@ def cheapest_offers(instance: Instance, per_mineral: int = CHEAPEST) -> frozense
     over the whole bound. The LP relaxation spreads fixed costs the same way and
     misses offers that are cheap only once bought in bulk; these are kept as well.
     """
+
     def unit_cost(i: int) -> float:
         od = instance.offers[i]
         return min(t.price for t in od.tiers) * od.money_factor + od.offer.fixed_cost / od.bound

@@ -145,3 +145,15 @@ def test_cheapest_offers_spread_fixed_costs_over_the_bound():
         suppliers=[offer("a", 10.0), offer("b", 8.0, fixed_cost=500.0), offer("c", 9.0, fixed_cost=50.0)],
     )
     assert guide.cheapest_offers(prepare(req), per_mineral=2) == {2, 0}
+
+
+def test_a_second_restricted_model_with_the_cheapest_offers_comes_before_the_full_model(monkeypatch):
+    # The LP "uses" only dear (1,200 against the LP bound of 1,050); adding each mineral's
+    # cheapest offers brings cheap in, which reaches the bound: the full MIP never runs.
+    calls = _count_solves(monkeypatch)
+    monkeypatch.setattr(guide, "used_offers", lambda owners, values: {1})
+    result = allocate(_two_offer_request(), GUIDED)
+    assert calls == [False, True, True]  # LP, restricted to {dear}, restricted to {dear, cheap}
+    assert result.status is Status.OPTIMAL
+    assert result.total_spend == pytest.approx(1_050.0)
+    assert result.best_bound == pytest.approx(1_050.0)

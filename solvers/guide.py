@@ -134,7 +134,8 @@ def _full(
         return replace(full, seconds=time.perf_counter() - began)
     if fallback is not None and (full.values is None or _better(compiled, fallback.objective, full.objective)):
         # HiGHS stopped without improving on (or without accepting) the restricted answer.
-        full = replace(fallback, state=SolveState.LIMIT_WITH_SOLUTION, message=full.message)
+        # Keep its allocation, not its bound: that bound holds for the restricted model only.
+        full = replace(fallback, state=SolveState.LIMIT_WITH_SOLUTION, bound=full.bound, message=full.message)
     bound = _tighter(compiled, full.bound, lp_bound)
     gap = relative_gap(full.objective, bound) if full.objective is not None else None
     state = full.state

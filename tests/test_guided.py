@@ -157,3 +157,30 @@ def test_a_second_restricted_model_with_the_cheapest_offers_comes_before_the_ful
     assert result.status is Status.OPTIMAL
     assert result.total_spend == pytest.approx(1_050.0)
     assert result.best_bound == pytest.approx(1_050.0)
+
+
+def test_full_model_stopped_without_an_answer_keeps_the_restricted_one_with_the_lp_bound(monkeypatch):
+    # Restricted to dear: 1,200. The full MIP is made to stop at its time limit with
+    # nothing: the answer is dear's 1,200, feasible, with the LP's 1,050 as its bound.
+    from solvers.highs import SolveOutcome, SolveState
+
+    real = guide.solve
+    runs: list[int] = []
+
+    def full_stops(compiled, *args, **kwargs):
+        runs.append(1)
+        if len(runs) == 3:
+            return SolveOutcome(SolveState.LIMIT_NO_SOLUTION, None, None, None, 0.0, None, "Time limit reached")
+        return real(compiled, *args, **kwargs)
+
+    monkeypatch.setattr(guide, "solve", full_stops)
+    monkeypatch.setattr(guide, "used_offers", lambda owners, values: {1})
+    monkeypatch.setattr(engine, "cheapest_offers", lambda instance: frozenset())
+    req = _two_offer_request()
+    result = allocate(req, GUIDED)
+    assert len(runs) == 3
+    assert result.status is Status.FEASIBLE
+    assert result.total_spend == pytest.approx(1_200.0)
+    assert result.best_bound == pytest.approx(1_050.0)
+    assert result.mip_gap == pytest.approx(150 / 1_200)
+    assert check_result(req, result) == []

@@ -126,9 +126,11 @@ def _full(
     fallback: SolveOutcome | None = None,
 ) -> SolveOutcome:
     """The full MIP from ``start``; its bound tightened by the LP's, ``fallback`` kept if it does better."""
-    if time_left <= 0:
+    if time_left <= 0 and (start is None or fallback is not None):
         full = SolveOutcome(SolveState.LIMIT_NO_SOLUTION, None, None, None, 0.0, None, "Time limit reached")
     else:
+        # Out of time with a start and no restricted answer, HiGHS still gets the start (for
+        # its minimum time, as in the plain solve): that is how a start becomes an answer.
         full = solve(compiled, opts, time_left, start=start)
     if full.state in (SolveState.INFEASIBLE, SolveState.ERROR) and fallback is None:
         return replace(full, seconds=time.perf_counter() - began)

@@ -184,3 +184,14 @@ def test_full_model_stopped_without_an_answer_keeps_the_restricted_one_with_the_
     assert result.best_bound == pytest.approx(1_050.0)
     assert result.mip_gap == pytest.approx(150 / 1_200)
     assert check_result(req, result) == []
+
+
+def test_out_of_time_the_start_still_becomes_an_allocation():
+    # Without floors buying nothing is feasible and goes to HiGHS as the start, so that a
+    # time limit always leaves an allocation in hand. A deadline already past when the
+    # guided solve begins (a build longer than the limit) must not lose it: the plain
+    # solve hands the start to HiGHS for its minimum time, and so must the guided one.
+    req = request(10_000, [mineral(target=50)], [offer("a", 10, 500, fixed_cost=5.0), offer("b", 20, 500)])
+    result = allocate(req, SolverOptions(guide_min_integers=0, time_limit_s=1e-6))
+    assert result.status in (Status.FEASIBLE, Status.OPTIMAL)
+    assert check_result(req, result) == []

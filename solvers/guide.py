@@ -71,7 +71,8 @@ def solve_guided(
     for chosen in (offers, offers | keep) if keep - offers else (offers,):
         begin = best.values if best is not None else start
         restricted = solve(restrict(compiled, owners, chosen), opts, RESTRICTED_SHARE * left(), start=begin)
-        if restricted.values is not None and (best is None or _better(compiled, restricted.objective, best.objective)):
+        answered = restricted.state in (SolveState.OPTIMAL, SolveState.LIMIT_WITH_SOLUTION)
+        if answered and (best is None or _better(compiled, restricted.objective, best.objective)):
             best = restricted
         gap = relative_gap(best.objective, relaxed.objective) if best is not None else None
         if gap is not None and gap <= opts.gap:
@@ -132,12 +133,16 @@ def _full(
         # Out of time with a start and no restricted answer, HiGHS still gets the start (for
         # its minimum time, as in the plain solve): that is how a start becomes an answer.
         full = solve(compiled, opts, time_left, start=start)
-    if full.state in (SolveState.INFEASIBLE, SolveState.ERROR) and fallback is None:
+    failed = full.state in (SolveState.INFEASIBLE, SolveState.ERROR)
+    if failed and fallback is None:
         return replace(full, seconds=time.perf_counter() - began)
-    if fallback is not None and (full.values is None or _better(compiled, fallback.objective, full.objective)):
-        # HiGHS stopped without improving on (or without accepting) the restricted answer.
-        # Keep its allocation, not its bound: that bound holds for the restricted model only.
-        full = replace(fallback, state=SolveState.LIMIT_WITH_SOLUTION, bound=full.bound, message=full.message)
+    if fallback is not None and (failed or full.values is None or _better(compiled, fallback.objective, full.objective)):
+        # HiGHS stopped without improving on (or without accepting) the restricted answer,
+        # or failed (its values and bound then vouched for by nothing; a feasible answer in
+        # hand beats an exception). Keep the restricted allocation, not its bound: that
+        # bound holds for the restricted model only.
+        bound = None if failed else full.bound
+        full = replace(fallback, state=SolveState.LIMIT_WITH_SOLUTION, bound=bound, message=full.message)
     bound = _tighter(compiled, full.bound, lp_bound)
     gap = relative_gap(full.objective, bound) if full.objective is not None else None
     state = full.state

@@ -195,3 +195,61 @@ def test_out_of_time_the_start_still_becomes_an_allocation():
     result = allocate(req, SolverOptions(guide_min_integers=0, time_limit_s=1e-6))
     assert result.status in (Status.FEASIBLE, Status.OPTIMAL)
     assert check_result(req, result) == []
+
+
+def _full_answers(outcome_of, monkeypatch, at: int):
+    """Make run number ``at`` (1: the LP) of the guided solve return ``outcome_of(compiled)``."""
+    real = guide.solve
+    runs: list[int] = []
+
+    def patched(compiled, *args, **kwargs):
+        runs.append(1)
+        if len(runs) == at:
+            return outcome_of(compiled)
+        return real(compiled, *args, **kwargs)
+
+    monkeypatch.setattr(guide, "solve", patched)
+    return runs
+
+
+def test_full_model_failing_keeps_the_restricted_answer_without_raising(monkeypatch):
+    # Restricted to dear: 1,200. The full MIP then fails (HiGHS 'Solve error'), reporting
+    # values it does not vouch for: the answer is dear's, feasible, against the LP bound,
+    # not an exception.
+    from solvers.highs import SolveOutcome, SolveState
+
+    def failed(compiled):
+        n = len(compiled.columns)
+        return SolveOutcome(SolveState.ERROR, 0.0, 0.0, 0.0, 0.0, np.zeros(n), "Solve error")
+
+    runs = _full_answers(failed, monkeypatch, at=3)
+    monkeypatch.setattr(guide, "used_offers", lambda owners, values: {1})
+    monkeypatch.setattr(engine, "cheapest_offers", lambda instance: frozenset())
+    req = _two_offer_request()
+    result = allocate(req, GUIDED)
+    assert len(runs) == 3
+    assert result.status is Status.FEASIBLE
+    assert result.total_spend == pytest.approx(1_200.0)
+    assert result.best_bound == pytest.approx(1_050.0)
+    assert check_result(req, result) == []
+
+
+def test_a_failed_restricted_run_is_not_taken_as_an_answer(monkeypatch):
+    # The restricted MIP fails (HiGHS 'Solve error') with values it does not vouch for, and
+    # an objective equal to the LP bound: it must not be returned as proven; the full
+    # model runs and finds cheap's 1,050.
+    from solvers.highs import SolveOutcome, SolveState
+
+    def failed(compiled):
+        n = len(compiled.columns)
+        return SolveOutcome(SolveState.ERROR, 1_050.0 / 5_000, None, None, 0.0, np.zeros(n), "Solve error")
+
+    runs = _full_answers(failed, monkeypatch, at=2)
+    monkeypatch.setattr(engine, "cheapest_offers", lambda instance: frozenset())
+    req = _two_offer_request()
+    result = allocate(req, GUIDED)
+    assert len(runs) == 3  # LP, restricted (failed), full
+    assert result.status is Status.OPTIMAL
+    assert result.total_spend == pytest.approx(1_050.0)
+    assert check_result(req, result) == []
+

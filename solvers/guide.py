@@ -63,7 +63,7 @@ def solve_guided(
 
     offers = used_offers(owners, relaxed.values)
     if start is not None:
-        offers |= used_offers(owners, start)
+        offers |= _offers_in(owners, start)
     best: SolveOutcome | None = None
     # First the offers the LP and the start use; then, if that is not yet within the gap,
     # with ``keep`` added, from the first answer. Each gets at most a share of the time
@@ -105,6 +105,16 @@ def cheapest_offers(instance: Instance, per_mineral: int = CHEAPEST) -> frozense
 def used_offers(owners: np.ndarray, values: np.ndarray) -> set[int]:
     """Offers with any column above USED in ``values``."""
     return set(np.unique(owners[(values > USED) & (owners >= 0)]).tolist())
+
+
+def _offers_in(owners: np.ndarray, start: np.ndarray) -> set[int]:
+    """Offers with any nonzero column in ``start``: every restricted model keeps them all.
+
+    Not USED: a start with a hair (<= USED) bought from an offer left out would lie
+    outside the restricted model's bounds, and where that offer's bound is many times
+    its mineral's reference quantity, the hair is many units and breaks rows too.
+    """
+    return set(np.unique(owners[(start != 0) & (owners >= 0)]).tolist())
 
 
 def restrict(compiled: Compiled, owners: np.ndarray, offers: set[int]) -> Compiled:

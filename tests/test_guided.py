@@ -253,3 +253,33 @@ def test_a_failed_restricted_run_is_not_taken_as_an_answer(monkeypatch):
     assert result.total_spend == pytest.approx(1_050.0)
     assert check_result(req, result) == []
 
+
+def test_the_start_lies_within_every_restricted_model_it_is_handed_to(monkeypatch):
+    # A start buying a hair (5e-10 of its bound, below USED) from dear: dear must stay in the
+    # restricted model, or the start lies outside that model's bounds (and, where the
+    # hair is many units, breaks its rows).
+    from solvers.build import column_offers, create_model
+    from solvers.highs import compile_model
+    from solvers.highs import solve as plain_solve
+    from solvers.prepare import prepare
+
+    req = _two_offer_request()
+    model = create_model(prepare(req))
+    compiled = compile_model(model)
+    owners = column_offers(model, compiled.columns)
+    start = plain_solve(compiled, GUIDED.for_request(req), 10.0).values.copy()
+    (dear_x,) = [c for c, var in enumerate(compiled.columns) if owners[c] == 1 and var.parent_component() is model.x]
+    start[dear_x] = 5e-10
+    handed: list[tuple[object, np.ndarray]] = []
+    real = guide.solve
+
+    def recording(model_, opts, time_left, start=None):
+        if start is not None:
+            handed.append((model_, start))
+        return real(model_, opts, time_left, start=start)
+
+    monkeypatch.setattr(guide, "solve", recording)
+    guide.solve_guided(compiled, owners, GUIDED.for_request(req), 10.0, start=start)
+    assert handed
+    for model_, given_start in handed:
+        assert np.all(given_start >= model_.col_lower) and np.all(given_start <= model_.col_upper)

@@ -146,7 +146,9 @@ def _full(
     failed = full.state in (SolveState.INFEASIBLE, SolveState.ERROR)
     if failed and fallback is None:
         return replace(full, seconds=time.perf_counter() - began)
-    if fallback is not None and (failed or full.values is None or _better(compiled, fallback.objective, full.objective)):
+    if fallback is not None and (
+        failed or full.values is None or _better(compiled, fallback.objective, full.objective)
+    ):
         # HiGHS stopped without improving on (or without accepting) the restricted answer,
         # or failed (its values and bound then vouched for by nothing; a feasible answer in
         # hand beats an exception). Keep the restricted allocation, not its bound: that

@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-import solvers.engine as engine
-import solvers.guide as guide
 from models import Objective, Status
-from solvers import allocate, check_result
+from solvers import allocate, check_result, engine, guide
 from solvers.options import SolverOptions
 from tests import brute_force
 from tests.builders import mineral, offer, request

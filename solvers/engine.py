@@ -33,13 +33,14 @@ from solvers.report import SolveStats, build_result, empty_result, solved_findin
 
 def allocate(request: AllocationRequest, options: SolverOptions | None = None) -> AllocationResult:
     """Solve one request; every returned allocation has passed ``check_result``."""
-    opts = (options or SolverOptions()).for_request(request)
     began = time.perf_counter()
-    deadline = began + opts.time_limit_s
-    instance = prepare(request)
-    result = _solve_checked(instance, opts, deadline, began)
-    if result is None:  # the check failed: same model, tighter tolerances
-        result = _solve_checked(instance, opts.tighter(), deadline, began, last_try=True)
+    with _without_gc():  # first: a collection due from earlier work would land inside this call
+        opts = (options or SolverOptions()).for_request(request)
+        deadline = began + opts.time_limit_s
+        instance = prepare(request)
+        result = _solve_checked(instance, opts, deadline, began)
+        if result is None:  # the check failed: same model, tighter tolerances
+            result = _solve_checked(instance, opts.tighter(), deadline, began, last_try=True)
     assert result is not None
     return result
 
@@ -50,11 +51,13 @@ POST_SOLVE_SHARE = 0.25
 
 @contextmanager
 def _without_gc() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector (process-wide) while a model is built.
+    """Pause Python's cyclic garbage collector (process-wide) while a request is solved.
 
     Building makes hundreds of thousands of long-lived Pyomo objects, and every
-    collection rescans all of them (about 40% of build and compile time at 10,000
-    offers); none of them is garbage before the solve ends. Re-enabled after.
+    collection rescans all of them: about 40% of build and compile time at 10,000
+    offers, and a third of everything outside HiGHS when reading, reporting and
+    checking are counted too (docs/performance.md). None of them is garbage before
+    the call ends, and a call makes little cyclic garbage of its own. Re-enabled after.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -70,10 +73,11 @@ def _solve_checked(
 ) -> AllocationResult | None:
     request = instance.request
     built = time.perf_counter()
-    with _without_gc():
-        model = create_model(instance)
-        compiled = compile_model(model)
-        guide = _Guide(column_offers(model, compiled.columns), cheapest_offers(instance)) if _guided(compiled, opts) else None
+    model = create_model(instance)
+    compiled = compile_model(model)
+    guide = (
+        _Guide(column_offers(model, compiled.columns), cheapest_offers(instance)) if _guided(compiled, opts) else None
+    )
     size = ModelSize(**compiled.size)
     # Reading, reporting and checking the answer take about a quarter of the build's time:
     # keep that back from the solver, so the whole call ends within the time limit.

@@ -1,9 +1,13 @@
 """One engine solve with the HiGHS log on: where does the time go?
 
     python -m bench.highs_log 40x250 max_coverage 60 [option=value ...]
+    python -m bench.highs_log dla - 30 [option=value ...]     # the built-in example
+
+Prints HiGHS's own log of every run (LP relaxations and restricted models of the
+guided solve included), then the result.
 """
 import sys, time
-from bench.instances import make_request
+from bench.instances import dla_case, make_request
 from models import AllocationRequest
 import solvers.options as O
 from solvers import allocate
@@ -13,7 +17,11 @@ for a in sys.argv[4:]:
     if isinstance(extra[k], str) and k != "presolve": extra[k] = float(v) if ("." in v or "e" in v) else int(v)
 base = O.SolverOptions.highs
 O.SolverOptions.highs = lambda self, t: {**base(self, t), "output_flag": True, **extra}
-n, per = map(int, sys.argv[1].split("x"))
-r = AllocationRequest.model_validate(make_request(n, per, sys.argv[2], 1, float(sys.argv[3]), 1e-2 if n*per >= 10000 else 1e-3))
+if sys.argv[1] == "dla":
+    body = dla_case().body
+    r = AllocationRequest.model_validate({**body, "options": {**body["options"], "time_limit_s": float(sys.argv[3])}})
+else:
+    n, per = map(int, sys.argv[1].split("x"))
+    r = AllocationRequest.model_validate(make_request(n, per, sys.argv[2], 1, float(sys.argv[3]), 1e-2 if n*per >= 10000 else 1e-3))
 t = time.perf_counter(); res = allocate(r)
 print("RESULT", time.perf_counter() - t, res.status.value, res.coverage_score, res.total_spend, res.mip_gap)

@@ -1,0 +1,76 @@
+"""How close is the LP over each mineral's cheapest offers to the full LP relaxation?
+
+    python -m bench.lp_restricted 40x250 [K] [max_coverage|min_cost]
+
+Solves, with HiGHS and the engine's options: the full LP relaxation of stage one;
+the LP restricted to each mineral's K (default 10) cheapest offers per unit
+(solvers.guide.cheapest_offers); then, on the same Highs object, the full LP again
+after freeing the other offers' columns (a hot start from the restricted basis).
+The measurement behind "What limits the large sizes" in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import time
+
+import highspy
+import numpy as np
+
+from bench.instances import make_request
+from models import AllocationRequest
+from solvers.build import column_offers, create_model
+from solvers.guide import cheapest_offers, restrict
+from solvers.highs import Compiled, compile_model
+from solvers.options import SolverOptions
+from solvers.prepare import prepare
+
+
+def relaxation(compiled: Compiled) -> highspy.Highs:
+    """A Highs object holding the LP relaxation of ``compiled``."""
+    h = highspy.Highs()
+    for name, value in SolverOptions(mip_gap=1e-2).highs(600).items():
+        h.setOptionValue(name, value)
+    A = compiled.matrix
+    h.passModel(
+        len(compiled.columns), A.shape[0], A.nnz, 1, 1, compiled.offset, compiled.cost,
+        compiled.col_lower, compiled.col_upper, compiled.row_lower, compiled.row_upper,
+        A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float),
+        np.zeros_like(compiled.integrality),
+    )  # fmt: skip
+    return h
+
+
+def timed_run(h: highspy.Highs) -> tuple[float, float]:
+    t = time.perf_counter()
+    h.run()
+    return time.perf_counter() - t, -h.getInfo().objective_function_value
+
+
+def main() -> None:
+    n, per = map(int, sys.argv[1].split("x"))
+    keep = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    objective = sys.argv[3] if len(sys.argv) > 3 else "max_coverage"
+    request = AllocationRequest.model_validate(make_request(n, per, objective, 1, 600, 1e-2))
+    instance = prepare(request)
+    gc.disable()
+    model = create_model(instance)
+    compiled = compile_model(model)
+    owners = column_offers(model, compiled.columns)
+    gc.enable()
+    seconds, value = timed_run(relaxation(compiled))
+    print(f"full LP: {seconds:.2f} s, objective {value:.6f} ({len(instance.offers)} offers)")
+    kept = cheapest_offers(instance, keep)
+    h = relaxation(restrict(compiled, owners, set(kept)))
+    seconds, value = timed_run(h)
+    print(f"LP over the {keep} cheapest per mineral: {seconds:.2f} s, objective {value:.6f} ({len(kept)} offers)")
+    every = np.arange(len(compiled.columns), dtype=np.int32)
+    h.changeColsBounds(len(every), every, compiled.col_lower, compiled.col_upper)
+    seconds, value = timed_run(h)
+    print(f"then the full LP from that basis: {seconds:.2f} s, objective {value:.6f}")
+    print("(objectives are stage one's score for max_coverage, minus spend / budget for min_cost)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,12 +1,13 @@
 """How close is the LP over each mineral's cheapest offers to the full LP relaxation?
 
-    python -m bench.lp_restricted 40x250 [K] [max_coverage|min_cost]
+    python -m bench.lp_restricted 40x250 [K] [max_coverage|min_cost] [option=value ...]
 
 Solves, with HiGHS and the engine's options: the full LP relaxation of stage one;
 the LP restricted to each mineral's K (default 10) cheapest offers per unit
 (solvers.guide.cheapest_offers); then, on the same Highs object, the full LP again
 after freeing the other offers' columns (a hot start from the restricted basis).
-The measurement behind "What limits the large sizes" in docs/performance.md.
+HiGHS options given as option=value apply to every run (e.g. solver=ipm,
+simplex_strategy=4). The measurement behind "What limits the large sizes" in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from solvers.options import SolverOptions
 from solvers.prepare import prepare
 
 
-def relaxation(compiled: Compiled) -> highspy.Highs:
+def relaxation(compiled: Compiled, extra: dict[str, object]) -> highspy.Highs:
     """A Highs object holding the LP relaxation of ``compiled``."""
     h = highspy.Highs()
-    for name, value in SolverOptions(mip_gap=1e-2).highs(600).items():
+    for name, value in {**SolverOptions(mip_gap=1e-2).highs(600), **extra}.items():
         h.setOptionValue(name, value)
     A = compiled.matrix
     h.passModel(
@@ -52,6 +53,10 @@ def main() -> None:
     n, per = map(int, sys.argv[1].split("x"))
     keep = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     objective = sys.argv[3] if len(sys.argv) > 3 else "max_coverage"
+    extra: dict[str, object] = {}
+    for arg in sys.argv[4:]:
+        name, _, text = arg.partition("=")
+        extra[name] = int(text) if text.isdigit() else text
     request = AllocationRequest.model_validate(make_request(n, per, objective, 1, 600, 1e-2))
     instance = prepare(request)
     gc.disable()
@@ -59,10 +64,10 @@ def main() -> None:
     compiled = compile_model(model)
     owners = column_offers(model, compiled.columns)
     gc.enable()
-    seconds, value = timed_run(relaxation(compiled))
+    seconds, value = timed_run(relaxation(compiled, extra))
     print(f"full LP: {seconds:.2f} s, objective {value:.6f} ({len(instance.offers)} offers)")
     kept = cheapest_offers(instance, keep)
-    h = relaxation(restrict(compiled, owners, set(kept)))
+    h = relaxation(restrict(compiled, owners, set(kept)), extra)
     seconds, value = timed_run(h)
     print(f"LP over the {keep} cheapest per mineral: {seconds:.2f} s, objective {value:.6f} ({len(kept)} offers)")
     every = np.arange(len(compiled.columns), dtype=np.int32)

@@ -43,6 +43,16 @@ def relaxation(compiled: Compiled, extra: dict[str, object]) -> highspy.Highs:
     return h
 
 
+def _value(name: str, text: str) -> object:
+    """An option's value with the type HiGHS wants (time_limit is a double, solver a string)."""
+    if name in FLOAT_OPTIONS:
+        return float(text)
+    return int(text) if text.isdigit() else text
+
+
+FLOAT_OPTIONS = {"time_limit", "primal_feasibility_tolerance", "dual_feasibility_tolerance"}
+
+
 def timed_run(h: highspy.Highs) -> tuple[float, float]:
     t = time.perf_counter()
     h.run()
@@ -56,7 +66,7 @@ def main() -> None:
     extra: dict[str, object] = {}
     for arg in sys.argv[4:]:
         name, _, text = arg.partition("=")
-        extra[name] = int(text) if text.isdigit() else text
+        extra[name] = _value(name, text)
     request = AllocationRequest.model_validate(make_request(n, per, objective, 1, 600, 1e-2))
     instance = prepare(request)
     gc.disable()

@@ -3,7 +3,9 @@
     python -m bench.highs_log 40x250 max_coverage 60 [option=value ...]
     python -m bench.highs_log dla - 30 [option=value ...]     # the built-in example
 
-Prints HiGHS's own log of every run (LP relaxations and restricted models of the
+seed=N picks the generated instance's seed (default 1); engine.FIELD=VALUE sets a
+field of solvers.SolverOptions (engine.guide_min_integers=none: no guided solve);
+any other option=value is a HiGHS option. Prints HiGHS's own log of every run (LP relaxations and restricted models of the
 guided solve included), then the result.
 """
 import sys, time
@@ -11,10 +13,15 @@ from bench.instances import dla_case, make_request
 from models import AllocationRequest
 import solvers.options as O
 from solvers import allocate
-extra = {}
+extra, engine, seed = {}, {}, 1
 for a in sys.argv[4:]:
-    k, v = a.split("="); extra[k] = {"true": True, "false": False}.get(v, v)
-    if isinstance(extra[k], str) and k != "presolve": extra[k] = float(v) if ("." in v or "e" in v) else int(v)
+    k, v = a.split("=")
+    if k == "seed":
+        seed = int(v); continue
+    if k.startswith("engine."):
+        engine[k[7:]] = None if v == "none" else int(v); continue
+    extra[k] = {"true": True, "false": False}.get(v, v)
+    if isinstance(extra[k], str) and k not in ("presolve", "solver"): extra[k] = float(v) if ("." in v or "e" in v) else int(v)
 base = O.SolverOptions.highs
 O.SolverOptions.highs = lambda self, t: {**base(self, t), "output_flag": True, **extra}
 if sys.argv[1] == "dla":
@@ -22,6 +29,6 @@ if sys.argv[1] == "dla":
     r = AllocationRequest.model_validate({**body, "options": {**body["options"], "time_limit_s": float(sys.argv[3])}})
 else:
     n, per = map(int, sys.argv[1].split("x"))
-    r = AllocationRequest.model_validate(make_request(n, per, sys.argv[2], 1, float(sys.argv[3]), 1e-2 if n*per >= 10000 else 1e-3))
-t = time.perf_counter(); res = allocate(r)
+    r = AllocationRequest.model_validate(make_request(n, per, sys.argv[2], seed, float(sys.argv[3]), 1e-2 if n*per >= 10000 else 1e-3))
+t = time.perf_counter(); res = allocate(r, O.SolverOptions(**engine))
 print("RESULT", time.perf_counter() - t, res.status.value, res.coverage_score, res.total_spend, res.mip_gap)

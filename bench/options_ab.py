@@ -5,8 +5,7 @@
 Each variant is NAME:option=value,...; "default" is always included. An option named
 engine.FIELD sets a field of solvers.SolverOptions instead of a HiGHS option
 (e.g. "unguided:engine.guide_min_integers=none"). OBJECTIVES=min_cost limits the
-set to one objective. Prints per
-instance seconds/status/objective and, per variant, total, geometric mean, worst.
+set to one objective; SEEDS=N uses seeds 1 to N (default 3). Prints per instance seconds/status/objective and, per variant, total, geometric mean, worst.
 """
 import os, sys, time, math, statistics
 from bench.instances import make_request
@@ -31,7 +30,7 @@ O.SolverOptions.highs = highs
 sizes = [tuple(map(int, s.split("x"))) for s in sys.argv[1].split(",")]
 cases = []
 for n, per in sizes:
-    for seed in range(1, 4):
+    for seed in range(1, int(os.environ.get("SEEDS", "3")) + 1):
         for obj in os.environ.get("OBJECTIVES", "max_coverage,min_cost").split(","):
             cases.append((f"{n}x{per}s{seed}{obj[:4]}", AllocationRequest.model_validate(make_request(n, per, obj, seed, 30.0, 1e-4 if n * per <= 1000 else 1e-3))))
 allocate(cases[0][1])

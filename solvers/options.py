@@ -23,9 +23,9 @@ class SolverOptions:
     random_seed: int = 0
     verify: bool = True
     diagnose: bool = True
-    # Models with at least this many integer columns (about 4,000 offers) get the guided
+    # Models with at least this many integer columns (about 1,800 offers) get the guided
     # solve (solvers/guide.py); None: never. Below it, measured a wash (docs/performance.md).
-    guide_min_integers: int | None = 10_000
+    guide_min_integers: int | None = 4_000
 
     def for_request(self, request: AllocationRequest) -> SolverOptions:
         """Resolve defaults from the request and clamp the time limit."""

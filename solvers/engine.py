@@ -4,7 +4,9 @@ prepare (plain data) -> create_model (Pyomo) -> compile -> HiGHS -> extract
 (snapped quantities) -> build_result (plain arithmetic) -> check_result
 (independent) -> findings. ``max_coverage`` is solved lexicographically: the
 best coverage score first, then the least spend that keeps that score,
-warm-started from the first stage's allocation.
+warm-started from the first stage's allocation. Large models (from
+``SolverOptions.guide_min_integers`` integer columns) are solved in each stage by
+the guided solve of ``solvers/guide.py`` instead of one HiGHS run.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def _without_gc() -> Iterator[None]:
 
     Building makes hundreds of thousands of long-lived Pyomo objects, and every
     collection rescans all of them: about 40% of build and compile time at 10,000
-    offers, and a third of everything outside HiGHS when reading, reporting and
+    offers, and a fifth of everything outside HiGHS when reading, reporting and
     checking are counted too (docs/performance.md). None of them is garbage before
     the call ends, and a call makes little cyclic garbage of its own. Re-enabled after.
     """
@@ -130,7 +132,7 @@ def _guided(compiled: Compiled, opts: SolverOptions) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Guide:
-    """What the guided solve needs besides the model: each column's offer, offers always kept."""
+    """What the guided solve needs besides the model: each column's offer, the cheapest offers."""
 
     owners: np.ndarray
     keep: frozenset[int]

@@ -6,10 +6,11 @@ limit at the root (presolve, root LP, rounds of cuts) and often has no
 incumbent when the limit comes. ``solve_guided`` instead:
 
 1. solves the LP relaxation: a valid bound on the MIP, and the offers it uses;
-2. solves the MIP restricted to those offers (and to those of the start, if
-   any; if its answer is not within the gap of the LP bound, again with each
-   mineral's cheapest few offers per unit added): every column of every other offer fixed at 0. It is small and fast,
-   and its answer is feasible for the full model (same rows, tighter bounds);
+2. solves the MIP restricted to those offers and to those of the start, if
+   any (every column of every other offer fixed at 0); if its answer is not
+   within the gap of the LP bound, again with each mineral's cheapest offers
+   per unit added. Restricted models are small and fast, and their answers are
+   feasible for the full model (same rows, tighter bounds);
 3. if that answer is within the requested gap of the LP bound, it is proven
    and the full model is never solved;
 4. otherwise solves the full model, warm-started from it, with the time left;
@@ -32,9 +33,9 @@ from solvers.prepare import Instance
 
 # Column values above this count as "the offer is used".
 USED = 1e-9
-# Every restricted model also keeps this many of each mineral's cheapest offers.
+# The second restricted model adds this many of each mineral's cheapest offers.
 CHEAPEST = 10
-# The restricted MIP may use at most this share of the time left.
+# Each restricted MIP may use at most this share of the time left.
 RESTRICTED_SHARE = 0.5
 
 
@@ -169,6 +170,7 @@ def _better(compiled: Compiled, a: float, b: float) -> bool:
 
 
 def _tighter(compiled: Compiled, a: float | None, b: float | None) -> float | None:
+    """The tighter of two bounds (either may be missing) in the model's sense."""
     if a is None or b is None:
         return a if b is None else b
     return min(a, b) if compiled.sign < 0 else max(a, b)

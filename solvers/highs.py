@@ -224,9 +224,28 @@ def solve(compiled: Compiled, options: SolverOptions, time_left: float, start: n
         # neither: solve again from scratch with the time that is left.
         left = time_left - outcome.seconds
         if left <= 0:
-            return SolveOutcome(SolveState.LIMIT_NO_SOLUTION, None, None, None, outcome.seconds, None, "stale warm start")
+            return _values_at_their_own_objective(compiled, outcome)
         return solve(compiled, options, left)
     return outcome
+
+
+def _values_at_their_own_objective(compiled: Compiled, outcome: SolveOutcome) -> SolveOutcome:
+    """A stale answer with no time left to solve again: its values, at the objective they have.
+
+    The values are the start's (HiGHS checked the start feasible before it searched), so
+    a time limit still leaves the start as an allocation; the engine checks it like any
+    other. Not proven: the reported objective belonged to other values.
+    """
+    value = compiled.sign * (float(compiled.cost @ outcome.values) + compiled.offset)
+    return SolveOutcome(
+        SolveState.LIMIT_WITH_SOLUTION,
+        value,
+        outcome.bound,
+        relative_gap(value, outcome.bound),
+        outcome.seconds,
+        outcome.values,
+        "stale warm start, no time left to solve again",
+    )
 
 
 def relative_gap(value: float, bound: float | None) -> float | None:

@@ -85,3 +85,25 @@ def test_stage_two_retries_a_numerically_infeasible_score_row(monkeypatch):
     assert result.status is Status.OPTIMAL
     assert result.total_spend == pytest.approx(500, rel=1e-6)  # 50 t at $10, the least spend
     assert not any(f.code == "least_spend_not_proven" for f in result.diagnostics)
+
+
+def test_a_stale_warm_start_with_no_time_left_still_answers_with_the_start(monkeypatch):
+    # HiGHS 1.16 can report an improved objective with the start's column values. With
+    # time left the stage is solved again; with none, the start (here: buying nothing,
+    # the trivial start of a request without floors) must still come back as an
+    # allocation at its own objective, not be dropped.
+    import solvers.highs as highs_module
+
+    real = highs_module._outcome
+
+    def stale(h, compiled, mip, seconds):
+        out = real(h, compiled, mip, seconds)
+        # The start's values (all zero), reported with a better objective, after the limit.
+        return SolveOutcome(SolveState.OPTIMAL, 0.5, 0.5, 0.0, 1e9, out.values * 0, "Optimal")
+
+    monkeypatch.setattr(highs_module, "_outcome", stale)
+    req = request(10_000, [mineral(target=50)], [offer("a", 10, 500, fixed_cost=5.0), offer("b", 20, 500)])
+    result = allocate(req)
+    assert result.status is Status.FEASIBLE
+    assert result.total_spend == 0 and result.coverage_score == 0
+    assert check_result(req, result) == []

@@ -9,6 +9,7 @@ from solvers import allocate, check_result
 from solvers import engine as engine_module
 from solvers.highs import SolveOutcome, SolveState
 from tests.builders import mineral, offer, request
+from tests.fakes import fake_run, stopped
 from tests.reliability.stress_instances import generated_request
 
 
@@ -30,10 +31,10 @@ def test_a_time_limit_returns_a_checked_feasible_allocation():
 
 
 def test_no_solution_when_the_limit_comes_first(monkeypatch):
-    def stopped(compiled, options, time_left, start=None):
-        return SolveOutcome(SolveState.LIMIT_NO_SOLUTION, None, None, None, time_left, None, "Time limit reached")
+    def every_run_stopped(compiled, options, time_left, start=None):
+        return stopped(time_left)
 
-    monkeypatch.setattr(engine_module, "solve", stopped)
+    monkeypatch.setattr(engine_module, "solve", every_run_stopped)
     req = request(1e6, [mineral(target=10, min_quantity=5)], [offer("a", 10, 100)])
     result = allocate(req)
     assert result.status is Status.NO_SOLUTION
@@ -48,16 +49,7 @@ def test_no_solution_when_the_limit_comes_first(monkeypatch):
 def test_stage_two_out_of_time_keeps_stage_one_as_feasible(monkeypatch):
     # Stage one proves the best score; stage two (least spend) gets no time: the answer is
     # stage one's allocation, valid but not proven cheapest, so 'feasible'.
-    real = engine_module.solve
-    calls = []
-
-    def second_stage_starved(compiled, options, time_left, start=None):
-        calls.append(1)
-        if len(calls) == 1:
-            return real(compiled, options, time_left, start)
-        return SolveOutcome(SolveState.LIMIT_NO_SOLUTION, None, None, None, 0.0, None, "Time limit reached")
-
-    monkeypatch.setattr(engine_module, "solve", second_stage_starved)
+    calls = fake_run(monkeypatch, engine_module, 2, lambda compiled: stopped())
     req = request(10_000, [mineral(target=50)], [offer("a", 10, 500), offer("b", 20, 500)])
     result = allocate(req)
     assert len(calls) == 2
@@ -69,16 +61,8 @@ def test_stage_two_out_of_time_keeps_stage_one_as_feasible(monkeypatch):
 
 def test_stage_two_retries_a_numerically_infeasible_score_row(monkeypatch):
     # HiGHS may call the tight score row infeasible (a rounding hair); a wider slack is tried.
-    real = engine_module.solve
-    calls = []
-
-    def first_stage_two_infeasible(compiled, options, time_left, start=None):
-        calls.append(1)
-        if len(calls) == 2:
-            return SolveOutcome(SolveState.INFEASIBLE, None, None, None, 0.0, None, "Infeasible")
-        return real(compiled, options, time_left, start)
-
-    monkeypatch.setattr(engine_module, "solve", first_stage_two_infeasible)
+    infeasible = SolveOutcome(SolveState.INFEASIBLE, None, None, None, 0.0, None, "Infeasible")
+    calls = fake_run(monkeypatch, engine_module, 2, lambda compiled: infeasible)
     req = request(10_000, [mineral(target=50)], [offer("a", 10, 500), offer("b", 20, 500)])
     result = allocate(req)
     assert len(calls) == 3

@@ -11,6 +11,7 @@ from solvers import allocate, check_result, engine, guide
 from solvers.options import SolverOptions
 from tests import brute_force
 from tests.builders import mineral, offer, request
+from tests.fakes import fake_run, stopped
 from tests.strategies import requests
 
 GUIDED = SolverOptions(guide_min_integers=0)  # every model with integers takes the guided path
@@ -172,21 +173,6 @@ def test_out_of_time_the_start_still_becomes_an_allocation():
     assert check_result(req, result) == []
 
 
-def _full_answers(outcome_of, monkeypatch, at: int):
-    """Make run number ``at`` (1: the LP) of the guided solve return ``outcome_of(compiled)``."""
-    real = guide.solve
-    runs: list[int] = []
-
-    def patched(compiled, *args, **kwargs):
-        runs.append(1)
-        if len(runs) == at:
-            return outcome_of(compiled)
-        return real(compiled, *args, **kwargs)
-
-    monkeypatch.setattr(guide, "solve", patched)
-    return runs
-
-
 @pytest.mark.parametrize("stop", ["time limit, nothing found", "solver error, values not vouched for"])
 def test_full_model_without_a_better_answer_keeps_the_restricted_one_against_the_lp_bound(monkeypatch, stop):
     # Restricted to dear: 1,200. The full MIP then stops at its time limit with nothing,
@@ -197,10 +183,10 @@ def test_full_model_without_a_better_answer_keeps_the_restricted_one_against_the
 
     def outcome(compiled):
         if stop.startswith("time"):
-            return SolveOutcome(SolveState.LIMIT_NO_SOLUTION, None, None, None, 0.0, None, "Time limit reached")
+            return stopped()
         return SolveOutcome(SolveState.ERROR, 0.0, 0.0, 0.0, 0.0, np.zeros(len(compiled.columns)), "Solve error")
 
-    runs = _full_answers(outcome, monkeypatch, at=3)
+    runs = fake_run(monkeypatch, guide, 3, outcome)
     _restrict_to(monkeypatch, {1})
     req = _two_offer_request()
     result = allocate(req, GUIDED)
@@ -222,7 +208,7 @@ def test_a_failed_restricted_run_is_not_taken_as_an_answer(monkeypatch):
         n = len(compiled.columns)
         return SolveOutcome(SolveState.ERROR, 1_050.0 / 5_000, None, None, 0.0, np.zeros(n), "Solve error")
 
-    runs = _full_answers(failed, monkeypatch, at=2)
+    runs = fake_run(monkeypatch, guide, 2, failed)
     monkeypatch.setattr(engine, "cheapest_offers", lambda instance: frozenset())
     req = _two_offer_request()
     result = allocate(req, GUIDED)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import sys
 import time
+from dataclasses import replace
 
 import highspy
 import numpy as np
@@ -23,7 +24,7 @@ from bench.instances import make_request
 from models import AllocationRequest
 from solvers.build import column_offers, create_model
 from solvers.guide import cheapest_offers, restrict
-from solvers.highs import Compiled, compile_model
+from solvers.highs import Compiled, compile_model, load
 from solvers.options import SolverOptions
 from solvers.prepare import prepare
 
@@ -31,15 +32,8 @@ from solvers.prepare import prepare
 def relaxation(compiled: Compiled, extra: dict[str, object]) -> highspy.Highs:
     """A Highs object holding the LP relaxation of ``compiled``."""
     h = highspy.Highs()
-    for name, value in {**SolverOptions(mip_gap=1e-2).highs(600), **extra}.items():
-        h.setOptionValue(name, value)
-    A = compiled.matrix
-    h.passModel(
-        len(compiled.columns), A.shape[0], A.nnz, 1, 1, compiled.offset, compiled.cost,
-        compiled.col_lower, compiled.col_upper, compiled.row_lower, compiled.row_upper,
-        A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float),
-        np.zeros_like(compiled.integrality),
-    )  # fmt: skip
+    load(h, replace(compiled, integrality=np.zeros_like(compiled.integrality)),
+         {**SolverOptions(mip_gap=1e-2).highs(600), **extra})  # fmt: skip
     return h
 
 

@@ -187,15 +187,12 @@ def _append_row(matrix, row: np.ndarray):
     return sp.csc_array((data, indices, indptr), shape=(matrix.shape[0] + 1, matrix.shape[1]))
 
 
-def solve(compiled: Compiled, options: SolverOptions, time_left: float, start: np.ndarray | None = None) -> SolveOutcome:
-    """One HiGHS run; ``start`` is a full column vector to warm-start from."""
-    began = time.perf_counter()
-    h = highspy.Highs()
-    for name, value in options.highs(time_left).items():
+def load(h: highspy.Highs, compiled: Compiled, options: dict[str, object]) -> highspy.HighsStatus:
+    """Set HiGHS ``options`` on ``h`` and pass it the model: the one place a model meets HiGHS."""
+    for name, value in options.items():
         h.setOptionValue(name, value)
     A = compiled.matrix
-    has_integers = bool(compiled.integrality.any())
-    status = h.passModel(
+    return h.passModel(
         len(compiled.columns),
         A.shape[0],
         A.nnz,
@@ -212,6 +209,14 @@ def solve(compiled: Compiled, options: SolverOptions, time_left: float, start: n
         A.data.astype(float),
         compiled.integrality,
     )
+
+
+def solve(compiled: Compiled, options: SolverOptions, time_left: float, start: np.ndarray | None = None) -> SolveOutcome:
+    """One HiGHS run; ``start`` is a full column vector to warm-start from."""
+    began = time.perf_counter()
+    h = highspy.Highs()
+    has_integers = bool(compiled.integrality.any())
+    status = load(h, compiled, options.highs(time_left))
     if status == highspy.HighsStatus.kError:
         return SolveOutcome(SolveState.ERROR, None, None, None, time.perf_counter() - began, None, "model rejected")
     if start is not None and has_integers:

@@ -19,11 +19,11 @@ for a in sys.argv[4:]:
     if k == "seed":
         seed = int(v); continue
     if k.startswith("engine."):
-        engine[k[7:]] = None if v == "none" else int(v); continue
+        engine[k[7:]] = {"none": None, "true": True, "false": False}.get(v) if v in ("none", "true", "false") else int(v); continue
     extra[k] = {"true": True, "false": False}.get(v, v)
     if isinstance(extra[k], str) and k not in ("presolve", "solver"): extra[k] = float(v) if ("." in v or "e" in v) else int(v)
 base = O.SolverOptions.highs
-O.SolverOptions.highs = lambda self, t: {**base(self, t), "output_flag": True, **extra}
+O.SolverOptions.highs = lambda self, t, **kw: {**base(self, t, **kw), "output_flag": True, **extra}
 if sys.argv[1] == "dla":
     body = dla_case().body
     r = AllocationRequest.model_validate({**body, "options": {**body["options"], "time_limit_s": float(sys.argv[3])}})

@@ -24,7 +24,7 @@ for v in sys.argv[2:]:
             d[k] = float(val) if ("." in val or "e" in val) else int(val)
     variants[name] = d
 cur = {}
-def highs(self, t): return {**base_highs(self, t), **{k: v for k, v in cur.items() if not k.startswith("engine.")}}
+def highs(self, t, **kw): return {**base_highs(self, t, **kw), **{k: v for k, v in cur.items() if not k.startswith("engine.")}}
 def engine_options(): return O.SolverOptions(**{k[7:]: v for k, v in cur.items() if k.startswith("engine.")})
 O.SolverOptions.highs = highs
 sizes = [tuple(map(int, s.split("x"))) for s in sys.argv[1].split(",")]

@@ -216,7 +216,7 @@ def solve(compiled: Compiled, options: SolverOptions, time_left: float, start: n
     began = time.perf_counter()
     h = highspy.Highs()
     has_integers = bool(compiled.integrality.any())
-    status = load(h, compiled, options.highs(time_left))
+    status = load(h, compiled, options.highs(time_left, with_start=start is not None and has_integers))
     if status == highspy.HighsStatus.kError:
         return SolveOutcome(SolveState.ERROR, None, None, None, time.perf_counter() - began, None, "model rejected")
     if start is not None and has_integers:

@@ -26,6 +26,10 @@ class SolverOptions:
     # Models with at least this many integer columns (about 1,800 offers) get the guided
     # solve (solvers/guide.py); None: never. Below it, measured a wash (docs/performance.md).
     guide_min_integers: int | None = 4_000
+    # HiGHS's feasibility jump heuristic looks for a first incumbent; a run handed a
+    # feasible start has one. It costs about 3 ms even on a 60-column model, half of a
+    # small run (docs/performance.md): off when there is a start, unless this is set.
+    jump_with_start: bool = False
 
     def for_request(self, request: AllocationRequest) -> SolverOptions:
         """Resolve defaults from the request and clamp the time limit."""
@@ -48,8 +52,8 @@ class SolverOptions:
         """The relative gap a solve must prove."""
         return self.mip_gap if self.mip_gap is not None else 1e-4
 
-    def highs(self, time_left: float) -> dict[str, object]:
-        """HiGHS option values for one solve with ``time_left`` seconds."""
+    def highs(self, time_left: float, with_start: bool = False) -> dict[str, object]:
+        """HiGHS option values for one solve with ``time_left`` seconds, given a start or not."""
         return {
             "output_flag": False,
             "threads": 1,  # HiGHS fixes its thread pool per OS thread at first use
@@ -62,4 +66,5 @@ class SolverOptions:
             # HiGHS drops matrix entries below 1e-9 by default; an offer whose whole bound costs
             # less than 1e-9 of a cap is still a real term of that cap's row.
             "small_matrix_value": 1e-12,
+            "mip_heuristic_run_feasibility_jump": self.jump_with_start or not with_start,
         }

@@ -180,12 +180,15 @@ def _least_spend_stage(
     Without a result, the model keeps stage one's allocation: valid, just not the cheapest.
     """
     state = SolveState.LIMIT_NO_SOLUTION
+    # HiGHS's presolve as SolverOptions.stage_two_presolve says, but always for a guided
+    # stage: its restricted models fix most columns at 0, and presolve removes them.
+    stage_opts = opts if guide is not None else opts.for_stage_two()
     for slack in STAGE_TWO_SLACKS:
         left = deadline - time.perf_counter()
         if left <= 0:
             return SolveState.LIMIT_NO_SOLUTION
         staged = next_stage(compiled, first.objective - slack, SCORE_ROW_SCALE)
-        second = _solve(staged, guide, opts, left, start=first.values)
+        second = _solve(staged, guide, stage_opts, left, start=first.values)
         state = second.state
         if second.values is not None and np.all(np.isfinite(second.values)):
             load_values(model, staged, second.values)

@@ -30,6 +30,10 @@ class SolverOptions:
     # feasible start has one. It costs about 3 ms even on a 60-column model, half of a
     # small run (docs/performance.md): off when there is a start, unless this is set.
     jump_with_start: bool = False
+    # Whether HiGHS presolves each run; the least-spend stage of max_coverage uses
+    # ``stage_two_presolve`` instead (see ``for_stage_two``).
+    presolve: bool = True
+    stage_two_presolve: bool = False
 
     def for_request(self, request: AllocationRequest) -> SolverOptions:
         """Resolve defaults from the request and clamp the time limit."""
@@ -46,6 +50,15 @@ class SolverOptions:
             feasibility_tolerance=self.feasibility_tolerance / 100,
             integrality_tolerance=self.integrality_tolerance / 100,
         )
+
+    def for_stage_two(self) -> SolverOptions:
+        """Options for the least-spend stage: HiGHS's presolve as ``stage_two_presolve`` says.
+
+        That stage starts from stage one's allocation with one more row (the score held);
+        presolving it cost more than it saved on the benchmark set below the guided solve's
+        size (docs/performance.md); the engine keeps presolve for a guided stage two.
+        """
+        return replace(self, presolve=self.stage_two_presolve)
 
     @property
     def gap(self) -> float:
@@ -67,4 +80,5 @@ class SolverOptions:
             # less than 1e-9 of a cap is still a real term of that cap's row.
             "small_matrix_value": 1e-12,
             "mip_heuristic_run_feasibility_jump": self.jump_with_start or not with_start,
+            "presolve": "on" if self.presolve else "off",
         }

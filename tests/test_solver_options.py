@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import solvers.highs as highs_module
 from models import AllocationRequest, Status
 from solvers import SolverOptions, allocate
@@ -49,3 +51,18 @@ def test_without_a_start_the_feasibility_jump_runs(monkeypatch):
 def test_jump_with_start_keeps_the_heuristic_on(monkeypatch):
     runs = options_of_each_run(monkeypatch, two_offers("max_coverage"), SolverOptions(jump_with_start=True))
     assert [r[JUMP] for r in runs] == [True, True]
+
+
+@pytest.mark.parametrize(("stage_two_presolve", "expected"), [(False, "off"), (True, "on")])
+def test_only_the_least_spend_stage_follows_stage_two_presolve(monkeypatch, stage_two_presolve, expected):
+    opts = SolverOptions(stage_two_presolve=stage_two_presolve)
+    first, second = options_of_each_run(monkeypatch, two_offers("max_coverage"), opts)
+    assert first["presolve"] == "on"
+    assert second["presolve"] == expected
+
+
+def test_a_guided_stage_two_keeps_presolve(monkeypatch):
+    # Guided, every run of stage two is on a model with most columns fixed at 0: presolve stays.
+    runs = options_of_each_run(monkeypatch, two_offers("max_coverage"), SolverOptions(guide_min_integers=1))
+    assert len(runs) >= 4  # each stage: the LP relaxation and at least one restricted model
+    assert all(r["presolve"] == "on" for r in runs)

@@ -80,6 +80,7 @@ def _solve_checked(
     guide = (
         _Guide(column_offers(model, compiled.columns), cheapest_offers(instance)) if _guided(compiled, opts) else None
     )
+    opts = opts.for_model(request.objective, guided=guide is not None)
     size = ModelSize(**compiled.size)
     # Reading, reporting and checking the answer take up to about a third of the build's time:
     # keep that back from the solver, so the whole call ends within the time limit.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from models import AllocationRequest
+from models import AllocationRequest, Objective
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,10 @@ class SolverOptions:
     # feasible start has one. It costs about 3 ms even on a 60-column model, half of a
     # small run (docs/performance.md): off when there is a start, unless this is set.
     jump_with_start: bool = False
+    # HiGHS's sub-MIP heuristics (RINS, RENS). None: off for max_coverage below the guided
+    # size, where they took most of the time of runs they seldom improved; on otherwise
+    # (min_cost lost by it; a large model stopped by its limit needs their incumbents).
+    sub_mip_heuristics: bool | None = None
     # Whether HiGHS presolves each run; the least-spend stage of max_coverage uses
     # ``stage_two_presolve`` instead (see ``for_stage_two``).
     presolve: bool = True
@@ -42,6 +46,12 @@ class SolverOptions:
             limit = min(limit, self.max_time_limit_s)
         gap = request.options.mip_gap if self.mip_gap is None else self.mip_gap
         return replace(self, time_limit_s=limit, mip_gap=gap)
+
+    def for_model(self, objective: Objective, guided: bool) -> SolverOptions:
+        """Resolve what depends on the model: sub-MIP heuristics, when left to the engine."""
+        if self.sub_mip_heuristics is not None:
+            return self
+        return replace(self, sub_mip_heuristics=guided or objective is Objective.MIN_COST)
 
     def tighter(self) -> SolverOptions:
         """The same solve, asked to respect every row a hundred times more closely."""
@@ -81,4 +91,6 @@ class SolverOptions:
             "small_matrix_value": 1e-12,
             "mip_heuristic_run_feasibility_jump": self.jump_with_start or not with_start,
             "presolve": "on" if self.presolve else "off",
+            "mip_heuristic_run_rins": self.sub_mip_heuristics is not False,  # None: HiGHS's default
+            "mip_heuristic_run_rens": self.sub_mip_heuristics is not False,
         }

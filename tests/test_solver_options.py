@@ -66,3 +66,22 @@ def test_a_guided_stage_two_keeps_presolve(monkeypatch):
     runs = options_of_each_run(monkeypatch, two_offers("max_coverage"), SolverOptions(guide_min_integers=1))
     assert len(runs) >= 4  # each stage: the LP relaxation and at least one restricted model
     assert all(r["presolve"] == "on" for r in runs)
+
+
+RINS, RENS = "mip_heuristic_run_rins", "mip_heuristic_run_rens"
+
+
+@pytest.mark.parametrize(
+    ("objective", "opts", "expected"),
+    [
+        ("max_coverage", SolverOptions(), False),  # by default off for max_coverage ...
+        ("min_cost", SolverOptions(), True),  # ... on for min_cost ...
+        ("max_coverage", SolverOptions(guide_min_integers=1), True),  # ... and for guided models
+        ("max_coverage", SolverOptions(sub_mip_heuristics=True), True),  # as set, when set
+        ("min_cost", SolverOptions(sub_mip_heuristics=False), False),
+        ("max_coverage", SolverOptions(guide_min_integers=1, sub_mip_heuristics=False), False),
+    ],
+)
+def test_sub_mip_heuristics_by_objective_and_size_unless_set(monkeypatch, objective, opts, expected):
+    runs = options_of_each_run(monkeypatch, two_offers(objective, floor=30 if objective == "min_cost" else 0), opts)
+    assert runs and all(r[RINS] is expected and r[RENS] is expected for r in runs)

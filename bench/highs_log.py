@@ -3,8 +3,9 @@
     python -m bench.highs_log 40x250 max_coverage 60 [option=value ...]
     python -m bench.highs_log dla - 30 [option=value ...]     # the built-in example
 
-seed=N picks the generated instance's seed (default 1); engine.FIELD=VALUE sets a
-field of solvers.SolverOptions (engine.guide_min_integers=none: no guided solve);
+seed=N picks the generated instance's seed (default 1); engine.FIELD=VALUE (an
+integer, true, false or none) sets a field of solvers.SolverOptions
+(engine.guide_min_integers=none: no guided solve; engine.jump_with_start=true);
 any other option=value is a HiGHS option. Prints HiGHS's own log of every run (LP relaxations and restricted models of the
 guided solve included), then the result.
 """

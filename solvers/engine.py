@@ -21,7 +21,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from models import AllocationRequest, AllocationResult, Finding, ModelSize, Objective, Severity, Status
-from solvers.build import SCORE_ROW_SCALE, SCORE_SLACK, column_offers, create_model
+from solvers.build import SCORE_ROW_SCALE, SCORE_SLACK, column_offers, create_model, release
 from solvers.check import check_result
 from solvers.diagnose import diagnose
 from solvers.errors import SolutionRejected, SolverFailed
@@ -73,9 +73,25 @@ def _without_gc() -> Iterator[None]:
 def _solve_checked(
     instance: Instance, opts: SolverOptions, deadline: float, began: float, last_try: bool = False
 ) -> AllocationResult | None:
-    request = instance.request
     built = time.perf_counter()
     model = create_model(instance)
+    try:
+        return _solve_model(model, instance, opts, deadline, began, built, last_try)
+    finally:
+        release(model)  # freed when this returns, not at the next garbage collection
+
+
+def _solve_model(
+    model: pyo.ConcreteModel,
+    instance: Instance,
+    opts: SolverOptions,
+    deadline: float,
+    began: float,
+    built: float,
+    last_try: bool,
+) -> AllocationResult | None:
+    """``_solve_checked`` from the built model on: compile, solve, read, report, check."""
+    request = instance.request
     compiled = compile_model(model)
     guide = (
         _Guide(column_offers(model, compiled.columns), cheapest_offers(instance)) if _guided(compiled, opts) else None

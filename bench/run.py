@@ -45,6 +45,8 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
 def reps_for(offers: int) -> int:
+    if offers <= 50:  # millisecond solves: a median of 7 moved by 10% between runs
+        return 31
     if offers <= 100:
         return 7
     if offers <= 500:

@@ -197,9 +197,7 @@ def _least_spend_stage(
     Without a result, the model keeps stage one's allocation: valid, just not the cheapest.
     """
     state = SolveState.LIMIT_NO_SOLUTION
-    # HiGHS's presolve as SolverOptions.stage_two_presolve says, but always for a guided
-    # stage: its restricted models fix most columns at 0, and presolve removes them.
-    stage_opts = opts if guide is not None else opts.for_stage_two()
+    stage_opts = opts.for_stage_two(guided=guide is not None)
     for slack in STAGE_TWO_SLACKS:
         left = deadline - time.perf_counter()
         if left <= 0:

@@ -61,14 +61,15 @@ class SolverOptions:
             integrality_tolerance=self.integrality_tolerance / 100,
         )
 
-    def for_stage_two(self) -> SolverOptions:
+    def for_stage_two(self, guided: bool) -> SolverOptions:
         """Options for the least-spend stage: HiGHS's presolve as ``stage_two_presolve`` says.
 
         That stage starts from stage one's allocation with one more row (the score held);
         presolving it cost more than it saved on the benchmark set below the guided solve's
-        size (docs/performance.md); the engine keeps presolve for a guided stage two.
+        size (docs/performance.md). A guided stage keeps presolve: its restricted models fix
+        most columns at 0, and presolve removes them.
         """
-        return replace(self, presolve=self.stage_two_presolve)
+        return self if guided else replace(self, presolve=self.stage_two_presolve)
 
     @property
     def gap(self) -> float:

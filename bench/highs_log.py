@@ -10,6 +10,7 @@ any other option=value is a HiGHS option. Prints HiGHS's own log of every run (L
 guided solve included), then the result.
 """
 import sys, time
+from bench.cli_values import option_value
 from bench.instances import dla_case, make_request
 from models import AllocationRequest
 import solvers.options as O
@@ -20,9 +21,8 @@ for a in sys.argv[4:]:
     if k == "seed":
         seed = int(v); continue
     if k.startswith("engine."):
-        engine[k[7:]] = {"none": None, "true": True, "false": False}.get(v) if v in ("none", "true", "false") else int(v); continue
-    extra[k] = {"true": True, "false": False}.get(v, v)
-    if isinstance(extra[k], str) and k not in ("presolve", "solver"): extra[k] = float(v) if ("." in v or "e" in v) else int(v)
+        engine[k[7:]] = option_value(v); continue
+    extra[k] = option_value(v)
 base = O.SolverOptions.highs
 O.SolverOptions.highs = lambda self, t, **kw: {**base(self, t, **kw), "output_flag": True, **extra}
 if sys.argv[1] == "dla":

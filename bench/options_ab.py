@@ -8,6 +8,7 @@ engine.FIELD sets a field of solvers.SolverOptions instead of a HiGHS option
 set to one objective; SEEDS=N uses seeds 1 to N (default 3). Prints per instance seconds/status/objective and, per variant, total, geometric mean, worst.
 """
 import os, sys, time, math, statistics
+from bench.cli_values import option_value
 from bench.instances import make_request
 from models import AllocationRequest
 import solvers.options as O
@@ -19,9 +20,7 @@ for v in sys.argv[2:]:
     d = {}
     for a in filter(None, kv.split(",")):
         k, val = a.split("=")
-        d[k] = {"true": True, "false": False, "none": None}.get(val, val)
-        if isinstance(d[k], str) and k != "presolve":
-            d[k] = float(val) if ("." in val or "e" in val) else int(val)
+        d[k] = option_value(val)
     variants[name] = d
 cur = {}
 def highs(self, t, **kw): return {**base_highs(self, t, **kw), **{k: v for k, v in cur.items() if not k.startswith("engine.")}}

@@ -116,7 +116,7 @@ class _Reader:
         for arg in expr.args:
             cls = arg.__class__
             if cls is MonomialTermExpression:
-                coef, var = arg.args
+                coef, var = arg._args_  # the two children; `.args` slices a copy (Pyomo reads them so too)
                 if coef.__class__ not in native_numeric_types:
                     raise _NotPlain
             elif cls in native_numeric_types:

@@ -22,8 +22,8 @@ def load_values(model: pyo.ConcreteModel, compiled: Compiled, values: np.ndarray
     """Write a solution into the model's variables (columns the compiler dropped read 0)."""
     for var in model.component_data_objects(pyo.Var, descend_into=True):
         var.set_value(0, skip_validation=True)
-    for var, value in zip(compiled.columns, values):
-        var.set_value(float(value), skip_validation=True)
+    for var, value in zip(compiled.columns, np.asarray(values, dtype=float).tolist()):  # Python floats, made in C
+        var.set_value(value, skip_validation=True)
 
 
 def quantities(model: pyo.ConcreteModel, instance: Instance) -> list[float]:

@@ -79,27 +79,21 @@ class _Reader:
         objectives = list(model.component_data_objects(pyo.Objective, active=True, descend_into=False))
         c_data, c_index, c_ptr, offsets = [], [], [0], []
         for objective in objectives:
-            coefs, constant = self._terms(_linear_of(objective.expr))
-            c_index.extend(coefs)
-            c_data.extend(coefs.values())
+            offsets.append(self._append(_linear_of(objective.expr), c_index, c_data))
             c_ptr.append(len(c_data))
-            offsets.append(constant)
         a_data, a_index, a_ptr, rhs, rows = [], [], [0], [], []
         for con in model.component_data_objects(pyo.Constraint, active=True, descend_into=False):
             lb, body, ub = _bounded(con)
-            coefs, constant = self._terms(body)
-            if not coefs:
-                raise _NotPlain  # a constant row: Pyomo drops it or reports it infeasible
-            for kind, bound in ((0, ub),) if lb == ub else ((1, ub), (-1, lb)):
-                if bound is not None:
-                    rows.append((con, kind))
-                    rhs.append(bound - constant)
-                    a_index.extend(coefs)
-                    a_data.extend(coefs.values())
-                    a_ptr.append(len(a_data))
+            constant = self._append(body, a_index, a_data)
+            # _bounded gives one finite side, or the same value on both (an equality)
+            rows.append((con, 0 if lb == ub else 1 if ub is not None else -1))
+            rhs.append((ub if ub is not None else lb) - constant)
+            a_ptr.append(len(a_data))
         n = len(self.variables)
         c = _csc(c_data, c_index, c_ptr, n)
         A = _csc(a_data, a_index, a_ptr, n)
+        if A.shape[0] and not np.bincount(A.indices, minlength=A.shape[0]).all():
+            raise _NotPlain  # a constant row: Pyomo drops it or reports it infeasible
         used = (np.diff(A.indptr) > 0) | (np.diff(c.indptr) > 0)
         keep = np.concatenate((used, [True]))
         columns = [v for v, u in zip(self.variables, used) if u]
@@ -107,12 +101,14 @@ class _Reader:
         A = sp.csc_array((A.data, A.indices, A.indptr[keep]), shape=(A.shape[0], len(columns)))
         return LinearForm(c, np.array(offsets), A, np.array(rhs), rows, columns, objectives)
 
-    def _terms(self, expr: LinearExpression) -> tuple[dict[int, float], float]:
-        """{column: coefficient} in order of first appearance, as Pyomo's LinearRepn builds it."""
-        coefs: dict[int, float] = {}
+    def _append(self, expr: LinearExpression, index: list[int], data: list[float]) -> float:
+        """Append expr's (column, coefficient) terms to ``index`` and ``data``; return its constant.
+
+        A repeated variable's terms are left for ``_csc`` to sum and zeros for it to drop.
+        """
         constant = 0
-        merged = False  # only a sum of a repeated variable's coefficients can be zero
         column_of = self.column_of
+        add_index, add_data = index.append, data.append
         for arg in expr.args:
             cls = arg.__class__
             if cls is MonomialTermExpression:
@@ -129,14 +125,9 @@ class _Reader:
             column = column_of.get(id(var))
             if column is None:
                 column = self._add_component(var)
-            if column in coefs:
-                coefs[column] += coef
-                merged = True
-            elif coef:
-                coefs[column] = coef
-        if merged:
-            coefs = {k: v for k, v in coefs.items() if v}
-        return coefs, constant
+            add_index(column)
+            add_data(coef)
+        return constant
 
     def _add_component(self, var: VarData) -> int:
         """Give every variable of ``var``'s component a column, in index order (as Pyomo does)."""

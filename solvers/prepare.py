@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from models import AllocationRequest, Discount, Mineral, Objective, SupplierOffer
 from solvers.pricing import Tier, tariff_rate, tiers
@@ -159,7 +160,7 @@ def _shape(cut: list[Tier], discount: Discount) -> str:
         return CostShape.LINEAR
     if discount is Discount.ALL_UNITS:
         return CostShape.ALL_UNITS
-    rising = all(b.price >= a.price for a, b in zip(cut, cut[1:]))
+    rising = all(b.price >= a.price for a, b in pairwise(cut))
     return CostShape.LINEAR if rising else CostShape.INCREMENTAL
 
 

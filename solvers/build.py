@@ -83,13 +83,13 @@ def uses_indicator(instance: Instance, od: OfferData) -> bool:
 
 def column_offers(m: pyo.ConcreteModel, columns: list[pyo.Var]) -> np.ndarray:
     """The offer (position in instance.offers) of every column; -1 for a mineral's column."""
-    per_offer = {id(m.x), id(m.seg), id(m.z), id(m.y), id(m.n)}
-    owners = np.full(len(columns), -1, dtype=np.int64)
-    for c, var in enumerate(columns):
-        if id(var.parent_component()) in per_offer:
-            index = var.index()
-            owners[c] = index[0] if isinstance(index, tuple) else index
-    return owners
+    v = m.vars
+    owner = {id(var): i for i, var in v.x.items()}
+    for per_offer in (v.seg, v.z):
+        owner.update((id(var), i) for (i, _), var in per_offer.items())
+    for per_offer in (v.y, v.n):
+        owner.update((id(var), i) for i, var in per_offer.items())
+    return np.fromiter((owner.get(id(var), -1) for var in columns), dtype=np.int64, count=len(columns))
 
 
 def segmented(od: OfferData) -> bool:

@@ -34,7 +34,7 @@ def diagnose(instance: Instance, options: SolverOptions, time_left: float, size)
     outcome = solve(compiled, options, time_left)
     if outcome.values is None:
         return [_unexplained(request, "the diagnosis ran out of time" if outcome.state is not SolveState.INFEASIBLE else "")]
-    load_values(model, compiled, outcome.values)
+    load_values(compiled, outcome.values)
     q = quantities(model, instance)
     elastic = build_result(request, q, SolveStats(Status.FEASIBLE, time.perf_counter() - began, size), [])
     limits = [f for f in solved_findings(instance, elastic) if f.code.endswith("_binding")]

@@ -114,11 +114,11 @@ def _solve_model(
         findings = [stopped_finding(first.message, opts)]
         return empty_result(request, Status.NO_SOLUTION, time.perf_counter() - began, findings, size)
 
-    load_values(model, compiled, first.values)
+    load_values(compiled, first.values)
     proven = first.state is SolveState.OPTIMAL
     notes: list[Finding] = []
     if request.objective is Objective.MAX_COVERAGE:
-        second = _least_spend_stage(model, compiled, guide, first, opts, deadline)
+        second = _least_spend_stage(compiled, guide, first, opts, deadline)
         proven = proven and second is SolveState.OPTIMAL
         if second is not SolveState.OPTIMAL:
             notes.append(_stage_two_note(second))
@@ -183,7 +183,6 @@ STAGE_TWO_SLACKS = (SCORE_SLACK, 1e-9, 1e-7)
 
 
 def _least_spend_stage(
-    model: pyo.ConcreteModel,
     compiled: Compiled,
     guide: _Guide | None,
     first: SolveOutcome,
@@ -206,7 +205,7 @@ def _least_spend_stage(
         second = _solve(staged, guide, stage_opts, left, start=first.values)
         state = second.state
         if second.values is not None and np.all(np.isfinite(second.values)):
-            load_values(model, staged, second.values)
+            load_values(staged, second.values)
             return state
         if state is not SolveState.INFEASIBLE:
             return state

@@ -18,9 +18,9 @@ from solvers.highs import Compiled
 from solvers.prepare import ZERO, CostShape, Instance
 
 
-def load_values(model: pyo.ConcreteModel, compiled: Compiled, values: np.ndarray) -> None:
-    """Write a solution into the model's variables (columns the compiler dropped read 0)."""
-    for var in model.component_data_objects(pyo.Var, descend_into=True):
+def load_values(compiled: Compiled, values: np.ndarray) -> None:
+    """Write a solution into the compiled model's variables (variables the compiler dropped read 0)."""
+    for var in compiled.unused:
         var.set_value(0, skip_validation=True)
     for var, value in zip(compiled.columns, np.asarray(values, dtype=float).tolist()):  # Python floats, made in C
         var.set_value(value, skip_validation=True)

@@ -71,6 +71,8 @@ class Compiled:
     integrality: np.ndarray
     # (sign, offset, cost) of every further active objective, for ``next_stage``
     following: list[tuple[float, float, np.ndarray]] = field(default_factory=list)
+    # the model's free variables that are not columns (in no active row or objective)
+    unused: list[pyo.Var] = field(default_factory=list)
 
     @property
     def size(self) -> dict[str, int]:
@@ -102,7 +104,8 @@ def compile_model(model: pyo.ConcreteModel) -> Compiled:
     Further active objectives (in declaration order) are kept for ``next_stage``, so a
     lexicographic second stage needs no second compile.
     """
-    info = read_linear_form(model) or LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+    fast = read_linear_form(model)
+    info = fast or LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
     signs = [1.0 if o.sense == pyo.minimize else -1.0 for o in info.objectives] or [1.0]
     costs = info.c.toarray() if info.c.shape[0] else np.zeros((1, len(info.columns)))
     offsets = np.asarray(info.c_offset, dtype=float) if len(info.c_offset) else np.zeros(1)
@@ -122,6 +125,11 @@ def compile_model(model: pyo.ConcreteModel) -> Compiled:
     col_lower = np.array([-np.inf if lb is None else lb for lb, _ in bounds], dtype=float)
     col_upper = np.array([np.inf if ub is None else ub for _, ub in bounds], dtype=float)
     integrality = np.array([1 if v.is_integer() else 0 for v in columns], dtype=np.int32)
+    if fast is not None:
+        unused = fast.unused
+    else:
+        taken = {id(v) for v in columns}
+        unused = [v for v in model.component_data_objects(pyo.Var) if id(v) not in taken and not v.fixed]
     cost = sign * costs[0]
     offset = float(offsets[0])
     following = [(signs[k], signs[k] * float(offsets[k]), signs[k] * costs[k]) for k in range(1, len(signs))]
@@ -137,6 +145,7 @@ def compile_model(model: pyo.ConcreteModel) -> Compiled:
         matrix=A,
         integrality=integrality,
         following=following,
+        unused=unused,
     )
 
 
@@ -163,6 +172,7 @@ def next_stage(compiled: Compiled, keep: float, row_scale: float) -> Compiled:
         matrix=A,
         integrality=compiled.integrality,
         following=compiled.following[1:],
+        unused=compiled.unused,
     )
 
 

@@ -54,6 +54,7 @@ class LinearForm:
     rows: list[tuple[Any, int]]  # (constraint, kind): 0 equality, 1 <=, -1 >=
     columns: list[VarData]
     objectives: list[Any]
+    unused: list[VarData]  # variables in no row or objective (not columns)
 
 
 def read_linear_form(model: pyo.ConcreteModel) -> LinearForm | None:
@@ -97,9 +98,13 @@ class _Reader:
         used = (np.diff(A.indptr) > 0) | (np.diff(c.indptr) > 0)
         keep = np.concatenate((used, [True]))
         columns = [v for v, u in zip(self.variables, used) if u]
+        unused = [v for v, u in zip(self.variables, used) if not u]
+        for component in model.component_objects(pyo.Var, descend_into=False):
+            if id(component) not in self.seen:  # a Var in no row or objective at all
+                unused.extend(component.values())
         c = sp.csc_array((c.data, c.indices, c.indptr[keep]), shape=(c.shape[0], len(columns)))
         A = sp.csc_array((A.data, A.indices, A.indptr[keep]), shape=(A.shape[0], len(columns)))
-        return LinearForm(c, np.array(offsets), A, np.array(rhs), rows, columns, objectives)
+        return LinearForm(c, np.array(offsets), A, np.array(rhs), rows, columns, objectives, unused)
 
     def _append(self, expr: LinearExpression, index: list[int], data: list[float]) -> float:
         """Append expr's (column, coefficient) terms to ``index`` and ``data``; return its constant.

@@ -12,11 +12,13 @@ import numpy as np
 import pyomo.environ as pyo
 import pytest
 from hypothesis import HealthCheck, given, settings
+from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from models import AllocationRequest
 from service.examples import example_request, names
 from solvers.build import create_model
+from solvers.extract import load_values
 from solvers.highs import _append_row, compile_model
 from solvers.linear_form import read_linear_form
 from solvers.prepare import prepare
@@ -30,6 +32,8 @@ def _assert_same_form(model: pyo.ConcreteModel) -> None:
     assert [v.name for v in fast.columns] == [v.name for v in ref.columns]
     assert [(c.name, kind) for c, kind in fast.rows] == [(c.name, kind) for c, kind in ref.rows]
     assert [o.name for o in fast.objectives] == [o.name for o in ref.objectives]
+    columns = {id(v) for v in ref.columns}
+    assert {id(v) for v in fast.unused} == {id(v) for v in model.component_data_objects(pyo.Var)} - columns
     assert np.array_equal(np.asarray(fast.rhs, dtype=float), np.asarray(ref.rhs, dtype=float))
     assert np.array_equal(np.asarray(fast.c_offset, dtype=float), np.asarray(ref.c_offset, dtype=float))
     for mine, theirs in ((fast.A, ref.A), (fast.c, ref.c)):
@@ -69,6 +73,33 @@ def test_other_expressions_fall_back_to_pyomo() -> None:
     assert read_linear_form(model) is None
     compiled = compile_model(model)  # through LinearStandardFormCompiler
     assert compiled.matrix.shape == (1, 2)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_variables_outside_every_row_are_unused_and_read_zero(fast: bool) -> None:
+    model = pyo.ConcreteModel()
+    model.x = pyo.Var(range(3), bounds=(0, 1))
+    model.spare = pyo.Var(range(2), bounds=(0, 1))  # a component in no row at all
+    model.row = pyo.Constraint(expr=_row([model.x[0], model.x[1]]) >= 1)  # x[2] in no row either
+    model.obj = pyo.Objective(expr=_row([model.x[0]]))
+    if not fast:
+        model.x[1].fix(1)  # Pyomo's compiler, which leaves fixed variables out
+    compiled = compile_model(model)
+    assert (read_linear_form(model) is not None) is fast
+    expected = [model.x[2], model.spare[0], model.spare[1]]
+    assert {id(v) for v in compiled.unused} == {id(v) for v in expected}
+    for var in model.component_data_objects(pyo.Var):
+        if not var.fixed:
+            var.set_value(0.5)
+    load_values(compiled, np.ones(len(compiled.columns)))
+    assert [v.value for v in expected] == [0, 0, 0]
+    assert model.x[0].value == 1
+    if not fast:
+        assert model.x[1].value == 1  # fixed: left as it is
+
+
+def _row(variables: list) -> LinearExpression:
+    return LinearExpression([MonomialTermExpression((1.0, v)) for v in variables])
 
 
 def test_fixed_variables_fall_back_to_pyomo() -> None:

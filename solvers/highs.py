@@ -112,14 +112,10 @@ def compile_model(model: pyo.ConcreteModel) -> Compiled:
     sign = signs[0]
     A = info.A.tocsc()
     A.sum_duplicates()  # highspy misbehaves on duplicate entries; Pyomo merges them, be sure
-    row_lower = np.full(A.shape[0], -np.inf)
-    row_upper = np.full(A.shape[0], np.inf)
     rhs = np.asarray(info.rhs, dtype=float)
-    for r, (_, kind) in enumerate(info.rows):
-        if kind <= 0:
-            row_lower[r] = rhs[r]
-        if kind >= 0:
-            row_upper[r] = rhs[r]
+    kinds = np.fromiter((kind for _, kind in info.rows), dtype=np.int8, count=len(info.rows))
+    row_lower = np.where(kinds <= 0, rhs, -np.inf)  # 0: equality, -1: >= rhs
+    row_upper = np.where(kinds >= 0, rhs, np.inf)  # 0: equality, 1: <= rhs
     columns = info.columns
     bounds = [v.bounds for v in columns]  # one call per column for both (v.lb and v.ub each resolve both)
     col_lower = np.array([-np.inf if lb is None else lb for lb, _ in bounds], dtype=float)

@@ -165,7 +165,7 @@ def _bounded(con: Any) -> tuple[float | None, LinearExpression, float | None]:
     cls = expr.__class__
     if cls is not EqualityExpression and not (cls is InequalityExpression and not expr.strict):
         raise _NotPlain
-    lhs, rhs = expr.args
+    lhs, rhs = expr._args_  # a relation's two sides; `.args` slices a copy
     if rhs.__class__ in native_numeric_types and lhs.__class__ is LinearExpression:
         return (rhs if cls is EqualityExpression else None), lhs, rhs
     if lhs.__class__ in native_numeric_types and rhs.__class__ is LinearExpression:

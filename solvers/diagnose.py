@@ -15,7 +15,7 @@ import time
 import pyomo.environ as pyo
 
 from models import AllocationRequest, Finding, Objective, Severity, Status
-from solvers.build import create_model
+from solvers.build import create_model, release
 from solvers.extract import load_values, quantities
 from solvers.highs import SolveState, compile_model, solve
 from solvers.options import SolverOptions
@@ -26,8 +26,15 @@ SHORT = 1e-6  # a shortage below this share of its floor is no shortage
 
 
 def diagnose(instance: Instance, options: SolverOptions, time_left: float, size) -> list[Finding]:
-    request = instance.request
     model = create_model(instance)
+    try:
+        return _diagnose(model, instance, options, time_left, size)
+    finally:
+        release(model)  # freed when this returns, as the engine's own model is
+
+
+def _diagnose(model: pyo.ConcreteModel, instance: Instance, options: SolverOptions, time_left: float, size):
+    request = instance.request
     _make_floors_elastic(model, instance)
     compiled = compile_model(model)
     began = time.perf_counter()

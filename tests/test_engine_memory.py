@@ -34,3 +34,30 @@ def test_the_pyomo_model_is_freed_when_allocate_returns(monkeypatch, objective):
     finally:
         if enabled:
             gc.enable()
+
+
+def test_the_diagnosis_model_is_freed_too(monkeypatch):
+    # An infeasible request builds a second model, the elastic one that explains it.
+    import solvers.diagnose as diagnose_module
+
+    models: list[weakref.ref] = []
+    for module in (engine_module, diagnose_module):
+        real = module.create_model
+
+        def recording(instance, real=real):
+            model = real(instance)
+            models.append(weakref.ref(model))
+            return model
+
+        monkeypatch.setattr(module, "create_model", recording)
+    req = request(1_000, [mineral(target=50, min_quantity=90)], [offer("a", 10, 40), offer("b", 12, 40)])
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        result = allocate(req)
+        assert result.status.value == "infeasible"
+        assert any(f.code == "floor_unmet" for f in result.diagnostics)
+        assert len(models) == 2 and all(ref() is None for ref in models)
+    finally:
+        if enabled:
+            gc.enable()

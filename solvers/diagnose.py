@@ -40,7 +40,8 @@ def _diagnose(model: pyo.ConcreteModel, instance: Instance, options: SolverOptio
     began = time.perf_counter()
     outcome = solve(compiled, options, time_left)
     if outcome.values is None:
-        return [_unexplained(request, "the diagnosis ran out of time" if outcome.state is not SolveState.INFEASIBLE else "")]
+        why = "" if outcome.state is SolveState.INFEASIBLE else "the diagnosis ran out of time"
+        return [_unexplained(request, why)]
     load_values(compiled, outcome.values)
     q = quantities(model, instance)
     elastic = build_result(request, q, SolveStats(Status.FEASIBLE, time.perf_counter() - began, size), [])

@@ -3,6 +3,12 @@
     .venv/bin/python -m bench.run            # the full set, DLA to 50,000 offers (~25 min)
     .venv/bin/python -m bench.run --quick    # DLA, 100 and 500 offers (~2 min)
 
+While editing, measure a commit from its own worktree, so that no edit reaches a
+contender started later in the run (the report names the commit, and whether
+the tree had uncommitted changes):
+
+    repo=$PWD && git worktree add /tmp/benchtree HEAD && cd /tmp/benchtree && $repo/.venv/bin/python -m bench.run
+
 Contenders, each in its own process so that peak memory is its own:
   http    ``stockpile serve`` on a free loopback port; the client posts the JSON
           body and waits for the parsed response (validation, engine, JSON both ways)
@@ -258,10 +264,28 @@ def agreement(entry: dict) -> dict[str, str]:
     return out
 
 
-def markdown(results: list[dict], command: str, elapsed: float, when: str | None = None) -> str:
+def revision() -> str:
+    """The commit being measured, and whether the tree has changes beyond it.
+
+    The contenders import the tree's code as they start, one instance after another:
+    edits made while the benchmark runs reach some of them and not others. Run it
+    from a clean worktree (``git worktree add /tmp/benchtree HEAD``) while working.
+    """
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        head, changes = git("rev-parse", "--short", "HEAD"), git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown revision"
+    return f"commit {head}" + (" with uncommitted changes" if changes else "")
+
+
+def markdown(results: list[dict], command: str, elapsed: float, when: str | None = None,
+             rev: str | None = None) -> str:
     when = when or time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = [
-        f"Command: `{command}` — {when}, "
+        f"Command: `{command}` — {when}{f', {rev}' if rev else ''}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, run took {elapsed / 60:.1f} min.",
         "",
         "Median wall seconds per solve; *ratio* = median / median of the raw highspy baseline; *solver* = "
@@ -298,6 +322,25 @@ def markdown(results: list[dict], command: str, elapsed: float, when: str | None
     return "\n".join(lines) + "\n"
 
 
+def _versus_pulp(e: dict, name: str, http: float, pulp: float) -> str:
+    """The 2x-faster-than-PuLP target; a time ratio means nothing when both ran into the time limit."""
+    mine, theirs = e["contenders"]["http"], e["contenders"]["pulp"]
+    limit = e["time_limit_s"]
+    if mine["status"] != "optimal" and theirs["status"] != "optimal" and min(http, pulp) >= 0.95 * limit:
+        found = {c: s["status"] in ("optimal", "feasible") for c, s in (("http", mine), ("pulp", theirs))}
+        if not (found["http"] and found["pulp"]):
+            better = found["http"]
+        elif e["objective"] == "min_cost":
+            better = mine["spend"] <= theirs["spend"]
+        else:
+            better = mine["score"] >= theirs["score"]
+        return (f"- PuLP/CBC vs HTTP, {name}: both stopped at the {limit:g} s limit (stockpile {mine['status']}, "
+                f"CBC {theirs['status']}): no time ratio; stockpile's answer "
+                f"{'at least as good' if better else 'WORSE'}")
+    return (f"- PuLP/CBC vs HTTP, {name}: {pulp / http:.2f}x faster (target >= 2x): "
+            f"{'met' if pulp >= 2 * http else 'NOT met'}")
+
+
 def targets(results: list[dict]) -> list[str]:
     out = ["### Targets (issue 6), as measured in this run", ""]
 
@@ -319,8 +362,7 @@ def targets(results: list[dict]) -> list[str]:
             out.append(f"- HTTP vs highspy, {name}: {http / ref:.2f}x (target <= 1.2x): "
                        f"{'met' if http <= 1.2 * ref else 'NOT met'}")
         if http is not None and pulp and offers >= 500:
-            out.append(f"- PuLP/CBC vs HTTP, {name}: {pulp / http:.2f}x faster (target >= 2x): "
-                       f"{'met' if pulp >= 2 * http else 'NOT met'}")
+            out.append(_versus_pulp(e, name, http, pulp))
         if offers >= 10_000 and offers < 50_000 and http is not None:
             status, peak = get(e, "http", "status"), get(e, "http", "peak_rss_mb")
             ok = status == "optimal" and http <= 60 and peak <= 1536
@@ -382,11 +424,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.render:
         saved = json.loads(RESULTS.read_text())
-        write_doc(markdown(saved["results"], saved["command"], saved["elapsed_s"], saved.get("when")))
+        write_doc(markdown(saved["results"], saved["command"], saved["elapsed_s"], saved.get("when"),
+                           saved.get("revision")))
         plot(saved["results"], PLOT)
         return 0
     command = "python -m bench.run" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
     contenders = [c for c in args.contenders.split(",") if c]
+    rev = revision()
+    if rev.endswith("changes"):
+        print("warning: measuring a tree with uncommitted changes; edits made during the run would reach "
+              "some contenders and not others (run from a clean `git worktree add /tmp/benchtree HEAD`)",
+              file=sys.stderr, flush=True)
     began = time.perf_counter()
     results = []
     for case in suite(quick=args.quick, largest=args.largest):
@@ -395,10 +443,11 @@ def main(argv: list[str] | None = None) -> int:
         reps = args.reps or (min(reps_for(case.offers), 3) if args.quick else reps_for(case.offers))
         print(f"{case.name}: {case.offers} offers, {reps} reps", flush=True)
         results.append(bench_case(case, reps, contenders))
-        section = markdown(results, command, time.perf_counter() - began)
+        section = markdown(results, command, time.perf_counter() - began, rev=rev)
         if not args.no_write:  # after every instance, so that an interrupted run keeps what it measured
             RESULTS.parent.mkdir(parents=True, exist_ok=True)
             RESULTS.write_text(json.dumps({"command": command, "elapsed_s": time.perf_counter() - began,
+                                           "revision": rev,
                                            "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                                            "results": results}, indent=1))
             write_doc(section)

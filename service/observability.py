@@ -5,7 +5,9 @@ gives every request an id (the client's ``X-Request-ID`` when it is sane, a
 new one otherwise, echoed in the response), counts the body, times the
 request and, when it ends, writes one JSON line to the ``stockpile.access``
 logger and updates the metrics. The gateway adds the solve time and the queue
-wait through ``note_timing``. Headers (and so API keys) are never logged.
+wait through ``note_timing``, and reads when the request arrived
+(``arrived_at``): its time limit counts from then, body reading and
+validation included. Headers (and so API keys) are never logged.
 
 Metrics live in a registry per app (several apps can live in one process,
 as in tests); ``/metrics`` renders it. Gauges and counters that belong to the
@@ -31,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 access_log = logging.getLogger("stockpile.access")
 
 _timing: contextvars.ContextVar[dict[str, float] | None] = contextvars.ContextVar("stockpile_timing", default=None)
+_arrival: contextvars.ContextVar[float | None] = contextvars.ContextVar("stockpile_arrival", default=None)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 RESTART_REASONS = ("crash", "deadline", "memory", "start_failed", "died_idle")
@@ -42,6 +45,12 @@ def note_timing(**values: float) -> None:
     timing = _timing.get()
     if timing is not None:
         timing.update(values)
+
+
+def arrived_at() -> float | None:
+    """When the current request reached the server (``time.monotonic()``), before its body
+    was read; None outside a request. A solve's time limit counts from here."""
+    return _arrival.get()
 
 
 class Metrics:
@@ -124,6 +133,7 @@ class RequestLogMiddleware:
         request_id = given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
         timing: dict[str, float] = {}
         token = _timing.set(timing)
+        arrival_token = _arrival.set(time.monotonic())
         state = {"status": 500, "body": 0, "sent": 0}
 
         async def counted_receive() -> Message:
@@ -144,6 +154,7 @@ class RequestLogMiddleware:
             await self.app(scope, counted_receive, tagged_send)
         finally:
             _timing.reset(token)
+            _arrival.reset(arrival_token)
             self._record(scope, request_id, state, timing, time.perf_counter() - began)
 
     def _record(self, scope: Scope, request_id: str, state: dict[str, int], timing: dict[str, float], seconds: float):

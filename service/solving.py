@@ -8,9 +8,11 @@ hands each request to a worker process from ``service.pool.WorkerPool``:
   each at most ``queue_max_wait_s`` (and never longer than its own time
   limit); beyond that: 503 with ``Retry-After``;
 * the response comes within ``time_limit_s + solve_grace_s`` of the request
-  reaching the gateway, whatever the solver does: HiGHS is given the time
-  that is left after the wait, and a worker still busy at the hard deadline
-  is killed and the request answered ``no_solution``;
+  reaching the server (``service.observability.arrived_at``; the gateway,
+  when called outside a request), whatever the solver does: HiGHS is given
+  the time that is left after reading the body, validating it and waiting,
+  and a worker still busy at the hard deadline is killed and the request
+  answered ``no_solution``;
 * a worker that dies mid-solve is replaced; its request gets 503 with
   ``Retry-After``; a model that outgrows the worker memory cap gets 422;
 * ``drain`` (on SIGTERM) turns readiness off, refuses new solves with 503
@@ -34,7 +36,7 @@ import anyio.to_thread
 
 from models import AllocationRequest, AllocationResult, Finding, Severity, Status
 from service.errors import EngineFailure, ModelTooLarge, ServiceUnavailable
-from service.observability import note_timing
+from service.observability import arrived_at, note_timing
 from service.pool import Outcome, PoolClosed, WorkerPool
 from service.settings import Settings
 from solvers import SolverOptions, allocate, empty_result
@@ -156,7 +158,10 @@ class PoolGateway:
     # -- solving ------------------------------------------------------------------
 
     async def solve(self, request: AllocationRequest) -> AllocationResult:
-        arrival = time.monotonic()
+        queued = time.monotonic()
+        # The time limit counts from the request's arrival at the server: reading and
+        # validating its body (seconds at 50,000 offers) and the wait are part of it.
+        arrival = min(arrived_at() or queued, queued)
         options = solver_options(self._settings, request)
         limit = effective_time_limit(options)
         refusal = self.admission_error()
@@ -165,12 +170,16 @@ class PoolGateway:
         self._enter()
         try:
             worker = await self._wait_for_worker(min(self._settings.queue_max_wait_s, limit))
-            waited = time.monotonic() - arrival
-            note_timing(queue_wait_s=waited)
+            note_timing(queue_wait_s=time.monotonic() - queued)
+            deadline = arrival + limit + self._settings.solve_grace_s
+            if time.monotonic() >= deadline:  # reading and validating took it all: spare the worker
+                self._pool.release(worker)
+                self._solves["deadline"] += 1
+                return no_solution_result(request, time.monotonic() - arrival, limit)
             self._running += 1
             try:
-                job = (request, replace(options, time_limit_s=max(limit - waited, MIN_SOLVE_S)))
-                deadline = arrival + limit + self._settings.solve_grace_s
+                spent = time.monotonic() - arrival
+                job = (request, replace(options, time_limit_s=max(limit - spent, MIN_SOLVE_S)))
                 began = time.monotonic()
                 outcome, value = await self._pool.run(worker, job, deadline)
                 note_timing(solve_s=time.monotonic() - began)

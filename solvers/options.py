@@ -30,6 +30,11 @@ class SolverOptions:
     # feasible start has one. It costs about 3 ms even on a 60-column model, half of a
     # small run (docs/performance.md): off when there is a start, unless this is set.
     jump_with_start: bool = False
+    # In a run without a start (min_cost, max_coverage with floors). None: off below the
+    # guided size, where the other heuristics find the first incumbent soon enough and
+    # the solve was faster without it (docs/performance.md); on for guided models,
+    # whose first incumbent a time limit may otherwise cut off.
+    feasibility_jump: bool | None = None
     # HiGHS's sub-MIP heuristics (RINS, RENS). None: off for max_coverage below the guided
     # size, where they took most of the time of runs they seldom improved; on otherwise
     # (min_cost lost by it; a large model stopped by its limit needs their incumbents).
@@ -48,10 +53,13 @@ class SolverOptions:
         return replace(self, time_limit_s=limit, mip_gap=gap)
 
     def for_model(self, objective: Objective, guided: bool) -> SolverOptions:
-        """Resolve what depends on the model: sub-MIP heuristics, when left to the engine."""
-        if self.sub_mip_heuristics is not None:
-            return self
-        return replace(self, sub_mip_heuristics=guided or objective is Objective.MIN_COST)
+        """Resolve what depends on the model: the heuristics left to the engine (None)."""
+        resolved = self
+        if self.sub_mip_heuristics is None:
+            resolved = replace(resolved, sub_mip_heuristics=guided or objective is Objective.MIN_COST)
+        if self.feasibility_jump is None:
+            resolved = replace(resolved, feasibility_jump=guided)
+        return resolved
 
     def tighter(self) -> SolverOptions:
         """The same solve, asked to respect every row a hundred times more closely."""
@@ -90,7 +98,10 @@ class SolverOptions:
             # HiGHS drops matrix entries below 1e-9 by default; an offer whose whole bound costs
             # less than 1e-9 of a cap is still a real term of that cap's row.
             "small_matrix_value": 1e-12,
-            "mip_heuristic_run_feasibility_jump": self.jump_with_start or not with_start,
+            # feasibility_jump None (not resolved by for_model): HiGHS's default, on
+            "mip_heuristic_run_feasibility_jump": (
+                self.jump_with_start if with_start else self.feasibility_jump is not False
+            ),
             "presolve": "on" if self.presolve else "off",
             "mip_heuristic_run_rins": self.sub_mip_heuristics is not False,  # None: HiGHS's default
             "mip_heuristic_run_rens": self.sub_mip_heuristics is not False,

@@ -42,10 +42,36 @@ def test_max_coverage_stages_both_have_a_start_so_no_feasibility_jump(monkeypatc
     assert first[JUMP] is False and second[JUMP] is False
 
 
-def test_without_a_start_the_feasibility_jump_runs(monkeypatch):
+def jump_by_start(monkeypatch, req: AllocationRequest, opts: SolverOptions) -> list[tuple[bool, bool]]:
+    """(given a start, feasibility jump on) for every run ``allocate(req, opts)`` makes."""
+    seen: list[tuple[bool, bool]] = []
+    real = SolverOptions.highs
+
+    def spy(self, time_left, with_start=False):
+        values = real(self, time_left, with_start=with_start)
+        seen.append((with_start, values[JUMP]))
+        return values
+
+    monkeypatch.setattr(SolverOptions, "highs", spy)
+    assert allocate(req, opts).status is Status.OPTIMAL
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("opts", "expected"),
+    [
+        (SolverOptions(), False),  # below the guided size: the other heuristics find one soon enough
+        (SolverOptions(guide_min_integers=1), True),  # guided: a large model's first incumbent
+        (SolverOptions(feasibility_jump=True), True),  # as set, when set
+        (SolverOptions(guide_min_integers=1, feasibility_jump=False), False),
+    ],
+)
+def test_without_a_start_the_feasibility_jump_by_size_unless_set(monkeypatch, opts, expected):
     # With a floor, buying nothing is no start: HiGHS must find a first incumbent itself.
-    (only,) = options_of_each_run(monkeypatch, two_offers("min_cost", floor=30))
-    assert only[JUMP] is True
+    runs = jump_by_start(monkeypatch, two_offers("min_cost", floor=30), opts)
+    without = [jump for started, jump in runs if not started]
+    assert without and all(jump is expected for jump in without)
+    assert all(jump is False for started, jump in runs if started)  # a start: never (jump_with_start)
 
 
 def test_jump_with_start_keeps_the_heuristic_on(monkeypatch):

@@ -10,7 +10,7 @@ PORT   ?= 8000
 BASE_IMAGE ?= python:3.11-slim
 IMAGE      ?= stockpile:latest
 
-.PHONY: install run test clean bench wheels image test-container
+.PHONY: install run test lint clean bench wheels image test-container
 
 # (Re)install when the project's dependency list changes.
 $(STAMP): pyproject.toml
@@ -25,9 +25,13 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/stockpile serve --host $(HOST) --port $(PORT)
 
-## Install and run every test.
-test: $(STAMP) soffice
+## Install and run every test (after the linter).
+test: $(STAMP) soffice lint
 	$(BIN)/python -m pytest
+
+## Lint the code (ruff, at the version pinned in the test extras).
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 ## Wheels of the project and of every dependency (at the versions the venv
 ## runs), built here so that `docker build` needs no network.

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -24,8 +25,8 @@ from models import AllocationRequest, AllocationResult, ModelSize, Objective, St
 from solvers import check_result
 
 # The engine's own stage-two score row, re-exported so that every contender holds the score alike.
-from solvers.build import SCORE_ROW_SCALE as SCORE_ROW_SCALE
-from solvers.build import SCORE_SLACK as SCORE_SLACK
+from solvers.build import SCORE_ROW_SCALE as SCORE_ROW_SCALE  # noqa: PLC0414 - an explicit re-export
+from solvers.build import SCORE_SLACK as SCORE_SLACK  # noqa: PLC0414
 from solvers.report import SolveStats, build_result
 
 
@@ -93,7 +94,7 @@ def contract(request: AllocationRequest) -> Contract:
             continue
         lo, hi, price = _tiers(o, U)
         all_units = o.discount.value == "all_units" and len(price) > 1
-        convex = len(price) == 1 or (not all_units and all(b >= a for a, b in zip(price, price[1:])))
+        convex = len(price) == 1 or (not all_units and all(b >= a for a, b in pairwise(price)))
         by_mineral[j].append(len(offers))
         offers.append(Offer(i, j, U, 1.0 + request.policy.tariffs.get(o.country, 0.0), lo, hi, price, all_units,
                             convex, o.min_order, lot, lots, min_lots, o.fixed_cost))

@@ -9,12 +9,15 @@ integer, true, false or none) sets a field of solvers.SolverOptions
 any other option=value is a HiGHS option. Prints HiGHS's own log of every run (LP relaxations and restricted models of the
 guided solve included), then the result.
 """
-import sys, time
+import sys
+import time
+
+import solvers.options as O
 from bench.cli_values import option_value
 from bench.instances import dla_case, make_request
 from models import AllocationRequest
-import solvers.options as O
 from solvers import allocate
+
 extra, engine, seed = {}, {}, 1
 for a in sys.argv[4:]:
     k, v = a.split("=")

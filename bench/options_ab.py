@@ -7,12 +7,18 @@ engine.FIELD sets a field of solvers.SolverOptions instead of a HiGHS option
 (e.g. "unguided:engine.guide_min_integers=none"). OBJECTIVES=min_cost limits the
 set to one objective; SEEDS=N uses seeds 1 to N (default 3). Prints per instance seconds/status/objective and, per variant, total, geometric mean, worst.
 """
-import os, sys, time, math, statistics
+import math
+import os
+import statistics
+import sys
+import time
+
+import solvers.options as O
 from bench.cli_values import option_value
 from bench.instances import make_request
 from models import AllocationRequest
-import solvers.options as O
 from solvers import allocate
+
 base_highs = O.SolverOptions.highs
 variants = {"default": {}}
 for v in sys.argv[2:]:

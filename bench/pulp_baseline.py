@@ -122,7 +122,7 @@ def solve(request: AllocationRequest) -> Outcome:
         return _status(prob)
 
     status = cbc(False)
-    val = lambda v: v.varValue or 0.0  # noqa: E731
+    val = lambda v: v.varValue or 0.0
     first = {v.name: val(v) for v in prob.variables()}
     if c.max_coverage and status in ("optimal", "feasible") and limit_s - (time.perf_counter() - began) < 1.0:
         status = "feasible"  # no time left for the least-spend stage

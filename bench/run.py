@@ -177,11 +177,10 @@ def _tree(pid: int) -> list[int]:
 
 
 def _hwm(pid: int) -> float:
-    with contextlib.suppress(OSError):
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return 0.0
 
 
@@ -285,15 +284,15 @@ def markdown(results: list[dict], command: str, elapsed: float, when: str | None
              rev: str | None = None) -> str:
     when = when or time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = [
-        f"Command: `{command}` — {when}{f', {rev}' if rev else ''}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, run took {elapsed / 60:.1f} min.",
+        (f"Command: `{command}` — {when}{f', {rev}' if rev else ''}, "
+         f"{os.cpu_count()} cores, Python {platform.python_version()}, run took {elapsed / 60:.1f} min."),
         "",
-        "Median wall seconds per solve; *ratio* = median / median of the raw highspy baseline; *solver* = "
-        "median seconds inside HiGHS's `run` (for PuLP: its whole `solve` call, which writes an MPS file and "
-        "runs CBC); *overhead* = everything else (engine: prepare, Pyomo build, compile, extract, report, check). "
-        "*peak MB* = the contender's process peak RSS (VmHWM) over the whole instance, interpreter included. "
-        "*agrees* = same status, score and spend as the highspy baseline within the request's gap, every "
-        "allocation having passed the plain-arithmetic check.",
+        ("Median wall seconds per solve; *ratio* = median / median of the raw highspy baseline; *solver* = "
+         "median seconds inside HiGHS's `run` (for PuLP: its whole `solve` call, which writes an MPS file and "
+         "runs CBC); *overhead* = everything else (engine: prepare, Pyomo build, compile, extract, report, check). "
+         "*peak MB* = the contender's process peak RSS (VmHWM) over the whole instance, interpreter included. "
+         "*agrees* = same status, score and spend as the highspy baseline within the request's gap, every "
+         "allocation having passed the plain-arithmetic check."),
         "",
     ]
     for e in results:

@@ -15,6 +15,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from pydantic import ValidationError
@@ -75,7 +76,7 @@ def _solve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         raw = None  # read below, with problems reported by sheet and cell
     elif args.file:
         try:
-            text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
+            text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
             raw = json.loads(text)
         except (OSError, ValueError) as exc:
             print(f"stockpile: cannot read {args.file}: {exc}", file=sys.stderr)

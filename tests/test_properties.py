@@ -80,8 +80,8 @@ def test_scaling_money_by_1000_gives_the_same_quantities(req):
     qa = {line.supplier_id: line.quantity for line in a.allocations}
     qb = {line.supplier_id: line.quantity for line in b.allocations}
     assert qa.keys() == qb.keys()
-    for key in qa:
-        assert qb[key] == pytest.approx(qa[key], rel=1e-6, abs=1e-6)
+    for key, quantity in qa.items():
+        assert qb[key] == pytest.approx(quantity, rel=1e-6, abs=1e-6)
 
 
 def _scale_money(data: dict, factor: float) -> dict:

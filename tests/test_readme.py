@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-BODIES = re.findall(r"curl [^\n]*-X POST (\S+) [^\n]*-d '(\{.*?\})'", README, flags=re.S)
+BODIES = re.findall(r"curl [^\n]*-X POST (\S+) [^\n]*-d '(\{.*?\})'", README, flags=re.DOTALL)
 
 
 def test_readme_starts_with_the_two_commands():

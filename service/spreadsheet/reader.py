@@ -393,9 +393,7 @@ def _suppressed(loc: tuple[Any, ...], out: _Collector, suppressed: set[tuple[Any
     for k in range(1, len(loc) + 1):
         if tuple(loc[:k]) in out.bad or tuple(loc[:k]) in suppressed:
             return True
-    if len(loc) >= 3 and (loc[0], "*", loc[2]) in suppressed:
-        return True
-    return False
+    return len(loc) >= 3 and (loc[0], "*", loc[2]) in suppressed
 
 
 def build_request(

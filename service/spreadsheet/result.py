@@ -182,7 +182,7 @@ def _copy_of(source: IO[bytes]) -> Workbook | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             wb = openpyxl.load_workbook(source, data_only=False, keep_links=False)
-    except Exception:  # the file was already read once; fall back to writing the inputs afresh
+    except Exception:  # noqa: BLE001 - it was already read once; fall back to writing the inputs afresh
         return None
     for title in list(wb.sheetnames):
         if title.strip().lower() in {s.lower() for s in L.OUTPUT_SHEETS}:

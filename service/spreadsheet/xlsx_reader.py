@@ -60,9 +60,7 @@ def _table(wb: Any, ws: ReadOnlyWorksheet, title: str, limits: Limits) -> Table:
             date_formats=wb._date_formats,
             timedelta_formats=wb._timedelta_formats,
         )
-        count = 0
-        for row_number, cells in parser.parse():
-            count += 1
+        for count, (row_number, cells) in enumerate(parser.parse(), start=1):
             if count > limits.max_rows:
                 table.too_many_rows = limits.max_rows
                 return table
@@ -96,7 +94,7 @@ def read_workbook(f: IO[bytes], limits: Limits) -> AllocationRequest:
                 wb.close()
     except StockpileError:
         raise
-    except Exception as exc:  # an untrusted file may break the parser in any way: report it, never a 500
+    except Exception as exc:  # noqa: BLE001 - an untrusted file may break the parser in any way: never a 500
         raise file_problem(
             f"the file cannot be read as an XLSX workbook ({type(exc).__name__}: {exc})"[:400], "not_xlsx"
         ) from None

@@ -7,7 +7,7 @@ import io
 import time
 import tracemalloc
 import zipfile
-from typing import Any
+from typing import Any, Self
 
 import anyio
 import openpyxl
@@ -46,12 +46,12 @@ def _replace_part(data: bytes, name: str, content: bytes) -> bytes:
 class Measured:
     """Wall time and peak traced Python memory of a block."""
 
-    def __enter__(self) -> Measured:
+    def __enter__(self) -> Self:
         tracemalloc.start()
         self.t0 = time.perf_counter()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self.t0
         self.peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()

@@ -10,9 +10,11 @@ hands each request to a worker process from ``service.pool.WorkerPool``:
 * the response comes within ``time_limit_s + solve_grace_s`` of the request
   reaching the server (``service.observability.arrived_at``; the gateway,
   when called outside a request), whatever the solver does: HiGHS is given
-  the time that is left after reading the body, validating it and waiting,
-  and a worker still busy at the hard deadline is killed and the request
-  answered ``no_solution``;
+  the time that is left after reading the body, validating it and waiting
+  (a wait that never runs past the deadline), a worker still busy at the
+  hard deadline is killed and the request answered ``no_solution``, and a
+  request whose deadline passed before a worker took it is answered so
+  without one;
 * a worker that dies mid-solve is replaced; its request gets 503 with
   ``Retry-After``; a model that outgrows the worker memory cap gets 422;
 * ``drain`` (on SIGTERM) turns readiness off, refuses new solves with 503
@@ -88,11 +90,18 @@ class SolveGateway(Protocol):
     def stats(self) -> GatewayStats: ...
 
 
-def no_solution_result(request: AllocationRequest, seconds: float, limit: float) -> AllocationResult:
-    """The answer for a solve that was stopped at the hard deadline: nothing bought."""
+def no_solution_result(
+    request: AllocationRequest, seconds: float, limit: float, started: bool = True
+) -> AllocationResult:
+    """The answer for a solve stopped at the hard deadline, or never started before it: nothing bought."""
+    what = (
+        "The solve was stopped at the server's hard deadline"
+        if started
+        else "Reading and validating the request used up the server's hard deadline"
+    )
     message = (
-        f"The solve was stopped at the server's hard deadline ({limit:g} s time limit plus grace) "
-        "before it returned an allocation. Allow a longer time_limit_s, or simplify the request."
+        f"{what} ({limit:g} s time limit plus grace) before it returned an allocation. "
+        "Allow a longer time_limit_s, or simplify the request."
     )
     finding = Finding(code="deadline_exceeded", severity=Severity.ERROR, message=message)
     return empty_result(request, Status.NO_SOLUTION, seconds, [finding])
@@ -167,15 +176,19 @@ class PoolGateway:
         refusal = self.admission_error()
         if refusal is not None:
             raise refusal
+        deadline = arrival + limit + self._settings.solve_grace_s
         self._enter()
         try:
-            worker = await self._wait_for_worker(min(self._settings.queue_max_wait_s, limit))
+            if time.monotonic() >= deadline:  # reading and validating took it all: no worker for it
+                self._solves["expired"] += 1
+                return no_solution_result(request, time.monotonic() - arrival, limit, started=False)
+            wait = min(self._settings.queue_max_wait_s, limit, deadline - time.monotonic())
+            worker = await self._wait_for_worker(wait)
             note_timing(queue_wait_s=time.monotonic() - queued)
-            deadline = arrival + limit + self._settings.solve_grace_s
-            if time.monotonic() >= deadline:  # reading and validating took it all: spare the worker
+            if time.monotonic() >= deadline:  # (a worker freed up only at the deadline)
                 self._pool.release(worker)
-                self._solves["deadline"] += 1
-                return no_solution_result(request, time.monotonic() - arrival, limit)
+                self._solves["expired"] += 1
+                return no_solution_result(request, time.monotonic() - arrival, limit, started=False)
             self._running += 1
             try:
                 spent = time.monotonic() - arrival

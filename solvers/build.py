@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.common.errors import TemplateExpressionError
 from pyomo.core.base.initializer import ItemInitializer
 from pyomo.core.base.var import VarData
 from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
@@ -220,6 +221,14 @@ class _Built(ItemInitializer):
 
     def contains_indices(self) -> bool:
         return False
+
+    def __call__(self, parent: object, idx: object) -> object:
+        try:
+            return self._dict[idx]
+        except TypeError:
+            # Pyomo probing the rule with template indices (TEMPLATIZE_CONSTRAINTS, off by
+            # default): these rows cannot be templated, and this error makes it build them one by one.
+            raise TemplateExpressionError(None) from None
 
 
 def _keys(keys: list) -> pyo.SetOf:

@@ -69,10 +69,10 @@ class Compiled:
     row_upper: np.ndarray
     matrix: object  # scipy.sparse.csc_array, duplicates merged
     integrality: np.ndarray
+    # the model's free variables that are not columns (in no active row or objective)
+    unused: list[pyo.Var]
     # (sign, offset, cost) of every further active objective, for ``next_stage``
     following: list[tuple[float, float, np.ndarray]] = field(default_factory=list)
-    # the model's free variables that are not columns (in no active row or objective)
-    unused: list[pyo.Var] = field(default_factory=list)
 
     @property
     def size(self) -> dict[str, int]:

@@ -15,10 +15,12 @@ mixed_form=True, set_sense=None)``:
   variable is met (objectives first, then rows), each component's variables in
   index order; columns without a nonzero entry removed.
 
-Anything else (a fixed variable, a nonlinear or general expression, a
-ranged or strict inequality, a sub-block, an unusual component) returns None,
-and the caller uses Pyomo's compiler: diagnose's elastic model, for one, takes
-that path. ``tests/test_linear_form.py`` compares both on many models.
+Anything else (a fixed variable in a row, a nonlinear or general expression,
+a ranged or strict inequality, a row with no nonzero coefficient, a
+sub-block, an unusual component) returns None, and the caller uses Pyomo's
+compiler (diagnose's elastic model, for one, when a row it rewrites is no
+longer a ``LinearExpression``). ``tests/test_linear_form.py`` compares both on
+many models.
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ class _Reader:
         unused = [v for v, u in zip(self.variables, used) if not u]
         for component in model.component_objects(pyo.Var, descend_into=False):
             if id(component) not in self.seen:  # a Var in no row or objective at all
-                unused.extend(component.values())
+                unused.extend(v for v in component.values() if not v.fixed)
         c = sp.csc_array((c.data, c.indices, c.indptr[keep]), shape=(c.shape[0], len(columns)))
         A = sp.csc_array((A.data, A.indices, A.indptr[keep]), shape=(A.shape[0], len(columns)))
         return LinearForm(c, np.array(offsets), A, np.array(rhs), rows, columns, objectives, unused)

@@ -122,3 +122,49 @@ def test_append_row_matches_scipy_vstack() -> None:
     assert np.array_equal(got.indptr, expected.indptr)
     assert np.array_equal(got.indices, expected.indices)
     assert np.array_equal(got.data, expected.data)
+
+
+def test_repeated_terms_are_summed_and_a_row_of_zeros_goes_to_pyomo() -> None:
+    model = pyo.ConcreteModel()
+    model.x = pyo.Var(range(2), bounds=(0, 1))
+    model.row = pyo.Constraint(expr=_row([model.x[0], model.x[1], model.x[0]]) <= 2)
+    model.obj = pyo.Objective(expr=_row([model.x[1]]))
+    fast = read_linear_form(model)
+    assert fast is not None
+    assert fast.A.toarray().tolist() == [[2.0, 1.0]]
+    _assert_same_form(model)
+    x0 = model.x[0]
+    cancelled = LinearExpression([MonomialTermExpression((1.0, x0)), MonomialTermExpression((-1.0, x0))])
+    model.empty = pyo.Constraint(expr=cancelled <= 1)  # x - x <= 1: no nonzero left
+    assert read_linear_form(model) is None
+    assert compile_model(model).matrix.shape[0] == 1  # Pyomo's compiler drops the trivial row
+
+
+def test_a_fixed_variable_in_no_row_is_left_as_it_is() -> None:
+    model = pyo.ConcreteModel()
+    model.x = pyo.Var(range(2), bounds=(0, 1))
+    model.k = pyo.Var(initialize=3)
+    model.k.fix()
+    model.row = pyo.Constraint(expr=_row([model.x[0], model.x[1]]) >= 1)
+    model.obj = pyo.Objective(expr=_row([model.x[0]]))
+    compiled = compile_model(model)
+    assert read_linear_form(model) is not None
+    load_values(compiled, np.ones(len(compiled.columns)))
+    assert model.k.value == 3
+
+
+def test_the_model_builds_the_same_when_pyomo_templates_constraints(monkeypatch) -> None:
+    # Pyomo can build constraints from templates (off by default); rows built in advance
+    # cannot be templated and must then be built one by one, to the same model.
+    import pyomo.core.base.constraint as constraint_module
+
+    request = example_request(names()[0])
+    plain = compile_model(create_model(prepare(request)))
+    monkeypatch.setattr(constraint_module, "TEMPLATIZE_CONSTRAINTS", True)
+    templated = compile_model(create_model(prepare(request)))
+    assert [v.name for v in templated.columns] == [v.name for v in plain.columns]
+    assert np.array_equal(templated.matrix.indptr, plain.matrix.indptr)
+    assert np.array_equal(templated.matrix.indices, plain.matrix.indices)
+    assert np.array_equal(templated.matrix.data, plain.matrix.data)
+    assert np.array_equal(templated.row_lower, plain.row_lower)
+    assert np.array_equal(templated.row_upper, plain.row_upper)

@@ -9,6 +9,7 @@ import json
 import math
 import os
 import signal
+import statistics
 import threading
 import time
 from pathlib import Path
@@ -94,14 +95,15 @@ def test_a_hard_instance_is_answered_within_its_time_limit_plus_grace():
 def test_a_worker_overrunning_the_grace_is_killed_and_the_request_gets_no_solution(dla_request):
     # The deadline counts from the request's arrival. Reading and validating this body takes
     # a time V (about 0.6 s here) and the engine about 3 V more (prepare, build, compile,
-    # check; building has no time limit of its own); the deadline, 2 V after arrival, falls
-    # between them, a margin of about 2x either way whatever the machine's speed.
+    # check; building has no time limit of its own); the deadline, 2.5 V after arrival, falls
+    # between them: the server may read 2.5x slower than this test measures and the engine
+    # may be twice as fast as expected, whatever the machine's speed.
     big = generated_request(100, 120, seed=5, hard=True, time_limit_s=0.05)
     body = json.dumps(big).encode()
-    began = time.perf_counter()
-    AllocationRequest.model_validate(strict_loads(body))
-    validation = time.perf_counter() - began
-    limit, grace = 0.05, 2 * validation
+    validation = statistics.median(
+        _seconds(lambda: AllocationRequest.model_validate(strict_loads(body))) for _ in range(3)
+    )
+    limit, grace = 0.05, 2.5 * validation
     with live_server(workers=1, solve_grace_s=grace) as srv:
         srv.wait_ready(workers=1)
         with srv.client() as c:
@@ -114,11 +116,17 @@ def test_a_worker_overrunning_the_grace_is_killed_and_the_request_gets_no_soluti
             assert result["allocations"] == []
             assert [f["code"] for f in result["diagnostics"]] == ["deadline_exceeded"]
             assert elapsed <= limit + grace + 1.0  # the rest: writing the answer, killing the worker
-            assert srv.gateway.stats().restarts == {"deadline": 1}
+            assert srv.gateway.stats().restarts == {"deadline": 1}, f"validation took {validation:.2f} s here"
 
             again = c.post("/v1/allocations", json=dla_request)
             assert again.status_code == 200
             assert again.json()["status"] == "optimal"
+
+
+def _seconds(work) -> float:
+    began = time.perf_counter()
+    work()
+    return time.perf_counter() - began
 
 
 def test_a_request_whose_deadline_passed_while_it_was_read_costs_no_worker(dla_request):
@@ -136,7 +144,7 @@ def test_a_request_whose_deadline_passed_while_it_was_read_costs_no_worker(dla_r
             assert [f["code"] for f in result["diagnostics"]] == ["deadline_exceeded"]
             assert srv.gateway.stats().restarts == {}
             assert srv.gateway.worker_pids() == pid
-            assert srv.gateway.stats().solves == {"deadline": 1}
+            assert srv.gateway.stats().solves == {"expired": 1}
             assert c.post("/v1/allocations", json=dla_request).json()["status"] == "optimal"
 
 

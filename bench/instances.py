@@ -182,11 +182,27 @@ def suite(quick: bool = False, largest: int | None = None, seed: int = 1) -> lis
     """The benchmark set: DLA plus generated sizes, both objectives."""
     cases = [dla_case()]
     sizes = SIZES[:2] if quick else SIZES
-    for n_min, per, limit, gap in sizes:
-        if largest is not None and n_min * per > largest:
-            continue
-        objectives = ["max_coverage"] if n_min * per > 10_000 else ["max_coverage", "min_cost"]
-        for objective in objectives:
-            body = make_request(n_min, per, objective, seed, limit, gap)
-            cases.append(Case(f"{n_min}x{per}-{objective}", n_min, n_min * per, objective, body))
+    for name, n_min, per, objective, limit, gap in _generated(sizes):
+        if largest is None or n_min * per <= largest:
+            cases.append(Case(name, n_min, n_min * per, objective, make_request(n_min, per, objective, seed, limit, gap)))
     return cases
+
+
+def named(name: str) -> Case:
+    """The suite's case called ``name``, generated alone (the suite's bodies take seconds)."""
+    if name == "dla-2025":
+        return dla_case()
+    for spec, n_min, per, objective, limit, gap in _generated(SIZES):
+        if spec == name:
+            return Case(name, n_min, n_min * per, objective, make_request(n_min, per, objective, 1, limit, gap))
+    names = ["dla-2025", *(spec for spec, *_ in _generated(SIZES))]
+    raise KeyError(f"no case {name!r}; one of {', '.join(names)}")
+
+
+def _generated(sizes) -> list[tuple[str, int, int, str, float, float]]:
+    """(name, minerals, offers per mineral, objective, time limit, gap) of each generated case."""
+    out = []
+    for n_min, per, limit, gap in sizes:
+        objectives = ["max_coverage"] if n_min * per > 10_000 else ["max_coverage", "min_cost"]
+        out += [(f"{n_min}x{per}-{objective}", n_min, per, objective, limit, gap) for objective in objectives]
+    return out

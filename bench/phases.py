@@ -36,13 +36,13 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, args.tree)
     import highspy
 
-    from bench.instances import suite
+    from bench.instances import named
     from solvers import engine
 
-    cases = {c.name: c for c in suite()}
-    if args.case not in cases:
-        parser.error(f"unknown case {args.case!r}; one of {', '.join(cases)}")
-    request = cases[args.case].request
+    try:
+        request = named(args.case).request
+    except KeyError as exc:
+        parser.error(str(exc.args[0]))
     spent: dict[str, float] = {}
 
     def timed(name: str, fn):

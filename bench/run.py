@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -111,14 +112,17 @@ def _failed(message: str, seconds: float = float("nan")) -> dict:
 class Server:
     """``stockpile serve`` on a free loopback port, and a client for it."""
 
-    def __init__(self, body: bytes) -> None:
+    def __init__(self, body: bytes, log: IO[str] | None = None) -> None:
+        """``log``: where the server's output goes, with its access log on (default: nowhere, off)."""
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        env = _env() | {"STOCKPILE_MAX_TIME_LIMIT_S": "600", "STOCKPILE_LOG_LEVEL": "warning"}
+        level = "info" if log is not None else "warning"
+        env = _env() | {"STOCKPILE_MAX_TIME_LIMIT_S": "600", "STOCKPILE_LOG_LEVEL": level}
+        out = log if log is not None else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT, env=env, stdout=out, stderr=out,
         )
         self.body = body
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=900)

@@ -180,15 +180,13 @@ class PoolGateway:
         self._enter()
         try:
             if time.monotonic() >= deadline:  # reading and validating took it all: no worker for it
-                self._solves["expired"] += 1
-                return no_solution_result(request, time.monotonic() - arrival, limit, started=False)
+                return self._expired(request, arrival, limit)
             wait = min(self._settings.queue_max_wait_s, limit, deadline - time.monotonic())
             worker = await self._wait_for_worker(wait)
             note_timing(queue_wait_s=time.monotonic() - queued)
             if time.monotonic() >= deadline:  # (a worker freed up only at the deadline)
                 self._pool.release(worker)
-                self._solves["expired"] += 1
-                return no_solution_result(request, time.monotonic() - arrival, limit, started=False)
+                return self._expired(request, arrival, limit)
             self._running += 1
             try:
                 spent = time.monotonic() - arrival
@@ -201,6 +199,11 @@ class PoolGateway:
             return self._answer(request, worker, outcome, value, time.monotonic() - arrival, limit)
         finally:
             self._leave()
+
+    def _expired(self, request: AllocationRequest, arrival: float, limit: float) -> AllocationResult:
+        """The answer for a request whose hard deadline passed before a worker took it."""
+        self._solves["expired"] += 1
+        return no_solution_result(request, time.monotonic() - arrival, limit, started=False)
 
     def admission_error(self) -> ServiceUnavailable | None:
         """Why a new solve would be refused now (counted as refused), or None.

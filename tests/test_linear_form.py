@@ -159,9 +159,11 @@ def test_the_model_builds_the_same_when_pyomo_templates_constraints(monkeypatch)
     import pyomo.core.base.constraint as constraint_module
 
     request = example_request(names()[0])
-    plain = compile_model(create_model(prepare(request)))
+    plain_model = create_model(prepare(request))  # kept alive: a freed model's variables lose their names
+    plain = compile_model(plain_model)
     monkeypatch.setattr(constraint_module, "TEMPLATIZE_CONSTRAINTS", True)
-    templated = compile_model(create_model(prepare(request)))
+    templated_model = create_model(prepare(request))
+    templated = compile_model(templated_model)
     assert [v.name for v in templated.columns] == [v.name for v in plain.columns]
     assert np.array_equal(templated.matrix.indptr, plain.matrix.indptr)
     assert np.array_equal(templated.matrix.indices, plain.matrix.indices)

@@ -153,9 +153,11 @@ def _full(
         # HiGHS stopped without improving on (or without accepting) the restricted answer,
         # or failed (its values and bound then vouched for by nothing; a feasible answer in
         # hand beats an exception). Keep the restricted allocation, not its bound: that
-        # bound holds for the restricted model only.
+        # bound holds for the restricted model only. An answer at least as good as one HiGHS
+        # proved optimal is optimal too (the two may differ by float noise, ~1e-17).
         bound = None if failed else full.bound
-        full = replace(fallback, state=SolveState.LIMIT_WITH_SOLUTION, bound=bound, message=full.message)
+        state = SolveState.OPTIMAL if full.state is SolveState.OPTIMAL else SolveState.LIMIT_WITH_SOLUTION
+        full = replace(fallback, state=state, bound=bound, message=full.message)
     bound = _tighter(compiled, full.bound, lp_bound)
     gap = relative_gap(full.objective, bound) if full.objective is not None else None
     state = full.state

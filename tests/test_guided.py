@@ -43,6 +43,26 @@ def test_guided_and_plain_solves_agree(req):
     assert guided.total_spend == pytest.approx(plain.total_spend, abs=1e-6 * req.budget)
 
 
+def test_a_restricted_answer_as_good_as_the_full_models_optimum_is_optimal():
+    # Found by the property test above. Stage two's restricted answer spends 0.11875 of the
+    # budget, the full MIP proves 0.11875000000000002 optimal: the restricted answer, better
+    # by float noise, is kept, and it is proven by that optimum: optimal, not 'feasible'.
+    req = request(
+        800,
+        [mineral("m0", 15.0, max_quantity=22.5)],
+        [
+            offer("m0-0", 5.0, 40.0, "m0", min_order=12.0, fixed_cost=20.0),
+            offer("m0-1", 11.01, 20.0, "m0", lot_size=10.0),
+        ],
+        policy={"max_suppliers": 1},
+    )
+    guided, plain = allocate(req, GUIDED), allocate(req)
+    assert plain.status is Status.OPTIMAL
+    assert guided.status is Status.OPTIMAL
+    assert guided.total_spend == pytest.approx(plain.total_spend)
+    assert check_result(req, guided) == []
+
+
 def _two_offer_request(**extra):
     # 100 t wanted; "cheap" sells at 10 with a $50 fixed cost, "dear" at 12 with none.
     # Buying 100 from cheap costs 1,050, from dear 1,200: cheap alone is optimal.

@@ -37,9 +37,15 @@ SCORE_SLACK = 1e-12
 SCORE_ROW_SCALE = 1e3
 
 
-def create_model(instance: Instance) -> pyo.ConcreteModel:
+def create_model(instance: Instance, elastic_floors: bool = False) -> pyo.ConcreteModel:
+    """The model of ``instance``; with ``elastic_floors``, the one ``solvers.diagnose`` minimises shortage in.
+
+    Elastic floors may be missed, by ``shortage[j]`` (a share of the floor), and no
+    row is left out as implied by a floor.
+    """
     m = pyo.ConcreteModel(name="stockpile")
     m.instance = instance  # plain data; never leaves solvers/
+    m.elastic_floors = elastic_floors
     _add_variables(m, instance)
     _add_segment_sums(m, instance)
     _add_incremental_order(m, instance)
@@ -285,11 +291,11 @@ def _add_segment_sums(m: pyo.ConcreteModel, inst: Instance) -> None:
 
 def _add_incremental_order(m: pyo.ConcreteModel, inst: Instance) -> None:
     # Incremental tiers fill in order: tier k holds units only once tier k-1 is full.
+    # (So z[i, k] <= z[i, k-1]: tier k-1's two rows imply it, widths being > 0, and it is not written.)
     v = m.vars
     rows = [(i, k) for (i, k) in m.z.index_set() if inst.offers[i].shape == CostShape.INCREMENTAL]
     m.tier_open = _rows(rows, lambda i, k: _le([(v.seg[i, k], 1)], [(v.z[i, k], _width(inst.offers[i], k))]))
     m.tier_full = _rows(rows, lambda i, k: _le([(v.z[i, k], _width(inst.offers[i], k - 1))], [(v.seg[i, k - 1], 1)]))
-    m.tier_chain = _rows([(i, k) for i, k in rows if k > 1], lambda i, k: _le([(v.z[i, k], 1)], [(v.z[i, k - 1], 1)]))
 
 
 def _add_all_units_choice(m: pyo.ConcreteModel, inst: Instance) -> None:
@@ -305,14 +311,22 @@ def _add_all_units_choice(m: pyo.ConcreteModel, inst: Instance) -> None:
         od = inst.offers[i]
         return _le([(v.z[i, k], od.tiers[k].lo / od.bound)], [(v.seg[i, k], 1)])
 
-    m.tier_low = _rows(rows, within_low)
+    # A tier from zero has no lower row: 0 <= seg[i, k] is its bound.
+    m.tier_low = _rows([(i, k) for i, k in rows if inst.offers[i].tiers[k].lo > 0], within_low)
     m.tier_high = _rows(rows, lambda i, k: _le([(v.seg[i, k], 1)], [(v.z[i, k], _width(inst.offers[i], k))]))
 
 
 def _add_usage_links(m: pyo.ConcreteModel, inst: Instance) -> None:
     # Nothing is bought from an offer unless it is marked used.
+    # (All-units offers need no row: x = sum of seg <= sum of width x z <= sum of z = y, widths being <= 1.)
     v = m.vars
-    m.use_link = _rows(m.y.index_set(), lambda i: _le([(v.x[i], 1)], [(v.y[i], 1)]))
+    rows = [i for i in m.y.index_set() if not _all_units_linked(inst.offers[i])]
+    m.use_link = _rows(rows, lambda i: _le([(v.x[i], 1)], [(v.y[i], 1)]))
+
+
+def _all_units_linked(od: OfferData) -> bool:
+    """Whether the all-units rows already tie the offer's quantity to its usage binary."""
+    return od.shape == CostShape.ALL_UNITS and all(_width(od, k) <= 1 for k in range(len(od.tiers)))
 
 
 def _add_min_orders(m: pyo.ConcreteModel, inst: Instance) -> None:
@@ -346,12 +360,20 @@ def _add_mineral_totals(m: pyo.ConcreteModel, inst: Instance) -> None:
 
 
 def _add_floors(m: pyo.ConcreteModel, inst: Instance) -> None:
-    # Each mineral reaches its hard floor (min_quantity; the target too under min_cost).
+    # Each mineral reaches its hard floor (min_quantity; the target too under min_cost),
+    # or, when the floors are elastic, falls short of it by shortage[j] x floor.
     v = m.vars
     rows = [j for j, md in enumerate(inst.minerals) if md.floor > 0]
-    m.floor = _rows(
-        rows, lambda j: _at_least(_linear([(v.Q[j], 1)]), inst.minerals[j].floor / inst.minerals[j].reference)
-    )
+    if m.elastic_floors:
+        m.shortage = pyo.Var(_keys(rows), bounds=(0, 1))
+        short = dict(m.shortage.items())
+
+    def floor(j: int):
+        level = inst.minerals[j].floor / inst.minerals[j].reference
+        terms = [(v.Q[j], 1)] + ([(short[j], level)] if m.elastic_floors else [])
+        return _at_least(_linear(terms), level)
+
+    m.floor = _rows(rows, floor)
 
 
 def _add_coverage(m: pyo.ConcreteModel, inst: Instance) -> None:
@@ -426,9 +448,14 @@ def _add_country_caps(m: pyo.ConcreteModel, inst: Instance) -> None:
 
 def _add_supplier_shares(m: pyo.ConcreteModel, inst: Instance) -> None:
     # No offer supplies more than max_supplier_share of its mineral's total.
+    # (Not written where the mineral's hard floor implies it: bound_i <= share x floor_j.)
     v = m.vars
     share = inst.request.policy.max_supplier_share
-    rows = [] if share >= 1 else list(range(len(inst.offers)))
+
+    def implied(od: OfferData) -> bool:
+        return not m.elastic_floors and od.bound <= share * inst.minerals[od.mineral].floor
+
+    rows = [] if share >= 1 else [i for i, od in enumerate(inst.offers) if not implied(od)]
 
     def cap(i: int):
         return _at_most(_expr(quantity_terms(m, i) + [(v.Q[inst.offers[i].mineral], -share)]), 0)

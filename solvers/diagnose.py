@@ -26,7 +26,7 @@ SHORT = 1e-6  # a shortage below this share of its floor is no shortage
 
 
 def diagnose(instance: Instance, options: SolverOptions, time_left: float, size) -> list[Finding]:
-    model = create_model(instance)
+    model = create_model(instance, elastic_floors=True)
     try:
         return _diagnose(model, instance, options, time_left, size)
     finally:
@@ -35,7 +35,7 @@ def diagnose(instance: Instance, options: SolverOptions, time_left: float, size)
 
 def _diagnose(model: pyo.ConcreteModel, instance: Instance, options: SolverOptions, time_left: float, size):
     request = instance.request
-    _make_floors_elastic(model, instance)
+    _minimise_shortage(model)
     compiled = compile_model(model)
     began = time.perf_counter()
     outcome = solve(compiled, options, time_left)
@@ -76,16 +76,11 @@ def _diagnose(model: pyo.ConcreteModel, instance: Instance, options: SolverOptio
     return out + dropped_findings(instance)
 
 
-def _make_floors_elastic(model: pyo.ConcreteModel, instance: Instance) -> None:
-    # shortage[j]: how far mineral j falls below its floor, as a share of that floor.
-    rows = list(model.floor.index_set())
-    model.shortage = pyo.Var(rows, bounds=(0, 1))
-    for j in rows:
-        md = instance.minerals[j]
-        model.floor[j].set_value(model.Q[j] + md.floor / md.reference * model.shortage[j] >= md.floor / md.reference)
+def _minimise_shortage(model: pyo.ConcreteModel) -> None:
+    # The objective: the least total shortage (shortage[j], a share of mineral j's floor).
     model.max_score.deactivate()
     model.min_spend.deactivate()
-    model.least_shortage = pyo.Objective(expr=sum(model.shortage[j] for j in rows), sense=pyo.minimize)
+    model.least_shortage = pyo.Objective(expr=sum(model.shortage.values()), sense=pyo.minimize)
 
 
 _LIMIT_NAMES = {

@@ -41,6 +41,24 @@ def test_floor_beyond_the_budget_blames_the_budget():
     assert "budget" in f.message
 
 
+def test_the_diagnosis_holds_the_supplier_share_that_the_floor_made_implicit():
+    # 100 t wanted, offers of 50 t and 20 t, no offer above half the total. With the
+    # floor met, neither offer could exceed half of it, and the model leaves the share
+    # rows out; the diagnosis relaxes the floor, so it needs them: a takes at most b's
+    # 20 t, 40 t in all, not 70 t.
+    reqst = request(
+        1e9,
+        [mineral("sb", 100)],
+        [offer("a", 10, 50, "sb"), offer("b", 12, 20, "sb")],
+        objective="min_cost",
+        policy={"max_supplier_share": 0.5},
+    )
+    r = allocate(reqst)
+    assert r.status is Status.INFEASIBLE
+    f = floor_findings(r)["sb"]
+    assert (f.achievable, f.shortfall) == pytest.approx((40, 60))
+
+
 def test_min_cost_target_beyond_the_spend_cap():
     # min_cost needs every target: indium's $10M cap buys 25 t of a 222 t target at $400k/t.
     reqst = request(

@@ -44,8 +44,8 @@ def test_the_diagnosis_model_is_freed_too(monkeypatch):
     for module in (engine_module, diagnose_module):
         real = module.create_model
 
-        def recording(instance, real=real):
-            model = real(instance)
+        def recording(instance, elastic_floors=False, real=real):
+            model = real(instance, elastic_floors)
             models.append(weakref.ref(model))
             return model
 

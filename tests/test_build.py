@@ -1,0 +1,69 @@
+"""The model builder leaves out rows the others imply, and only those (docs/formulation.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from solvers import allocate, check_result
+from solvers.build import create_model
+from solvers.prepare import prepare
+from tests import brute_force
+from tests.builders import mineral, offer, request, tiers
+
+
+def _request(objective: str = "min_cost"):
+    # 100 t wanted, no offer above 60% of the total. "small" (40 t) can never break the
+    # share once the floor of 100 t is met; "big" (90 t) can.
+    return request(
+        50_000,
+        [mineral("co", 100)],
+        [
+            offer("small", 10, 40),
+            offer("big", 12, 90),
+            offer("bulk", None, 80, discount="all_units", price_tiers=tiers((30, 11), (None, 9))),
+            offer("steps", None, 70, price_tiers=tiers((20, 13), (40, 9), (None, 8))),
+        ],
+        objective=objective,
+        policy={"max_supplier_share": 0.6},
+    )
+
+
+def _offer_rows(model, name: str) -> set:
+    offers = model.instance.offers
+    return {offers[key if isinstance(key, int) else key[0]].offer.id for key in getattr(model, name).index_set()}
+
+
+def test_share_rows_are_written_only_where_the_floor_does_not_imply_them():
+    model = create_model(prepare(_request()))
+    assert _offer_rows(model, "supplier_share") == {"big", "bulk", "steps"}
+
+
+@pytest.mark.parametrize("objective", ["min_cost", "max_coverage"])
+def test_elastic_floors_and_floorless_models_keep_every_share_row(objective):
+    instance = prepare(_request(objective))
+    model = create_model(instance, elastic_floors=objective == "min_cost")
+    assert _offer_rows(model, "supplier_share") == {"small", "big", "bulk", "steps"}
+
+
+def test_all_units_offers_have_no_usage_link_and_no_lower_row_for_a_tier_from_zero():
+    model = create_model(prepare(_request()))
+    assert "bulk" not in _offer_rows(model, "use_link")
+    assert "bulk" in _offer_rows(model, "tier_pick")
+    assert [k for (_, k) in model.tier_low.index_set()] == [1]  # bulk's second tier, from 30 t
+    assert not hasattr(model, "tier_chain")  # z[i, k] <= z[i, k-1] follows from tier k-1's rows
+
+
+@pytest.mark.parametrize("objective", ["min_cost", "max_coverage"])
+@pytest.mark.parametrize("budget", [1_000, 950, 1_400, 50_000])
+def test_the_leaner_model_still_finds_the_exact_optimum(objective, budget):
+    req = _request(objective).model_copy(update={"budget": budget})
+    expected = brute_force.solve(req)
+    result = allocate(req)
+    assert check_result(req, result) == []
+    if expected is None:
+        assert result.status.value == "infeasible"
+        return
+    assert result.status.value == "optimal"
+    if objective == "max_coverage":
+        assert result.coverage_score == pytest.approx(expected.score, abs=1e-6)
+    assert result.total_spend == pytest.approx(expected.spend, abs=1e-6 * budget)

@@ -47,7 +47,6 @@ def create_model(instance: Instance, elastic_floors: bool = False) -> pyo.Concre
     m.instance = instance  # plain data; never leaves solvers/
     m.elastic_floors = elastic_floors
     _add_variables(m, instance)
-    _add_segment_sums(m, instance)
     _add_incremental_order(m, instance)
     _add_all_units_choice(m, instance)
     _add_usage_links(m, instance)
@@ -110,9 +109,10 @@ def _add_variables(m: pyo.ConcreteModel, inst: Instance) -> None:
     offers = range(len(inst.offers))
     segs = [(i, k) for i, od in enumerate(inst.offers) if segmented(od) for k in range(len(od.tiers))]
     chosen = [(i, k) for i, k in segs if _tier_binary(inst.offers[i], k)]
-    # x[i]: quantity bought from offer i, as a fraction of its bound.
-    m.x = pyo.Var(offers, bounds=(0, 1))
-    # seg[i, k]: the part of x[i] priced at tier k.
+    # x[i]: quantity bought from single-price offer i, as a fraction of its bound
+    # (a tiered offer's is the sum of its tier segments: see fraction_terms).
+    m.x = pyo.Var(_keys([i for i in offers if not segmented(inst.offers[i])]), bounds=(0, 1))
+    # seg[i, k]: the part of offer i's quantity (as a fraction of its bound) priced at tier k.
     m.seg = pyo.Var(_keys(segs), bounds={(i, k): (0, _width(inst.offers[i], k)) for i, k in segs})
     # z[i, k]: tier k is reached (incremental) or chosen (all-units).
     m.z = pyo.Var(_keys(chosen), domain=pyo.Binary)
@@ -269,24 +269,26 @@ def spend_terms(m: pyo.ConcreteModel, i: int) -> Terms:
     return terms
 
 
-def quantity_terms(m: pyo.ConcreteModel, i: int) -> Terms:
-    """Quantity of offer i in its mineral's reference units."""
+def fraction_terms(m: pyo.ConcreteModel, i: int, scale: float = 1.0) -> Terms:
+    """scale x the quantity of offer i as a fraction of its bound: x[i], or the sum of its tier segments.
+
+    A tiered offer has no column of its own for the whole: a row x[i] = sum of seg[i, k]
+    and its column per tiered offer would only be substituted back by HiGHS's presolve.
+    """
     v = m.vars
     od: OfferData = m.instance.offers[i]
-    return [(v.x[i], od.bound / m.instance.minerals[od.mineral].reference)]
+    if segmented(od):
+        return [(v.seg[i, k], scale) for k in range(len(od.tiers))]
+    return [(v.x[i], scale)]
+
+
+def quantity_terms(m: pyo.ConcreteModel, i: int) -> Terms:
+    """Quantity of offer i in its mineral's reference units."""
+    od: OfferData = m.instance.offers[i]
+    return fraction_terms(m, i, od.bound / m.instance.minerals[od.mineral].reference)
 
 
 # --- constraint families ---------------------------------------------------------
-
-
-def _add_segment_sums(m: pyo.ConcreteModel, inst: Instance) -> None:
-    # An offer's quantity is the sum of its tier segments.
-    v = m.vars
-    rows = [i for i, od in enumerate(inst.offers) if segmented(od)]
-    m.segment_sum = _rows(
-        rows,
-        lambda i: _equal(_expr([(v.x[i], 1.0)] + [(v.seg[i, k], -1.0) for k in range(len(inst.offers[i].tiers))]), 0),
-    )
 
 
 def _add_incremental_order(m: pyo.ConcreteModel, inst: Instance) -> None:
@@ -321,7 +323,7 @@ def _add_usage_links(m: pyo.ConcreteModel, inst: Instance) -> None:
     # (All-units offers need no row: x = sum of seg <= sum of width x z <= sum of z = y, widths being <= 1.)
     v = m.vars
     rows = [i for i in m.y.index_set() if not _all_units_linked(inst.offers[i])]
-    m.use_link = _rows(rows, lambda i: _le([(v.x[i], 1)], [(v.y[i], 1)]))
+    m.use_link = _rows(rows, lambda i: _le(fraction_terms(m, i), [(v.y[i], 1)]))
 
 
 def _all_units_linked(od: OfferData) -> bool:
@@ -334,7 +336,7 @@ def _add_min_orders(m: pyo.ConcreteModel, inst: Instance) -> None:
     v = m.vars
     rows = [i for i in m.y.index_set() if inst.offers[i].offer.min_order > 0 and inst.offers[i].lots is None]
     m.min_order = _rows(
-        rows, lambda i: _le([(v.y[i], inst.offers[i].offer.min_order / inst.offers[i].bound)], [(v.x[i], 1)])
+        rows, lambda i: _le([(v.y[i], inst.offers[i].offer.min_order / inst.offers[i].bound)], fraction_terms(m, i))
     )
     lot_rows = [i for i in m.y.index_set() if inst.offers[i].lots is not None]
     m.min_lots = _rows(lot_rows, lambda i: _le([(v.y[i], inst.offers[i].min_lots)], [(v.n[i], 1)]))
@@ -344,7 +346,7 @@ def _add_lots(m: pyo.ConcreteModel, inst: Instance) -> None:
     # Lot offers sell whole lots only.
     v = m.vars
     m.lots = _rows(
-        m.n.index_set(), lambda i: _eq([(v.x[i], 1)], [(v.n[i], inst.offers[i].offer.lot_size / inst.offers[i].bound)])
+        m.n.index_set(), lambda i: _eq(fraction_terms(m, i), [(v.n[i], inst.offers[i].offer.lot_size / inst.offers[i].bound)])
     )
 
 

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pyomo.environ as pyo
 
+from solvers.build import segmented
 from solvers.highs import Compiled
 from solvers.prepare import ZERO, CostShape, Instance
 
@@ -36,7 +37,7 @@ def quantities(model: pyo.ConcreteModel, instance: Instance) -> list[float]:
         if od.lots is not None:  # whole lots: exact already
             out[od.index] = round(pyo.value(model.n[i])) * od.offer.lot_size
             continue
-        q = min(max(pyo.value(model.x[i]), 0.0), 1.0) * od.bound
+        q = min(max(_fraction(model, i, od), 0.0), 1.0) * od.bound
         if q <= ZERO * od.bound:
             continue
         # Round first, then snap to the structure the solver chose, which rounding must not undo.
@@ -67,6 +68,13 @@ def _tidy(q: float) -> float:
         return nearest
     step = 10.0 ** (math.floor(math.log10(q)) - DIGITS + 1)
     return float(f"{math.floor(q / step) * step:.{DIGITS}g}")
+
+
+def _fraction(model: pyo.ConcreteModel, i: int, od) -> float:
+    """Offer i's quantity as a fraction of its bound (solvers.build.fraction_terms)."""
+    if segmented(od):
+        return sum(pyo.value(model.seg[i, k]) for k in range(len(od.tiers)))
+    return pyo.value(model.x[i])
 
 
 def _into_chosen_tier(model: pyo.ConcreteModel, i: int, od, q: float) -> float:

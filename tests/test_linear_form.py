@@ -104,7 +104,7 @@ def _row(variables: list) -> LinearExpression:
 
 def test_fixed_variables_fall_back_to_pyomo() -> None:
     model = create_model(prepare(example_request(names()[0])))
-    model.x[0].fix(0)
+    next(iter(model.x.values())).fix(0)
     assert read_linear_form(model) is None
 
 

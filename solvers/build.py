@@ -47,6 +47,8 @@ def create_model(instance: Instance, elastic_floors: bool = False) -> pyo.Concre
     m.instance = instance  # plain data; never leaves solvers/
     m.elastic_floors = elastic_floors
     _add_variables(m, instance)
+    # Every offer's spend terms, made once for the mineral spend rows and the objective.
+    m.offer_spend = [spend_terms(m, i) for i in range(len(instance.offers))]
     _add_incremental_order(m, instance)
     _add_all_units_choice(m, instance)
     _add_usage_links(m, instance)
@@ -112,15 +114,16 @@ def _add_variables(m: pyo.ConcreteModel, inst: Instance) -> None:
     # x[i]: quantity bought from single-price offer i, as a fraction of its bound
     # (a tiered offer's is the sum of its tier segments: see fraction_terms).
     m.x = pyo.Var(_keys([i for i in offers if not segmented(inst.offers[i])]), bounds=(0, 1))
-    # seg[i, k]: the part of offer i's quantity (as a fraction of its bound) priced at tier k.
-    m.seg = pyo.Var(_keys(segs), bounds={(i, k): (0, _width(inst.offers[i], k)) for i, k in segs})
+    # seg[i, k]: the part of offer i's quantity (as a fraction of its bound) priced at tier k
+    # (at most the tier's width: set below).
+    m.seg = pyo.Var(_keys(segs), bounds=(0, 1))
     # z[i, k]: tier k is reached (incremental) or chosen (all-units).
     m.z = pyo.Var(_keys(chosen), domain=pyo.Binary)
     # y[i]: anything is bought from offer i.
     m.y = pyo.Var(_keys([i for i in offers if uses_indicator(inst, inst.offers[i])]), domain=pyo.Binary)
-    # n[i]: whole lots bought from offer i.
+    # n[i]: whole lots bought from offer i (at most the lots its bound holds: set below).
     lots = [i for i in offers if inst.offers[i].lots is not None]
-    m.n = pyo.Var(_keys(lots), domain=pyo.NonNegativeIntegers, bounds={i: (0, inst.offers[i].lots) for i in lots})
+    m.n = pyo.Var(_keys(lots), domain=pyo.NonNegativeIntegers)
     # Q[j]: total quantity of mineral j, in units of its reference quantity.
     m.Q = pyo.Var(range(len(inst.minerals)), bounds={j: (0, _quantity_cap(inst, j)) for j in range(len(inst.minerals))})
     # cov[j]: coverage of mineral j, min(1, quantity / target).
@@ -128,6 +131,12 @@ def _add_variables(m: pyo.ConcreteModel, inst: Instance) -> None:
     # S[j]: spend on mineral j, in units of its money scale (bound 1 = its cap, or the budget).
     m.S = pyo.Var([j for j, md in enumerate(inst.minerals) if md.offers], bounds=(0, 1))
     m.vars = Variables(*(dict(var.items()) for var in (m.x, m.seg, m.z, m.y, m.n, m.Q, m.cov, m.S)))
+    # Upper bounds that differ by index are set one by one: given to Var as a dict,
+    # they cost Pyomo's initializer 1.2 us more a variable.
+    for (i, k), var in m.vars.seg.items():
+        var.setub(_width(inst.offers[i], k))
+    for i, var in m.vars.n.items():
+        var.setub(inst.offers[i].lots)
 
 
 @dataclass(slots=True)
@@ -187,7 +196,8 @@ def _expr(terms: Iterable[tuple[pyo.Var, float]], scale: float = 1.0) -> LinearE
 
 
 def _linear(terms: Terms) -> LinearExpression:
-    return LinearExpression([MonomialTermExpression((c, v)) for v, c in terms])
+    """sum(c * v); a variable with coefficient 1 stands as itself, as in Pyomo's own sums."""
+    return LinearExpression([v if c == 1 else MonomialTermExpression((c, v)) for v, c in terms])
 
 
 def _at_most(body: LinearExpression, bound: float) -> InequalityExpression:
@@ -402,7 +412,7 @@ def _add_mineral_spend(m: pyo.ConcreteModel, inst: Instance) -> None:
     v = m.vars
 
     def spend(j: int):
-        terms = [t for i in inst.minerals[j].offers for t in spend_terms(m, i)]
+        terms = [t for i in inst.minerals[j].offers for t in m.offer_spend[i]]
         return _equal(_expr(terms + [(v.S[j], -money_scale(inst, j))], money_scale(inst, j)), 0)
 
     m.mineral_spend = _rows(m.S.index_set(), spend)
@@ -480,7 +490,7 @@ def _add_objectives(m: pyo.ConcreteModel, inst: Instance) -> None:
     m.score = pyo.Expression(expr=_expr([(v.cov[j], md.mineral.weight / weight) for j, md in enumerate(inst.minerals)]))
     # The objective is written over the offers, not over S: HiGHS's objective-driven
     # pruning sees the fixed costs and prices directly (measured faster than sum of S_j).
-    spend = [t for i in range(len(inst.offers)) for t in spend_terms(m, i)]
+    spend = [t for terms in m.offer_spend for t in terms]
     m.spend = pyo.Expression(expr=_expr(spend, inst.request.budget))
     m.max_score = pyo.Objective(expr=m.score, sense=pyo.maximize)
     m.min_spend = pyo.Objective(expr=m.spend, sense=pyo.minimize)

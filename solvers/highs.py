@@ -19,6 +19,8 @@ import highspy
 import numpy as np
 import pyomo.environ as pyo
 import scipy.sparse as sp
+from pyomo.common.numeric_types import native_numeric_types
+from pyomo.core.base.var import VarData
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from solvers.linear_form import read_linear_form
@@ -117,10 +119,7 @@ def compile_model(model: pyo.ConcreteModel) -> Compiled:
     row_lower = np.where(kinds <= 0, rhs, -np.inf)  # 0: equality, -1: >= rhs
     row_upper = np.where(kinds >= 0, rhs, np.inf)  # 0: equality, 1: <= rhs
     columns = info.columns
-    bounds = [v.bounds for v in columns]  # one call per column for both (v.lb and v.ub each resolve both)
-    col_lower = np.array([-np.inf if lb is None else lb for lb, _ in bounds], dtype=float)
-    col_upper = np.array([np.inf if ub is None else ub for _, ub in bounds], dtype=float)
-    integrality = np.array([1 if v.is_integer() else 0 for v in columns], dtype=np.int32)
+    col_lower, col_upper, integrality = column_bounds(columns)
     if fast is not None:
         unused = fast.unused
     else:
@@ -143,6 +142,42 @@ def compile_model(model: pyo.ConcreteModel) -> Compiled:
         following=following,
         unused=unused,
     )
+
+
+def column_bounds(columns: list[VarData]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lower and upper bounds (+-inf where there is none) and integrality (0/1) of every column.
+
+    The values of ``v.bounds`` and ``v.is_integer()``, which resolve the variable's
+    domain again on every call (a microsecond a column); here each distinct domain is
+    resolved once, and bounds that are plain numbers are read as they are (any other
+    bound, an expression say, through ``v.bounds``).
+    """
+    native, inf = native_numeric_types, np.inf
+    lower, upper, integer = [], [], []
+    domains: dict[int, tuple[float, float, int]] = {}
+    for v in columns:
+        domain = v.domain
+        known = domains.get(id(domain))
+        if known is None:
+            lo, hi = domain.bounds()
+            known = domains[id(domain)] = (
+                -np.inf if lo is None else lo,
+                np.inf if hi is None else hi,
+                int(v.is_integer()),
+            )
+        domain_lo, domain_hi, whole = known
+        lb, ub = v._lb, v._ub  # what v.bounds reads first
+        if (lb is None or (lb.__class__ in native and -inf < lb < inf)) and (
+            ub is None or (ub.__class__ in native and -inf < ub < inf)
+        ):
+            lower.append(domain_lo if lb is None else max(lb, domain_lo))
+            upper.append(domain_hi if ub is None else min(ub, domain_hi))
+        else:
+            lb, ub = v.bounds
+            lower.append(-np.inf if lb is None else lb)
+            upper.append(np.inf if ub is None else ub)
+        integer.append(whole)
+    return np.array(lower, dtype=float), np.array(upper, dtype=float), np.array(integer, dtype=np.int32)
 
 
 def next_stage(compiled: Compiled, keep: float, row_scale: float) -> Compiled:

@@ -122,11 +122,11 @@ class _Reader:
                 coef, var = arg._args_  # the two children; `.args` slices a copy (Pyomo reads them so too)
                 if coef.__class__ not in native_numeric_types:
                     raise _NotPlain
+            elif cls is VarData or (cls not in native_numeric_types and isinstance(arg, VarData)):
+                coef, var = 1, arg
             elif cls in native_numeric_types:
                 constant += arg
                 continue
-            elif isinstance(arg, VarData):
-                coef, var = 1, arg
             else:
                 raise _NotPlain
             column = column_of.get(id(var))

@@ -8,13 +8,17 @@ of a response and to check every allocation independently of the solver.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from models import AllocationRequest, Discount, SupplierOffer
 
 
-@dataclass(frozen=True, slots=True)
-class Tier:
-    """Quantities in [lo, hi] may be priced at ``price`` (closed at both ends)."""
+class Tier(NamedTuple):
+    """Quantities in [lo, hi] may be priced at ``price`` (closed at both ends).
+
+    A named tuple, not a frozen dataclass: a request of 10,000 offers makes about
+    40,000 of them, and a tuple is made in a third of the time.
+    """
 
     lo: float
     hi: float

@@ -170,3 +170,21 @@ def test_the_model_builds_the_same_when_pyomo_templates_constraints(monkeypatch)
     assert np.array_equal(templated.matrix.data, plain.matrix.data)
     assert np.array_equal(templated.row_lower, plain.row_lower)
     assert np.array_equal(templated.row_upper, plain.row_upper)
+
+
+def test_column_bounds_are_what_pyomo_resolves() -> None:
+    from solvers.highs import column_bounds
+
+    model = pyo.ConcreteModel()
+    model.p = pyo.Param(mutable=True, initialize=3)
+    model.free = pyo.Var()
+    model.by_param = pyo.Var(bounds=(None, model.p))  # an expression bound: Pyomo resolves it
+    model.count = pyo.Var(domain=pyo.NonNegativeIntegers, bounds=(-5, float("inf")))  # the domain is tighter
+    model.pick = pyo.Var(domain=pyo.Binary, bounds=(0.5, None))
+    model.fraction = pyo.Var(range(2), bounds={0: (0, 0.25), 1: (0.5, 1)})
+    columns = [model.free, model.by_param, model.count, model.pick, *model.fraction.values()]
+    lower, upper, integer = column_bounds(columns)
+    assert [(lo, hi) for lo, hi in zip(lower, upper)] == [
+        (-np.inf if lb is None else lb, np.inf if ub is None else ub) for lb, ub in (v.bounds for v in columns)
+    ]
+    assert integer.tolist() == [int(v.is_integer()) for v in columns] == [0, 0, 1, 1, 0, 0]

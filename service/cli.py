@@ -41,7 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     solve.add_argument("file", nargs="?", help="request JSON file, or - for standard input")
     solve.add_argument("--example", choices=examples.names(), help="solve a built-in example instead")
     solve.add_argument("--json", action="store_true", help="print the full result as JSON")
-    solve.add_argument("-o", "--output", help="also write the result: a workbook (.xlsx) or the allocation table (.csv)")
+    solve.add_argument(
+        "-o", "--output", help="also write the result: a workbook (.xlsx) or the allocation table (.csv)"
+    )
 
     sub.add_parser("examples", help="list the built-in examples")
     template = sub.add_parser("template", help="write the input workbook template (pre-filled with dla-2025)")

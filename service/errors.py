@@ -107,6 +107,10 @@ class EngineFailure(StockpileError):
     code = "engine_failure"
 
 
+# Error codes for HTTP errors that Starlette raises itself (unknown path, wrong method, ...).
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
 def error_response(exc: StockpileError) -> JSONResponse:
     """The one rendering of a service error, for handlers and middleware alike."""
     if exc.status_code >= 500 and not isinstance(exc, ServiceUnavailable):  # 503s are load, not faults
@@ -138,8 +142,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 400:  # a body that cannot be parsed (malformed multipart or form): 422 as documented
             problem = Problem(path="(request)", message=str(exc.detail), code="malformed_body")
             return error_response(InvalidRequest([problem]))
-        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
-        return JSONResponse({"error": code, "detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        body = {"error": code, "detail": str(exc.detail)}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -355,9 +355,11 @@ def _add_min_orders(m: pyo.ConcreteModel, inst: Instance) -> None:
 def _add_lots(m: pyo.ConcreteModel, inst: Instance) -> None:
     # Lot offers sell whole lots only.
     v = m.vars
-    m.lots = _rows(
-        m.n.index_set(), lambda i: _eq(fraction_terms(m, i), [(v.n[i], inst.offers[i].offer.lot_size / inst.offers[i].bound)])
-    )
+    def whole_lots(i: int):
+        od = inst.offers[i]
+        return _eq(fraction_terms(m, i), [(v.n[i], od.offer.lot_size / od.bound)])
+
+    m.lots = _rows(m.n.index_set(), whole_lots)
 
 
 def _add_mineral_totals(m: pyo.ConcreteModel, inst: Instance) -> None:

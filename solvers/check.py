@@ -80,7 +80,8 @@ def check_result(request: AllocationRequest, result: AllocationResult) -> list[V
         if offer.lot_size is not None:
             lots = q / offer.lot_size
             if abs(lots - round(lots)) > RELATIVE_TOLERANCE * max(1.0, lots):
-                out.append(Violation("lot_size", where, f"quantity {q:g} is not a whole number of {offer.lot_size:g} lots"))
+                message = f"quantity {q:g} is not a whole number of {offer.lot_size:g} lots"
+                out.append(Violation("lot_size", where, message))
         cost = offer_cost(request, offer, q)
         for name, reported, actual in (
             ("goods_cost", line.goods_cost, cost.goods),
@@ -172,9 +173,11 @@ def _policy_rules(request, result, quantity, by_country) -> list[Violation]:
 def _totals(request, result, quantity, total) -> list[Violation]:
     out = []
     if _over(total, request.budget):
-        out.append(Violation("budget", "request", f"total spend {total:.2f} exceeds the budget {request.budget:.2f}"))
+        message = f"total spend {total:.2f} exceeds the budget {request.budget:.2f}"
+        out.append(Violation("budget", "request", message))
     if _differs(result.total_spend, total, total):
-        out.append(Violation("summary", "result", f"total_spend {result.total_spend:.6g} but the lines add to {total:.6g}"))
+        message = f"total_spend {result.total_spend:.6g} but the lines add to {total:.6g}"
+        out.append(Violation("summary", "result", message))
     if _differs(result.budget_remaining, request.budget - total, request.budget):
         out.append(Violation("summary", "result", "budget_remaining is not the budget less total_spend"))
     objective = total
@@ -182,8 +185,10 @@ def _totals(request, result, quantity, total) -> list[Violation]:
         weight = sum(m.weight for m in request.minerals)
         score = sum(m.weight * min(1.0, quantity[m.id] / m.target) for m in request.minerals) / weight
         if result.coverage_score is None or _differs(result.coverage_score, score, 1.0):
-            out.append(Violation("summary", "result", f"coverage_score {result.coverage_score} but quantities give {score:.9f}"))
+            message = f"coverage_score {result.coverage_score} but quantities give {score:.9f}"
+            out.append(Violation("summary", "result", message))
         objective = score
     if result.objective_value is None or _differs(result.objective_value, objective, max(objective, 1.0)):
-        out.append(Violation("summary", "result", f"objective_value {result.objective_value} but the allocation gives {objective:.9g}"))
+        message = f"objective_value {result.objective_value} but the allocation gives {objective:.9g}"
+        out.append(Violation("summary", "result", message))
     return out

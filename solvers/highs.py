@@ -252,7 +252,9 @@ def load(h: highspy.Highs, compiled: Compiled, options: dict[str, object]) -> hi
     )
 
 
-def solve(compiled: Compiled, options: SolverOptions, time_left: float, start: np.ndarray | None = None) -> SolveOutcome:
+def solve(
+    compiled: Compiled, options: SolverOptions, time_left: float, start: np.ndarray | None = None
+) -> SolveOutcome:
     """One HiGHS run; ``start`` is a full column vector to warm-start from."""
     began = time.perf_counter()
     h = highspy.Highs()

@@ -153,7 +153,8 @@ def _charts(wb: Workbook, result: AllocationResult) -> None:
     ws.add_chart(spend, "I2")
     country = _column_chart(ws, "Spend by country", "spend", "#,##0", data_col=7, label_col=6, rows=k)
     ws.add_chart(country, "I19")
-    coverage = _column_chart(ws, "Coverage per mineral against target", "coverage", "0%", data_col=3, label_col=1, rows=n)
+    title = "Coverage per mineral against target"
+    coverage = _column_chart(ws, title, "coverage", "0%", data_col=3, label_col=1, rows=n)
     coverage.legend = Legend()  # coverage and target, so a legend this time
     coverage.y_axis.scaling.min, coverage.y_axis.scaling.max = 0, 1.1
     target = LineChart()

@@ -218,6 +218,31 @@ def test_full_model_without_a_better_answer_keeps_the_restricted_one_against_the
     assert check_result(req, result) == []
 
 
+def test_the_full_model_is_not_started_with_less_time_than_the_restricted_ones_took(monkeypatch):
+    # Restricted to dear: 1,200 against the LP's 1,050. The restricted run reports having
+    # taken 1,000 s, more than the 20 s limit leaves: the full model is not started (on a
+    # large model HiGHS's root may overrun any limit), dear's 1,200 stands, against the LP bound.
+    from dataclasses import replace
+
+    real = guide.solve
+    runs: list[bool] = []
+
+    def slow_restricted(compiled, *args, **kwargs):
+        runs.append(bool(compiled.integrality.any()))
+        out = real(compiled, *args, **kwargs)
+        return replace(out, seconds=1_000.0) if len(runs) == 2 else out
+
+    monkeypatch.setattr(guide, "solve", slow_restricted)
+    _restrict_to(monkeypatch, {1})
+    req = _two_offer_request()
+    result = allocate(req, GUIDED)
+    assert runs == [False, True]  # the LP, the restricted MIP; no full MIP
+    assert result.status is Status.FEASIBLE
+    assert result.total_spend == pytest.approx(1_200.0)
+    assert result.best_bound == pytest.approx(1_050.0)
+    assert check_result(req, result) == []
+
+
 def test_a_failed_restricted_run_is_not_taken_as_an_answer(monkeypatch):
     # The restricted MIP fails (HiGHS 'Solve error') with values it does not vouch for, and
     # an objective equal to the LP bound: it must not be returned as proven; the full

@@ -89,7 +89,8 @@ def solve_guided(
     # took: it would not improve on their answer, and on a model this large HiGHS's root
     # may not stop at its time limit at all (seen: a 38 s limit, 125 s in root cut separation,
     # which polls neither the limit nor interrupt callbacks; docs/performance.md, change 19).
-    full_time = left() if left() >= restricted_seconds else 0.0
+    remaining = left()
+    full_time = remaining if remaining >= restricted_seconds else 0.0
     return _full(compiled, opts, full_time, best.values, relaxed.objective, began, fallback=best)
 
 

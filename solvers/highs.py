@@ -160,11 +160,7 @@ def column_bounds(columns: list[VarData]) -> tuple[np.ndarray, np.ndarray, np.nd
         known = domains.get(id(domain))
         if known is None:
             lo, hi = domain.bounds()
-            known = domains[id(domain)] = (
-                -np.inf if lo is None else lo,
-                np.inf if hi is None else hi,
-                int(v.is_integer()),
-            )
+            known = domains[id(domain)] = (-inf if lo is None else lo, inf if hi is None else hi, int(v.is_integer()))
         domain_lo, domain_hi, whole = known
         lb, ub = v._lb, v._ub  # what v.bounds reads first
         if (lb is None or (lb.__class__ in native and -inf < lb < inf)) and (
@@ -174,8 +170,8 @@ def column_bounds(columns: list[VarData]) -> tuple[np.ndarray, np.ndarray, np.nd
             upper.append(domain_hi if ub is None else min(ub, domain_hi))
         else:
             lb, ub = v.bounds
-            lower.append(-np.inf if lb is None else lb)
-            upper.append(np.inf if ub is None else ub)
+            lower.append(-inf if lb is None else lb)
+            upper.append(inf if ub is None else ub)
         integer.append(whole)
     return np.array(lower, dtype=float), np.array(upper, dtype=float), np.array(integer, dtype=np.int32)
 

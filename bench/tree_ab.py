@@ -8,8 +8,9 @@ one. Every instance is solved by one ``bench.worker engine`` process per checkou
 (each imports models/ and solvers/ from its own tree), both warmed up, then REPS
 times each, alternating which goes first. Per instance: median wall seconds, median
 seconds inside HiGHS's ``run``, the rest (engine overhead), and whether both agree
-on status and score within the request's gap, and on spend where the scores are
-the same (every allocation checked by plain arithmetic by its own side). Totals and geometric means at the end.
+by ``bench.run``'s rule (status; score and spend within the request's gap, spend only
+at the same score; every allocation checked by plain arithmetic by its own side).
+Totals and geometric means at the end.
 OBJECTIVES and SEEDS as in ``bench.options_ab`` (default both objectives, seeds 1-3).
 """
 
@@ -26,6 +27,7 @@ import tempfile
 from pathlib import Path
 
 from bench.instances import make_request
+from bench.run import agreement
 
 HERE = Path(__file__).resolve().parent.parent
 
@@ -64,17 +66,9 @@ class Side:
         self.proc.wait()
 
 
-def _agree(a: dict, b: dict, gap: float) -> bool:
-    """Same status and answers within the gap; spend only at the same score (else stage two differs)."""
-    if a["status"] != b["status"] or a["violations"] or b["violations"]:
-        return False
-
-    def close(x: float | None, y: float | None, tolerance: float) -> bool:
-        return (x is None) == (y is None) and (x is None or abs(x - y) <= tolerance * max(abs(x), abs(y), 1e-12))
-
-    if not close(a["score"], b["score"], gap):
-        return False
-    return not close(a["score"], b["score"], 1e-9) or close(a["spend"], b["spend"], gap)
+def _agree(old: dict, new: dict, gap: float) -> str:
+    """bench.run's agreement label for the new answer against the old one ("yes", "score within gap", ...)."""
+    return agreement({"mip_gap": gap, "contenders": {"highs": old, "new": new}})["new"]
 
 
 def _answer(run: dict) -> str:
@@ -118,10 +112,11 @@ def main(argv: list[str] | None = None) -> int:
                         walls[k].append(wall)
                         outside[k].append(rest)
                         cells.append(f"{k} {wall:7.3f}s ({rest * 1e3:6.1f} ms outside)")
-                    same = _agree(runs["old"][0], runs["new"][0], gap)
+                    label = _agree(runs["old"][0], runs["new"][0], gap)
+                    same = label in ("yes", "score within gap")
                     differ += not same
                     if not same:
-                        cells += [f"DIFFER {k}: {_answer(rs[0])}" for k, rs in runs.items()]
+                        cells += [f"DIFFER ({label}) {k}: {_answer(rs[0])}" for k, rs in runs.items()]
                     print(f"{size}s{seed}{objective[:4]}  " + "  ".join(cells), flush=True)
     for k in trees:
         geo = math.exp(statistics.mean(math.log(t) for t in walls[k]))

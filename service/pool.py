@@ -40,6 +40,7 @@ import anyio.to_thread
 log = logging.getLogger("stockpile.pool")
 
 _PRELOAD = ["service.worker"]
+PROVISIONAL = "provisional"  # a worker's message kind for an answer before the final one (service.worker)
 STARTUP_TIMEOUT_S = 120.0
 
 
@@ -96,6 +97,15 @@ class Outcome(Enum):
     DEADLINE = "deadline"  # still running at the hard deadline: killed
 
 
+@dataclass(frozen=True, slots=True)
+class JobEnd:
+    """How one job ended: its outcome and payload, and the last provisional answer it sent (or None)."""
+
+    outcome: Outcome
+    value: Any
+    provisional: Any = None
+
+
 @dataclass(eq=False)
 class Worker:
     process: Any  # multiprocessing Process
@@ -120,28 +130,34 @@ class Worker:
             pass
 
 
-def _exchange(worker: Worker, job: tuple[Any, Any], deadline: float) -> tuple[Outcome, Any]:
+def _exchange(worker: Worker, job: tuple[Any, Any], deadline: float) -> JobEnd:
     """Send one job and wait for its answer until ``deadline`` (time.monotonic).
 
-    Runs on a thread: pickling a large request and unpickling its result stay off the event loop.
+    Provisional answers the worker sends meanwhile are kept (the last one) and returned
+    with whatever ends the job. Runs on a thread: pickling a large request and unpickling
+    its result stay off the event loop.
     """
     payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+    provisional = None
     try:
         worker.conn.send_bytes(payload)
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                return Outcome.DEADLINE, None
+                return JobEnd(Outcome.DEADLINE, None, provisional)
             ready = wait([worker.conn, worker.process.sentinel], timeout=left)
             if worker.conn in ready:
                 kind, value = pickle.loads(worker.conn.recv_bytes())
-                return Outcome(kind), value
+                if kind == PROVISIONAL:
+                    provisional = value
+                    continue
+                return JobEnd(Outcome(kind), value, provisional)
             if ready:  # only the sentinel: the process ended without answering
                 break
     except (EOFError, OSError):
         pass
     worker.process.join(timeout=5)
-    return Outcome.CRASHED, worker.process.exitcode
+    return JobEnd(Outcome.CRASHED, worker.process.exitcode, provisional)
 
 
 class WorkerPool:
@@ -219,11 +235,10 @@ class WorkerPool:
         if not self._closed:
             self._spawn_later(0.0)
 
-    async def run(self, worker: Worker, job: tuple[Any, Any], deadline: float) -> tuple[Outcome, Any]:
-        """Run ``job`` on ``worker``; kill it if it has not answered by ``deadline``."""
+    async def run(self, worker: Worker, job: tuple[Any, Any], deadline: float) -> JobEnd:
+        """Run ``job`` on ``worker`` until it answers, dies, or ``deadline`` passes (the caller kills it)."""
         worker.jobs += 1
-        outcome, value = await anyio.to_thread.run_sync(_exchange, worker, job, deadline, limiter=self._limiter)
-        return outcome, value
+        return await anyio.to_thread.run_sync(_exchange, worker, job, deadline, limiter=self._limiter)
 
     # -- spawning ------------------------------------------------------------
 

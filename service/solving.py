@@ -12,11 +12,14 @@ hands each request to a worker process from ``service.pool.WorkerPool``:
   when called outside a request), whatever the solver does: HiGHS is given
   the time that is left after reading the body, validating it and waiting
   (a wait that never runs past the deadline), a worker still busy at the
-  hard deadline is killed and the request answered ``no_solution``, and a
-  request whose deadline passed before a worker took it is answered so
-  without one;
-* a worker that dies mid-solve is replaced; its request gets 503 with
-  ``Retry-After``; a model that outgrows the worker memory cap gets 422;
+  hard deadline is killed and the request answered with the last
+  provisional allocation the solve had sent (``solvers.allocate``'s
+  ``on_provisional``: checked, ``feasible``), or ``no_solution`` when it had
+  none; a request whose deadline passed before a worker took it is answered
+  ``no_solution`` without one;
+* a worker that dies mid-solve is replaced; its request gets its last
+  provisional allocation, or 503 with ``Retry-After`` when it had none; a
+  model that outgrows the worker memory cap gets 422;
 * ``drain`` (on SIGTERM) turns readiness off, refuses new solves with 503
   and waits for the queued and running ones.
 
@@ -39,7 +42,7 @@ import anyio.to_thread
 from models import AllocationRequest, AllocationResult, Finding, Severity, Status
 from service.errors import EngineFailure, ModelTooLarge, ServiceUnavailable
 from service.observability import arrived_at, note_timing
-from service.pool import Outcome, PoolClosed, WorkerPool
+from service.pool import JobEnd, Outcome, PoolClosed, WorkerPool
 from service.settings import Settings
 from solvers import SolverOptions, allocate, empty_result
 
@@ -105,6 +108,17 @@ def no_solution_result(
     )
     finding = Finding(code="deadline_exceeded", severity=Severity.ERROR, message=message)
     return empty_result(request, Status.NO_SOLUTION, seconds, [finding])
+
+
+def provisional_answer(result: AllocationResult, code: str, why: str, seconds: float) -> AllocationResult:
+    """A solve's last provisional answer (checked, ``feasible``) as the answer to a solve that was stopped."""
+    message = (
+        f"{why}. This is the last allocation it had found and checked; it is not proven best "
+        "(see mip_gap and the other findings). Send the request again, or allow a longer time_limit_s, "
+        "for a finished solve."
+    )
+    finding = Finding(code=code, severity=Severity.WARNING, message=message)
+    return result.model_copy(update={"diagnostics": [finding, *result.diagnostics], "solve_seconds": seconds})
 
 
 class PoolGateway:
@@ -192,11 +206,11 @@ class PoolGateway:
                 spent = time.monotonic() - arrival
                 job = (request, replace(options, time_limit_s=max(limit - spent, MIN_SOLVE_S)))
                 began = time.monotonic()
-                outcome, value = await self._pool.run(worker, job, deadline)
+                end = await self._pool.run(worker, job, deadline)
                 note_timing(solve_s=time.monotonic() - began)
             finally:
                 self._running -= 1
-            return self._answer(request, worker, outcome, value, time.monotonic() - arrival, limit)
+            return self._answer(request, worker, end, time.monotonic() - arrival, limit)
         finally:
             self._leave()
 
@@ -239,8 +253,9 @@ class PoolGateway:
         finally:
             self._waiting -= 1
 
-    def _answer(self, request: AllocationRequest, worker, outcome: Outcome, value, elapsed: float, limit: float):
+    def _answer(self, request: AllocationRequest, worker, end: JobEnd, elapsed: float, limit: float):
         pool = self._pool
+        outcome, value, provisional = end.outcome, end.value, end.provisional
         if outcome is Outcome.OK:
             pool.release(worker)
             self._solves[value.status.value] += 1
@@ -248,17 +263,23 @@ class PoolGateway:
         if outcome is Outcome.DEADLINE:
             pool.discard(worker, "deadline")
             self._solves["deadline"] += 1
+            if provisional is not None:
+                why = f"The solve was stopped at the server's hard deadline ({limit:g} s time limit plus grace)"
+                return provisional_answer(provisional, "deadline_exceeded", why, elapsed)
             return no_solution_result(request, elapsed, limit)
         if outcome is Outcome.CRASHED and self._closed:
             self._solves["stopped"] += 1
+            if provisional is not None:
+                why = "The server shut down before this solve could finish"
+                return provisional_answer(provisional, "solve_interrupted", why, elapsed)
             raise ServiceUnavailable(SHUT_DOWN, 5)
         if outcome is Outcome.CRASHED:
             pool.discard(worker, "crash")
             self._solves["crashed"] += 1
-            raise ServiceUnavailable(
-                f"The solver worker stopped unexpectedly (exit code {value}) and has been replaced; retry the request.",
-                2,
-            )
+            why = f"The solver worker stopped unexpectedly (exit code {value}) and has been replaced"
+            if provisional is not None:
+                return provisional_answer(provisional, "solve_interrupted", why, elapsed)
+            raise ServiceUnavailable(f"{why}; retry the request.", 2)
         if outcome is Outcome.MEMORY:
             pool.discard(worker, "memory")
             self._solves["memory"] += 1

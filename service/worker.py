@@ -9,10 +9,16 @@ pickled tuple:
 
     worker -> parent  ("ready", pid)                      once, after the warm-up solve
     parent -> worker  (request, solver_options)           one job at a time
-    worker -> parent  ("ok", AllocationResult)
+    worker -> parent  ("provisional", AllocationResult)   any number, before the answer (see below)
+                      ("ok", AllocationResult)
                       ("memory", message)                 then the worker exits
                       ("engine", message)                 solvers.SolverError
                       ("error", message)                  anything else (a bug)
+
+A "provisional" message carries a checked allocation the solve found before
+its final one (``solvers.allocate``'s ``on_provisional``): the parent keeps the
+last, and answers with it if it has to kill the worker at the hard deadline or
+the worker dies before its answer.
 
 A worker that dies (segfault, abort, OOM kill, SIGKILL from the parent at the
 deadline) simply closes its pipe; the parent notices and replaces it.
@@ -80,7 +86,7 @@ def main(conn: Connection, memory_limit_bytes: int) -> None:
         except MemoryError:
             reply, recycle = _MEMORY_REPLY, True
         else:
-            reply, recycle = _run(data)
+            reply, recycle = _run(data, conn)
             del data  # before the next receive, so that two requests are never held at once
         try:
             conn.send_bytes(reply)
@@ -111,11 +117,15 @@ def _collect_between_jobs() -> None:
     gc.disable()
 
 
-def _run(data: bytes) -> tuple[bytes, bool]:
+def _run(data: bytes, conn: Connection) -> tuple[bytes, bool]:
     """One job; the reply and whether this worker should exit after sending it."""
+
+    def provisional(result) -> None:
+        conn.send_bytes(pickle.dumps(("provisional", result), protocol=pickle.HIGHEST_PROTOCOL))
+
     try:
         request, options = pickle.loads(data)
-        result = allocate(request, options)
+        result = allocate(request, options, on_provisional=provisional)
         return pickle.dumps(("ok", result)), False
     except MemoryError:
         # The heap may be fragmented or half-built objects may linger: start afresh.

@@ -355,6 +355,7 @@ def _add_min_orders(m: pyo.ConcreteModel, inst: Instance) -> None:
 def _add_lots(m: pyo.ConcreteModel, inst: Instance) -> None:
     # Lot offers sell whole lots only.
     v = m.vars
+
     def whole_lots(i: int):
         od = inst.offers[i]
         return _eq(fraction_terms(m, i), [(v.n[i], od.offer.lot_size / od.bound)])

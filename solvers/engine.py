@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -32,17 +32,32 @@ from solvers.options import SolverOptions
 from solvers.prepare import Instance, prepare
 from solvers.report import SolveStats, build_result, empty_result, solved_findings
 
+# Receives the checked allocations a solve finds before its final answer (see ``allocate``).
+OnProvisional = Callable[[AllocationResult], None]
 
-def allocate(request: AllocationRequest, options: SolverOptions | None = None) -> AllocationResult:
-    """Solve one request; every returned allocation has passed ``check_result``."""
+
+def allocate(
+    request: AllocationRequest, options: SolverOptions | None = None, on_provisional: OnProvisional | None = None
+) -> AllocationResult:
+    """Solve one request; every returned allocation has passed ``check_result``.
+
+    ``on_provisional``, when given, is called (in this thread, while the solve goes on)
+    with each allocation found before the final one that is worth keeping should the
+    caller have to stop the solve: stage one's answer under ``max_coverage`` and, for
+    guided models, the restricted answer the full model then tries to improve. Each has
+    passed ``check_result``, has status ``feasible`` and says in its findings what is
+    not yet proven. A server that kills a solve at its hard deadline answers with the
+    last one instead of nothing. Calls that have run less than
+    ``options.provisional_after_s`` report none: they are about to end anyway.
+    """
     began = time.perf_counter()
     with _without_gc():  # first: a collection due from earlier work would land inside this call
         opts = (options or SolverOptions()).for_request(request)
         deadline = began + opts.time_limit_s
         instance = prepare(request)
-        result = _solve_checked(instance, opts, deadline, began)
+        result = _solve_checked(instance, opts, deadline, began, on_provisional)
         if result is None:  # the check failed: same model, tighter tolerances
-            result = _solve_checked(instance, opts.tighter(), deadline, began, last_try=True)
+            result = _solve_checked(instance, opts.tighter(), deadline, began, on_provisional, last_try=True)
     assert result is not None
     return result
 
@@ -71,12 +86,17 @@ def _without_gc() -> Iterator[None]:
 
 
 def _solve_checked(
-    instance: Instance, opts: SolverOptions, deadline: float, began: float, last_try: bool = False
+    instance: Instance,
+    opts: SolverOptions,
+    deadline: float,
+    began: float,
+    on_provisional: OnProvisional | None,
+    last_try: bool = False,
 ) -> AllocationResult | None:
     built = time.perf_counter()
     model = create_model(instance)
     try:
-        return _solve_model(model, instance, opts, deadline, began, built, last_try)
+        return _solve_model(model, instance, opts, deadline, began, built, on_provisional, last_try)
     finally:
         release(model)  # freed when this returns, not at the next garbage collection
 
@@ -88,6 +108,7 @@ def _solve_model(
     deadline: float,
     began: float,
     built: float,
+    on_provisional: OnProvisional | None,
     last_try: bool,
 ) -> AllocationResult | None:
     """``_solve_checked`` from the built model on: compile, solve, read, report, check."""
@@ -98,13 +119,15 @@ def _solve_model(
     )
     opts = opts.for_model(request.objective, guided=guide is not None)
     size = ModelSize(**compiled.size)
+    report = None if on_provisional is None else _Provisional(on_provisional, model, instance, opts, size, began)
     # Reading, reporting and checking the answer take up to about a third of the build's time:
     # keep that back from the solver, so the whole call ends within the time limit.
     deadline -= min(POST_SOLVE_SHARE * (time.perf_counter() - built), 0.1 * opts.time_limit_s)
     # Without floors, buying nothing is feasible: hand it to HiGHS so that a time
     # limit always leaves an allocation in hand (an empty one at worst).
     trivial = np.zeros(len(compiled.columns)) if not any(md.floor > 0 for md in instance.minerals) else None
-    first = _solve(compiled, guide, opts, deadline - time.perf_counter(), start=trivial)
+    on_answer = None if report is None else report.stage(compiled)
+    first = _solve(compiled, guide, opts, deadline - time.perf_counter(), trivial, on_answer)
     if first.state is SolveState.ERROR:
         raise SolverFailed(f"HiGHS failed: {first.message}")
     if first.state is SolveState.INFEASIBLE:
@@ -118,18 +141,13 @@ def _solve_model(
     proven = first.state is SolveState.OPTIMAL
     notes: list[Finding] = []
     if request.objective is Objective.MAX_COVERAGE:
-        second = _least_spend_stage(compiled, guide, first, opts, deadline)
+        if report is not None:
+            report.send(first, first)
+        second = _least_spend_stage(compiled, guide, first, opts, deadline, report)
         proven = proven and second is SolveState.OPTIMAL
         if second is not SolveState.OPTIMAL:
             notes.append(_stage_two_note(second))
-    money = request.budget if request.objective is Objective.MIN_COST else 1.0
-    stats = SolveStats(
-        status=Status.OPTIMAL if proven else Status.FEASIBLE,
-        seconds=0.0,
-        size=size,
-        gap=first.gap,
-        bound=None if first.bound is None else first.bound * money,
-    )
+    stats = _stats(instance, Status.OPTIMAL if proven else Status.FEASIBLE, size, first)
     result = build_result(request, quantities(model, instance), stats, [])
     if opts.verify:
         violations = check_result(request, result)
@@ -139,6 +157,53 @@ def _solve_model(
             return None
     findings = notes + solved_findings(instance, result)
     return result.model_copy(update={"diagnostics": findings, "solve_seconds": time.perf_counter() - began})
+
+
+def _stats(instance: Instance, status: Status, size: ModelSize, first: SolveOutcome) -> SolveStats:
+    """The figures of a result: status, model size, and stage one's gap and bound in request units."""
+    money = instance.request.budget if instance.request.objective is Objective.MIN_COST else 1.0
+    bound = None if first.bound is None else first.bound * money
+    return SolveStats(status=status, seconds=0.0, size=size, gap=first.gap, bound=bound)
+
+
+@dataclass(frozen=True, slots=True)
+class _Provisional:
+    """Reports allocations found before the final one to ``allocate``'s ``on_provisional``.
+
+    Each is read from the model, reported and checked as a final answer is; one that
+    fails the check is not reported (the final answer has its own second try).
+    """
+
+    callback: OnProvisional
+    model: pyo.ConcreteModel
+    instance: Instance
+    opts: SolverOptions
+    size: ModelSize
+    began: float
+
+    def send(self, outcome: SolveOutcome, first: SolveOutcome, compiled: Compiled | None = None) -> None:
+        """Report ``outcome``'s allocation (its stage's ``compiled`` loads it; None: already loaded).
+
+        ``first`` is stage one's outcome, or ``outcome`` itself in stage one: gap and bound are its.
+        """
+        if time.perf_counter() - self.began < self.opts.provisional_after_s or outcome.values is None:
+            return
+        if compiled is not None:
+            load_values(compiled, outcome.values)
+        request = self.instance.request
+        stats = _stats(self.instance, Status.FEASIBLE, self.size, first)
+        result = build_result(request, quantities(self.model, self.instance), stats, [])
+        if self.opts.verify and check_result(request, result):
+            return
+        notes = [_stage_two_note(None)] if request.objective is Objective.MAX_COVERAGE else []
+        findings = notes + solved_findings(self.instance, result)
+        self.callback(
+            result.model_copy(update={"diagnostics": findings, "solve_seconds": time.perf_counter() - self.began})
+        )
+
+    def stage(self, compiled: Compiled, first: SolveOutcome | None = None) -> Callable[[SolveOutcome], None]:
+        """What the guided solve calls with the restricted answer of a stage (``first``: stage one's outcome)."""
+        return lambda outcome: self.send(outcome, first or outcome, compiled)
 
 
 def _guided(compiled: Compiled, opts: SolverOptions) -> bool:
@@ -156,12 +221,20 @@ class _Guide:
 
 
 def _solve(
-    compiled: Compiled, guide: _Guide | None, opts: SolverOptions, time_left: float, start: np.ndarray | None
+    compiled: Compiled,
+    guide: _Guide | None,
+    opts: SolverOptions,
+    time_left: float,
+    start: np.ndarray | None,
+    on_answer: Callable[[SolveOutcome], None] | None = None,
 ) -> SolveOutcome:
-    """One stage: guided when the model is large (``guide`` given), else one HiGHS run."""
+    """One stage: guided when the model is large (``guide`` given), else one HiGHS run.
+
+    ``on_answer``: see ``solve_guided``.
+    """
     if guide is None:
         return solve(compiled, opts, time_left, start=start)
-    return solve_guided(compiled, guide.owners, opts, time_left, start=start, keep=guide.keep)
+    return solve_guided(compiled, guide.owners, opts, time_left, start=start, keep=guide.keep, on_answer=on_answer)
 
 
 def stopped_finding(message: str, opts: SolverOptions) -> Finding:
@@ -188,6 +261,7 @@ def _least_spend_stage(
     first: SolveOutcome,
     opts: SolverOptions,
     deadline: float,
+    report: _Provisional | None,
 ) -> SolveState:
     """Stage two: least spend at the stage-one score; loads its allocation when it has one.
 
@@ -200,20 +274,26 @@ def _least_spend_stage(
     for slack in STAGE_TWO_SLACKS:
         left = deadline - time.perf_counter()
         if left <= 0:
-            return SolveState.LIMIT_NO_SOLUTION
+            state = SolveState.LIMIT_NO_SOLUTION
+            break
         staged = next_stage(compiled, first.objective - slack, SCORE_ROW_SCALE)
-        second = _solve(staged, guide, stage_opts, left, start=first.values)
+        on_answer = None if report is None else report.stage(staged, first)
+        second = _solve(staged, guide, stage_opts, left, first.values, on_answer)
         state = second.state
         if second.values is not None and np.all(np.isfinite(second.values)):
             load_values(staged, second.values)
             return state
         if state is not SolveState.INFEASIBLE:
-            return state
+            break
+    # (A provisional answer of this stage, once loaded, is never left in the model: the guided
+    # solve reports one only when it has it as a fallback, and so returns values after it.)
     return state
 
 
-def _stage_two_note(state: SolveState) -> Finding:
+def _stage_two_note(state: SolveState | None) -> Finding:
+    """Why stage two's answer is not proven cheapest (``None``: the answer is provisional)."""
     why = {
+        None: "this allocation was found before it ended",
         SolveState.LIMIT_WITH_SOLUTION: "the time limit stopped it before it was proven",
         SolveState.LIMIT_NO_SOLUTION: "the time limit came first",
         SolveState.INFEASIBLE: "the solver could not hold the best score numerically",

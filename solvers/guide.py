@@ -24,6 +24,7 @@ answer) falls back to the next; the full model always has the last word.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -47,10 +48,13 @@ def solve_guided(
     time_left: float,
     start: np.ndarray | None = None,
     keep: frozenset[int] = frozenset(),
+    on_answer: Callable[[SolveOutcome], None] | None = None,
 ) -> SolveOutcome:
     """Solve ``compiled`` (a MIP); ``owners[c]`` is the offer of column c, or -1 for a column of no offer.
 
-    Offers in ``keep`` join the second restricted model.
+    Offers in ``keep`` join the second restricted model. ``on_answer`` is called with the
+    restricted answer (its bound and gap the LP's) when the full model is about to try to
+    improve on it: a caller that may be stopped during that run has an answer in hand.
     """
     began = time.perf_counter()
 
@@ -91,6 +95,8 @@ def solve_guided(
     # which polls neither the limit nor interrupt callbacks; docs/performance.md, change 19).
     remaining = left()
     full_time = remaining if remaining >= restricted_seconds else 0.0
+    if on_answer is not None and full_time > 0:
+        on_answer(replace(best, bound=relaxed.objective, gap=relative_gap(best.objective, relaxed.objective)))
     return _full(compiled, opts, full_time, best.values, relaxed.objective, began, fallback=best)
 
 

@@ -1,0 +1,73 @@
+"""Provisional answers: checked allocations ``allocate`` reports before its final one."""
+
+from __future__ import annotations
+
+import pytest
+
+from models import AllocationResult, Status
+from solvers import allocate, check_result, engine, guide
+from solvers.options import SolverOptions
+from tests.builders import mineral, offer, request
+
+EVERY = SolverOptions(provisional_after_s=0.0)  # report every provisional answer, however quick the solve
+
+
+def _collect() -> tuple[list[AllocationResult], object]:
+    seen: list[AllocationResult] = []
+    return seen, seen.append
+
+
+def _two_stage_request():
+    # 50 t wanted, two offers; stage one may buy from either, stage two finds the $10 one.
+    return request(10_000, [mineral(target=50)], [offer("dear", 20, 500), offer("cheap", 10, 500)])
+
+
+def test_max_coverage_reports_stage_ones_checked_allocation_before_the_final_one():
+    req = _two_stage_request()
+    seen, keep = _collect()
+    final = allocate(req, EVERY, on_provisional=keep)
+    (provisional,) = seen
+    assert provisional.status is Status.FEASIBLE
+    assert check_result(req, provisional) == []
+    assert provisional.coverage_score == pytest.approx(final.coverage_score)
+    assert provisional.total_spend >= final.total_spend - 1e-9
+    assert "least_spend_not_proven" in [f.code for f in provisional.diagnostics]
+    assert final.status is Status.OPTIMAL
+    assert final.total_spend == pytest.approx(500)
+
+
+def test_a_quick_solve_reports_no_provisional_answer():
+    seen, keep = _collect()
+    result = allocate(_two_stage_request(), SolverOptions(provisional_after_s=60.0), on_provisional=keep)
+    assert result.status is Status.OPTIMAL
+    assert seen == []
+
+
+def test_a_single_stage_solve_has_nothing_provisional_to_report():
+    req = request(10_000, [mineral(target=50, min_quantity=50)], [offer("a", 20, 500)], objective="min_cost")
+    seen, keep = _collect()
+    assert allocate(req, EVERY, on_provisional=keep).status is Status.OPTIMAL
+    assert seen == []
+
+
+def test_the_guided_solve_reports_its_restricted_answer_before_the_full_model_improves_on_it(monkeypatch):
+    # Restricted to "dear" (12/t, no fixed cost) the answer costs 1,200; the LP bound is 1,050
+    # (100 t from "cheap" at 10/t plus its 50 fixed cost), and the full model finds it.
+    req = request(
+        budget=5_000,
+        minerals=[mineral("co", 100.0, min_quantity=100.0)],
+        suppliers=[offer("cheap", 10.0, fixed_cost=50.0), offer("dear", 12.0)],
+        objective="min_cost",
+    )
+    monkeypatch.setattr(guide, "used_offers", lambda owners, values: {1})
+    monkeypatch.setattr(engine, "cheapest_offers", lambda instance: frozenset())
+    seen, keep = _collect()
+    final = allocate(req, SolverOptions(guide_min_integers=0, provisional_after_s=0.0), on_provisional=keep)
+    (provisional,) = seen
+    assert provisional.status is Status.FEASIBLE
+    assert check_result(req, provisional) == []
+    assert provisional.total_spend == pytest.approx(1_200.0)
+    assert provisional.best_bound == pytest.approx(1_050.0)
+    assert provisional.mip_gap == pytest.approx(150.0 / 1_200.0)
+    assert final.status is Status.OPTIMAL
+    assert final.total_spend == pytest.approx(1_050.0)

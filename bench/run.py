@@ -437,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
         help="generate the instances from this seed (default 1, the set in docs/performance.md); another seed "
         "only prints, and saves its results to bench/results/seedN.json",
     )
+    parser.add_argument("--save", type=Path, default=None,
+                        help="also save the results to this JSON file (for bench.verdict over several seeds)")
     parser.add_argument("--render", action="store_true", help="only rewrite docs and plot from the saved results")
     args = parser.parse_args(argv)
     if args.render:
@@ -471,9 +473,12 @@ def main(argv: list[str] | None = None) -> int:
                                            "results": results}, indent=1))
             write_doc(section)
             plot(results, PLOT)
-        if args.seed != 1:
-            saved = {"command": command, "seed": args.seed, "revision": rev, "results": results}
-            (RESULTS.parent / f"seed{args.seed}.json").write_text(json.dumps(saved, indent=1))
+        save = args.save or (RESULTS.parent / f"seed{args.seed}.json" if args.seed != 1 else None)
+        if save is not None:
+            saved = {"command": command, "seed": args.seed, "revision": rev,
+                     "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "results": results}
+            save.parent.mkdir(parents=True, exist_ok=True)
+            save.write_text(json.dumps(saved, indent=1))
     print(section)
     return 0
 

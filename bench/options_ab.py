@@ -7,15 +7,14 @@ engine.FIELD sets a field of solvers.SolverOptions instead of a HiGHS option
 (e.g. "unguided:engine.guide_min_integers=none"). OBJECTIVES=min_cost limits the
 set to one objective; SEEDS=N uses seeds 1 to N (default 3). Prints per instance seconds/status/objective and, per variant, total, geometric mean, worst.
 """
-import math
 import os
-import statistics
 import sys
 import time
 
 import solvers.options as O
 from bench.cli_values import option_value
 from bench.instances import make_request
+from bench.stats import geomean
 from models import AllocationRequest
 from solvers import allocate
 
@@ -49,4 +48,4 @@ for i, (name, r) in enumerate(cases):
         times[k].append(s); row[k] = (s, res.status.value, res.coverage_score if res.coverage_score is not None else res.total_spend)
     print(name, " ".join(f"{k}={row[k][0]:.2f}s/{row[k][1][:3]}/{row[k][2]:.6g}" for k in variants), flush=True)
 for k, ts in times.items():
-    print(f"{k:12s} total {sum(ts):7.2f}s  geomean {math.exp(statistics.mean(math.log(t) for t in ts)):.3f}s  max {max(ts):.2f}s")
+    print(f"{k:12s} total {sum(ts):7.2f}s  geomean {geomean(ts):.3f}s  max {max(ts):.2f}s")

@@ -13,7 +13,6 @@ by 2x; this is the same comparison on a set.
 
 from __future__ import annotations
 
-import math
 import os
 import statistics
 import sys
@@ -21,6 +20,7 @@ import time
 
 from bench import highs_baseline, pulp_baseline
 from bench.instances import make_request
+from bench.stats import geomean
 from models import AllocationRequest
 from solvers import allocate
 
@@ -29,10 +29,6 @@ CONTENDERS = {
     "highs": highs_baseline.solve,
     "pulp": pulp_baseline.solve,
 }
-
-
-def _geomean(values: list[float]) -> float:
-    return math.exp(statistics.mean(math.log(v) for v in values))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             medians[name].append(statistics.median(ts))
         print(f"{args[0]} seed {seed}: " + "  ".join(f"{k} {statistics.median(v):.3f} s" for k, v in times.items()),
               flush=True)
-    geo = {name: _geomean(ts) for name, ts in medians.items()}
+    geo = {name: geomean(ts) for name, ts in medians.items()}
     for name, ts in medians.items():
         print(f"{name:7s} total {sum(ts):7.2f} s, geometric mean {geo[name]:.3f} s")
     print(f"engine / highspy {geo['engine'] / geo['highs']:.2f}x, PuLP / engine {geo['pulp'] / geo['engine']:.2f}x")

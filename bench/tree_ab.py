@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -28,6 +27,7 @@ from pathlib import Path
 
 from bench.instances import make_request
 from bench.run import agreement
+from bench.stats import geomean
 
 HERE = Path(__file__).resolve().parent.parent
 
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                         cells += [f"DIFFER ({label}) {k}: {_answer(rs[0])}" for k, rs in runs.items()]
                     print(f"{size}s{seed}{objective[:4]}  " + "  ".join(cells), flush=True)
     for k in trees:
-        geo = math.exp(statistics.mean(math.log(t) for t in walls[k]))
+        geo = geomean(walls[k])
         print(f"{k}: total {sum(walls[k]):7.2f} s, geometric mean {geo:.3f} s, "
               f"outside HiGHS {sum(outside[k]) * 1e3:.0f} ms in total, worst {max(walls[k]):.2f} s")
     print(f"{differ} instance(s) where the two disagree" if differ else "all instances agree")

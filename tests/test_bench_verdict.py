@@ -1,0 +1,42 @@
+"""bench.verdict: the issue's targets judged over seeds (a benchmark tool, tested on made-up runs)."""
+
+from __future__ import annotations
+
+from bench.verdict import verdict
+
+
+def _contender(seconds: float, status: str = "optimal", overhead: float = 0.0) -> dict:
+    return {"median_s": seconds, "median_overhead_s": overhead, "status": status, "statuses": [status],
+            "score": 1.0, "spend": 100.0, "violations": [], "peak_rss_mb": 200.0}
+
+
+def _run(seed: int, http: float, highs: float, pulp: float, pulp_status: str = "optimal") -> dict:
+    entry = {"case": "10x50-min_cost", "offers": 500, "objective": "min_cost", "mip_gap": 1e-4, "time_limit_s": 30.0,
+             "contenders": {"http": _contender(http), "engine": _contender(http, overhead=0.05 * http),
+                            "highs": _contender(highs), "pulp": _contender(pulp, pulp_status)}}
+    return {"seed": seed, "command": "python -m bench.run", "results": [entry]}
+
+
+def _row(lines: list[str], target: str) -> list[str]:
+    (row,) = [line for line in lines if target in line]
+    return [cell.strip() for cell in row.strip("|").split("|")]
+
+
+def test_a_seed_twice_as_fast_and_one_twice_as_slow_meet_a_ratio_together():
+    lines = verdict([_run(1, 2.0, 1.0, 8.0), _run(2, 0.5, 1.0, 2.0)])
+    assert _row(lines, "HTTP / highspy")[2:] == ["2.00x", "0.50x", "1.00x", "met"]
+    assert _row(lines, "PuLP / HTTP")[2:] == ["4.00x", "4.00x", "4.00x", "met"]
+    assert _row(lines, "overhead, %")[-2:] == ["5.0%", "met"]
+
+
+def test_a_ratio_missed_on_every_seed_is_not_met():
+    lines = verdict([_run(1, 1.5, 1.0, 2.0), _run(2, 1.5, 1.0, 2.0)])
+    assert _row(lines, "HTTP / highspy")[-2:] == ["1.50x", "NOT met"]
+    assert _row(lines, "PuLP / HTTP")[-2:] == ["1.33x", "NOT met"]
+
+
+def test_cbc_without_an_allocation_at_the_limit_is_beaten_and_both_at_the_limit_is_left_out():
+    beaten = _run(1, 1.0, 1.0, 30.0, pulp_status="no_solution")
+    both = _run(2, 30.0, 30.0, 30.0, pulp_status="feasible")
+    both["results"][0]["contenders"]["http"]["status"] = "feasible"
+    assert _row(verdict([beaten, both]), "PuLP / HTTP")[2:] == ["no CBC answer", "-", "no CBC answer", "met"]

@@ -6,7 +6,9 @@ prepare (plain data) -> create_model (Pyomo) -> compile -> HiGHS -> extract
 best coverage score first, then the least spend that keeps that score,
 warm-started from the first stage's allocation. Large models (from
 ``SolverOptions.guide_min_integers`` integer columns) are solved in each stage by
-the guided solve of ``solvers/guide.py`` instead of one HiGHS run.
+the guided solve of ``solvers/guide.py`` instead of one HiGHS run. A caller
+that may have to stop a long solve (the server's hard deadline) can ask for the
+allocations found on the way, each checked, as they come (``on_provisional``).
 """
 
 from __future__ import annotations

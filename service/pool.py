@@ -156,6 +156,9 @@ def _exchange(worker: Worker, job: tuple[Any, Any], deadline: float) -> JobEnd:
                 break
     except (EOFError, OSError):
         pass
+    except Exception:  # an unreadable message: the worker's state is unknown, so it goes as if it had died
+        log.exception("unreadable message from solver worker %d; stopping it", worker.pid)
+        worker.kill()
     worker.process.join(timeout=5)
     return JobEnd(Outcome.CRASHED, worker.process.exitcode, provisional)
 

@@ -121,6 +121,14 @@ def provisional_answer(result: AllocationResult, code: str, why: str, seconds: f
     return result.model_copy(update={"diagnostics": [finding, *result.diagnostics], "solve_seconds": seconds})
 
 
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    """Why a job ended without its answer: in words (before a provisional answer), and as the error to raise."""
+
+    why: str
+    error: Exception | None  # None: the job hit the hard deadline, answered no_solution
+
+
 class PoolGateway:
     """Solves in worker processes, with a bounded queue and hard deadlines."""
 
@@ -254,43 +262,47 @@ class PoolGateway:
             self._waiting -= 1
 
     def _answer(self, request: AllocationRequest, worker, end: JobEnd, elapsed: float, limit: float):
-        pool = self._pool
-        outcome, value, provisional = end.outcome, end.value, end.provisional
+        """The response for a finished job: its result, or (stopped) its last provisional one, or an error."""
+        outcome, value = end.outcome, end.value
         if outcome is Outcome.OK:
-            pool.release(worker)
+            self._pool.release(worker)
             self._solves[value.status.value] += 1
             return value
+        stop = self._stopped(worker, outcome, value, limit)
+        if end.provisional is not None:
+            code = "deadline_exceeded" if outcome is Outcome.DEADLINE else "solve_interrupted"
+            return provisional_answer(end.provisional, code, stop.why, elapsed)
+        if stop.error is None:
+            return no_solution_result(request, elapsed, limit)
+        raise stop.error
+
+    def _stopped(self, worker, outcome: Outcome, value, limit: float) -> _Stop:
+        """Release or replace the worker of a job that did not answer, count it, and say why."""
+        pool, memory = self._pool, self._settings.worker_memory_mb
         if outcome is Outcome.DEADLINE:
             pool.discard(worker, "deadline")
             self._solves["deadline"] += 1
-            if provisional is not None:
-                why = f"The solve was stopped at the server's hard deadline ({limit:g} s time limit plus grace)"
-                return provisional_answer(provisional, "deadline_exceeded", why, elapsed)
-            return no_solution_result(request, elapsed, limit)
+            why = f"The solve was stopped at the server's hard deadline ({limit:g} s time limit plus grace)"
+            return _Stop(why, None)
         if outcome is Outcome.CRASHED and self._closed:
             self._solves["stopped"] += 1
-            if provisional is not None:
-                why = "The server shut down before this solve could finish"
-                return provisional_answer(provisional, "solve_interrupted", why, elapsed)
-            raise ServiceUnavailable(SHUT_DOWN, 5)
+            return _Stop("The server shut down before this solve could finish", ServiceUnavailable(SHUT_DOWN, 5))
         if outcome is Outcome.CRASHED:
             pool.discard(worker, "crash")
             self._solves["crashed"] += 1
             why = f"The solver worker stopped unexpectedly (exit code {value}) and has been replaced"
-            if provisional is not None:
-                return provisional_answer(provisional, "solve_interrupted", why, elapsed)
-            raise ServiceUnavailable(f"{why}; retry the request.", 2)
+            return _Stop(why, ServiceUnavailable(f"{why}; retry the request.", 2))
         if outcome is Outcome.MEMORY:
             pool.discard(worker, "memory")
             self._solves["memory"] += 1
-            raise ModelTooLarge(
+            why = f"The model outgrew a solver worker's memory cap ({memory} MiB, STOCKPILE_WORKER_MEMORY_MB)"
+            return _Stop(why, ModelTooLarge(
                 f"The model for this request needs more memory than a solver worker may use "
-                f"({self._settings.worker_memory_mb} MiB, STOCKPILE_WORKER_MEMORY_MB); "
-                "send fewer suppliers, tiers or minerals."
-            )
+                f"({memory} MiB, STOCKPILE_WORKER_MEMORY_MB); send fewer suppliers, tiers or minerals."
+            ))
         pool.release(worker)
         self._solves["engine_error"] += 1
-        raise EngineFailure(str(value))
+        return _Stop(f"The solver failed before the solve finished ({value})", EngineFailure(str(value)))
 
     def _enter(self) -> None:
         self._in_flight += 1

@@ -14,6 +14,7 @@ allocations found on the way, each checked, as they come (``on_provisional``).
 from __future__ import annotations
 
 import gc
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +35,8 @@ from solvers.options import SolverOptions
 from solvers.prepare import Instance, prepare
 from solvers.report import SolveStats, build_result, empty_result, solved_findings
 
+log = logging.getLogger("stockpile.solvers")
+
 # Receives the checked allocations a solve finds before its final answer (see ``allocate``).
 OnProvisional = Callable[[AllocationResult], None]
 
@@ -49,17 +52,20 @@ def allocate(
     guided models, the restricted answer the full model then tries to improve. Each has
     passed ``check_result``, has status ``feasible`` and says in its findings what is
     not yet proven. A server that kills a solve at its hard deadline answers with the
-    last one instead of nothing. Calls that have run less than
-    ``options.provisional_after_s`` report none: they are about to end anyway.
+    last one instead of nothing. Each is better than the one before it. Calls that have
+    run less than ``options.provisional_after_s`` report none: they are about to end
+    anyway. Reporting never fails the solve: an error in it (the callback's included,
+    MemoryError excepted) is logged and the solve goes on.
     """
     began = time.perf_counter()
     with _without_gc():  # first: a collection due from earlier work would land inside this call
         opts = (options or SolverOptions()).for_request(request)
         deadline = began + opts.time_limit_s
         instance = prepare(request)
-        result = _solve_checked(instance, opts, deadline, began, on_provisional)
+        reporter = None if on_provisional is None else _Reporter(on_provisional, began, opts.provisional_after_s)
+        result = _solve_checked(instance, opts, deadline, began, reporter)
         if result is None:  # the check failed: same model, tighter tolerances
-            result = _solve_checked(instance, opts.tighter(), deadline, began, on_provisional, last_try=True)
+            result = _solve_checked(instance, opts.tighter(), deadline, began, reporter, last_try=True)
     assert result is not None
     return result
 
@@ -92,13 +98,13 @@ def _solve_checked(
     opts: SolverOptions,
     deadline: float,
     began: float,
-    on_provisional: OnProvisional | None,
+    reporter: _Reporter | None,
     last_try: bool = False,
 ) -> AllocationResult | None:
     built = time.perf_counter()
     model = create_model(instance)
     try:
-        return _solve_model(model, instance, opts, deadline, began, built, on_provisional, last_try)
+        return _solve_model(model, instance, opts, deadline, began, built, reporter, last_try)
     finally:
         release(model)  # freed when this returns, not at the next garbage collection
 
@@ -110,7 +116,7 @@ def _solve_model(
     deadline: float,
     began: float,
     built: float,
-    on_provisional: OnProvisional | None,
+    reporter: _Reporter | None,
     last_try: bool,
 ) -> AllocationResult | None:
     """``_solve_checked`` from the built model on: compile, solve, read, report, check."""
@@ -121,7 +127,7 @@ def _solve_model(
     )
     opts = opts.for_model(request.objective, guided=guide is not None)
     size = ModelSize(**compiled.size)
-    report = None if on_provisional is None else _Provisional(on_provisional, model, instance, opts, size, began)
+    report = None if reporter is None else _Provisional(reporter, model, instance, opts, size)
     # Reading, reporting and checking the answer take up to about a third of the build's time:
     # keep that back from the solver, so the whole call ends within the time limit.
     deadline -= min(POST_SOLVE_SHARE * (time.perf_counter() - built), 0.1 * opts.time_limit_s)
@@ -168,40 +174,78 @@ def _stats(instance: Instance, status: Status, size: ModelSize, first: SolveOutc
     return SolveStats(status=status, seconds=0.0, size=size, gap=first.gap, bound=bound)
 
 
-@dataclass(frozen=True, slots=True)
-class _Provisional:
-    """Reports allocations found before the final one to ``allocate``'s ``on_provisional``.
+class _Reporter:
+    """``allocate``'s ``on_provisional`` over the whole call (both tries, every stage).
 
-    Each is read from the model, reported and checked as a final answer is; one that
-    fails the check is not reported (the final answer has its own second try).
+    Passes on only an allocation better than the last one it passed on, and never
+    lets reporting fail the solve: reporting is a courtesy to a caller that may stop
+    the solve early, and the solve goes on whatever happens to it.
     """
 
-    callback: OnProvisional
+    def __init__(self, callback: OnProvisional, began: float, after_s: float) -> None:
+        self.callback = callback
+        self.began = began
+        self.after_s = after_s
+        self.last: AllocationResult | None = None
+
+    def due(self) -> bool:
+        """Whether the call has run long enough for provisional answers to be worth their cost."""
+        return time.perf_counter() - self.began >= self.after_s
+
+    def report(self, make: Callable[[], AllocationResult | None]) -> None:
+        """Pass on ``make()`` (None: nothing to report) if it beats the last one passed on."""
+        try:
+            result = make()
+            if result is not None and (self.last is None or _better_result(result, self.last)):
+                self.callback(result.model_copy(update={"solve_seconds": time.perf_counter() - self.began}))
+                self.last = result
+        except MemoryError:
+            raise
+        except Exception:  # reporting never fails the solve (see the class docstring)
+            log.warning("a provisional allocation could not be reported", exc_info=True)
+
+
+def _better_result(a: AllocationResult, b: AllocationResult) -> bool:
+    """Whether ``a`` beats ``b``: a higher score, or the same score (min_cost: none) for less."""
+    if (a.coverage_score or 0.0) != (b.coverage_score or 0.0):
+        return (a.coverage_score or 0.0) > (b.coverage_score or 0.0)
+    return a.total_spend < b.total_spend
+
+
+@dataclass(frozen=True, slots=True)
+class _Provisional:
+    """One try's provisional answers: read from its model, reported and checked as a final answer is.
+
+    One that fails the check is not reported (the final answer has its own second try).
+    """
+
+    reporter: _Reporter
     model: pyo.ConcreteModel
     instance: Instance
     opts: SolverOptions
     size: ModelSize
-    began: float
 
     def send(self, outcome: SolveOutcome, first: SolveOutcome, compiled: Compiled | None = None) -> None:
         """Report ``outcome``'s allocation (its stage's ``compiled`` loads it; None: already loaded).
 
         ``first`` is stage one's outcome, or ``outcome`` itself in stage one: gap and bound are its.
+        Values that are not all finite are neither loaded nor reported (stage two would not load them).
         """
-        if time.perf_counter() - self.began < self.opts.provisional_after_s or outcome.values is None:
+        values = outcome.values
+        if values is None or not self.reporter.due() or not np.all(np.isfinite(values)):
             return
         if compiled is not None:
-            load_values(compiled, outcome.values)
+            load_values(compiled, values)
+        self.reporter.report(lambda: self._result(first))
+
+    def _result(self, first: SolveOutcome) -> AllocationResult | None:
         request = self.instance.request
         stats = _stats(self.instance, Status.FEASIBLE, self.size, first)
         result = build_result(request, quantities(self.model, self.instance), stats, [])
         if self.opts.verify and check_result(request, result):
-            return
+            return None
         notes = [_stage_two_note(None)] if request.objective is Objective.MAX_COVERAGE else []
-        findings = notes + solved_findings(self.instance, result)
-        self.callback(
-            result.model_copy(update={"diagnostics": findings, "solve_seconds": time.perf_counter() - self.began})
-        )
+        return result.model_copy(update={"diagnostics": notes + solved_findings(self.instance, result)})
 
     def stage(self, compiled: Compiled, first: SolveOutcome | None = None) -> Callable[[SolveOutcome], None]:
         """What the guided solve calls with the restricted answer of a stage (``first``: stage one's outcome)."""

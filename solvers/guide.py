@@ -93,10 +93,11 @@ def solve_guided(
     # took: it would not improve on their answer, and on a model this large HiGHS's root
     # may not stop at its time limit at all (seen: a 38 s limit, 125 s in root cut separation,
     # which polls neither the limit nor interrupt callbacks; docs/performance.md, change 19).
+    # Reported before the full run's time is set, so that reporting is paid from it.
+    if on_answer is not None and left() >= restricted_seconds:
+        on_answer(replace(best, bound=relaxed.objective, gap=relative_gap(best.objective, relaxed.objective)))
     remaining = left()
     full_time = remaining if remaining >= restricted_seconds else 0.0
-    if on_answer is not None and full_time > 0:
-        on_answer(replace(best, bound=relaxed.objective, gap=relative_gap(best.objective, relaxed.objective)))
     return _full(compiled, opts, full_time, best.values, relaxed.objective, began, fallback=best)
 
 

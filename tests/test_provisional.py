@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from models import AllocationResult, Status
@@ -71,3 +73,43 @@ def test_the_guided_solve_reports_its_restricted_answer_before_the_full_model_im
     assert provisional.mip_gap == pytest.approx(150.0 / 1_200.0)
     assert final.status is Status.OPTIMAL
     assert final.total_spend == pytest.approx(1_050.0)
+
+
+def test_a_provisional_answer_loaded_mid_stage_leaves_the_final_answer_unchanged(monkeypatch):
+    # Guided, restricted to "dear": stage one's restricted answer (50 t from dear) is proven by the
+    # LP; stage two's restricted answer spends 1,000 against an LP bound of about 500, so the full
+    # model runs after that answer was loaded into the model for reporting. The final answer
+    # must be the same with and without reporting: 50 t from "cheap" for $500 plus its $1 fixed cost.
+    req = request(10_000, [mineral(target=50)], [offer("dear", 20, 500), offer("cheap", 10, 500, fixed_cost=1.0)])
+    monkeypatch.setattr(guide, "used_offers", lambda owners, values: {0})
+    monkeypatch.setattr(engine, "cheapest_offers", lambda instance: frozenset())
+    options = SolverOptions(guide_min_integers=0, provisional_after_s=0.0)
+    seen, keep = _collect()
+    reported, quiet = allocate(req, options, on_provisional=keep), allocate(req, options)
+    assert reported.allocations == quiet.allocations
+    assert (reported.status, reported.total_spend) == (quiet.status, quiet.total_spend)
+    assert reported.total_spend == pytest.approx(501.0)
+    # Stage one's answer (any spend), then stage two's restricted one (loaded before the full run
+    # either way; reported only if it spends less than stage one's).
+    assert seen[-1].total_spend == pytest.approx(1_000.0)
+    assert all(p.coverage_score == pytest.approx(1.0) for p in seen)
+
+
+def test_a_failing_callback_is_logged_and_the_solve_goes_on(caplog):
+    def broken(result):
+        raise BrokenPipeError("the caller went away")
+
+    with caplog.at_level(logging.WARNING, logger="stockpile.solvers"):
+        result = allocate(_two_stage_request(), EVERY, on_provisional=broken)
+    assert result.status is Status.OPTIMAL
+    assert result.total_spend == pytest.approx(500)
+    assert "could not be reported" in caplog.text and "the caller went away" in caplog.text
+
+
+def test_only_an_answer_better_than_the_last_one_passed_on_is_reported():
+    seen, keep = _collect()
+    reporter = engine._Reporter(keep, began=0.0, after_s=0.0)
+    base = allocate(_two_stage_request())
+    for score, spend in [(0.5, 800.0), (0.4, 100.0), (0.5, 900.0), (0.5, 700.0), (0.6, 2_000.0)]:
+        reporter.report(lambda s=score, m=spend: base.model_copy(update={"coverage_score": s, "total_spend": m}))
+    assert [(r.coverage_score, r.total_spend) for r in seen] == [(0.5, 800.0), (0.5, 700.0), (0.6, 2_000.0)]

@@ -59,6 +59,9 @@ def _fake_worker(conn, then: str) -> None:
     if then == "answer":
         conn.send_bytes(pickle.dumps(("ok", "final")))
         conn.recv_bytes()  # until the parent closes the pipe
+    elif then == "garble":
+        conn.send_bytes(b"not a pickle")
+        conn.recv_bytes()  # until the parent kills it
     elif then == "die":
         os._exit(3)
     else:
@@ -67,7 +70,12 @@ def _fake_worker(conn, then: str) -> None:
 
 @pytest.mark.parametrize(
     ("then", "outcome", "value"),
-    [("answer", Outcome.OK, "final"), ("die", Outcome.CRASHED, 3), ("block", Outcome.DEADLINE, None)],
+    [
+        ("answer", Outcome.OK, "final"),
+        ("die", Outcome.CRASHED, 3),
+        ("garble", Outcome.CRASHED, -9),  # an unreadable message: the worker is killed, as if it had died
+        ("block", Outcome.DEADLINE, None),
+    ],
 )
 def test_the_pool_keeps_the_last_provisional_answer_whatever_ends_the_job(then, outcome, value):
     ctx = multiprocessing.get_context("fork")
@@ -77,7 +85,7 @@ def test_the_pool_keeps_the_last_provisional_answer_whatever_ends_the_job(then, 
     child.close()
     worker = Worker(process=process, conn=parent, pid=process.pid)
     try:
-        end = _exchange(worker, ("job", None), time.monotonic() + 1.0)
+        end = _exchange(worker, ("job", None), time.monotonic() + 0.3)
     finally:
         worker.kill()
     assert end == JobEnd(outcome, value, "second")
@@ -148,6 +156,17 @@ def test_a_stopped_solve_is_answered_with_its_last_provisional_allocation(provis
     assert "last allocation it had found and checked" in result.diagnostics[0].message
     assert result.diagnostics[1:] == answer.diagnostics
     assert gateway.stats().restarts == {restart: 1}
+
+
+@pytest.mark.parametrize(
+    ("outcome", "value", "words"),
+    [(Outcome.ENGINE, "HiGHS failed: error", "solver failed"), (Outcome.MEMORY, "too big", "memory cap")],
+)
+def test_a_failed_solve_with_a_provisional_allocation_answers_with_it(provisional, outcome, value, words):
+    req, answer = provisional
+    result, _ = _gateway_answer(JobEnd(outcome, value, answer), req)
+    assert result.status is Status.FEASIBLE and result.allocations == answer.allocations
+    assert result.diagnostics[0].code == "solve_interrupted" and words in result.diagnostics[0].message
 
 
 def test_without_a_provisional_answer_a_stopped_solve_has_no_allocation_or_gets_503(provisional):

@@ -17,8 +17,8 @@ pickled tuple:
 
 A "provisional" message carries a checked allocation the solve found before
 its final one (``solvers.allocate``'s ``on_provisional``): the parent keeps the
-last, and answers with it if it has to kill the worker at the hard deadline or
-the worker dies before its answer.
+last, and answers with it if the job ends without its answer (killed at the
+hard deadline, died, out of memory, failed).
 
 A worker that dies (segfault, abort, OOM kill, SIGKILL from the parent at the
 deadline) simply closes its pipe; the parent notices and replaces it.
@@ -39,6 +39,7 @@ from multiprocessing.connection import Connection
 import scipy.sparse  # noqa: F401  (Pyomo imports it lazily on the first solve: ~1 s)
 
 from service.examples import example_request, names
+from service.pool import PROVISIONAL
 from solvers import SolverError, SolverOptions, allocate
 
 _PR_SET_PDEATHSIG = 1
@@ -121,7 +122,7 @@ def _run(data: bytes, conn: Connection) -> tuple[bytes, bool]:
     """One job; the reply and whether this worker should exit after sending it."""
 
     def provisional(result) -> None:
-        conn.send_bytes(pickle.dumps(("provisional", result), protocol=pickle.HIGHEST_PROTOCOL))
+        conn.send_bytes(pickle.dumps((PROVISIONAL, result), protocol=pickle.HIGHEST_PROTOCOL))
 
     try:
         request, options = pickle.loads(data)

@@ -76,7 +76,9 @@ def solve(request: AllocationRequest) -> Outcome:
     if c.max_coverage and values is not None:
         score = -h.getInfo().objective_function_value
         cov = b["cov"]
-        h.addRow(SCORE_ROW_SCALE * (score - SCORE_SLACK), INF, len(cov), cov.astype(np.int32), SCORE_ROW_SCALE * c.weight)
+        h.addRow(
+            SCORE_ROW_SCALE * (score - SCORE_SLACK), INF, len(cov), cov.astype(np.int32), SCORE_ROW_SCALE * c.weight
+        )
         h.changeColsCost(b["ncol"], np.arange(b["ncol"], dtype=np.int32), b["spend"])
         h.setOptionValue("time_limit", max(0.01, request.options.time_limit_s - (time.perf_counter() - began)))
         h.setSolution(b["ncol"], np.arange(b["ncol"], dtype=np.int32), values)

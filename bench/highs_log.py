@@ -6,8 +6,8 @@
 seed=N picks the generated instance's seed (default 1); engine.FIELD=VALUE (an
 integer, true, false or none) sets a field of solvers.SolverOptions
 (engine.guide_min_integers=none: no guided solve; engine.jump_with_start=true);
-any other option=value is a HiGHS option. Prints HiGHS's own log of every run (LP relaxations and restricted models of the
-guided solve included), then the result.
+any other option=value is a HiGHS option. Prints HiGHS's own log of every run (LP
+relaxations and restricted models of the guided solve included), then the result.
 """
 import sys
 import time
@@ -33,6 +33,7 @@ if sys.argv[1] == "dla":
     r = AllocationRequest.model_validate({**body, "options": {**body["options"], "time_limit_s": float(sys.argv[3])}})
 else:
     n, per = map(int, sys.argv[1].split("x"))
-    r = AllocationRequest.model_validate(make_request(n, per, sys.argv[2], seed, float(sys.argv[3]), 1e-2 if n*per >= 10000 else 1e-3))
+    gap = 1e-2 if n * per >= 10000 else 1e-3
+    r = AllocationRequest.model_validate(make_request(n, per, sys.argv[2], seed, float(sys.argv[3]), gap))
 t = time.perf_counter(); res = allocate(r, O.SolverOptions(**engine))
 print("RESULT", time.perf_counter() - t, res.status.value, res.coverage_score, res.total_spend, res.mip_gap)

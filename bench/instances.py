@@ -184,7 +184,8 @@ def suite(quick: bool = False, largest: int | None = None, seed: int = 1) -> lis
     sizes = SIZES[:2] if quick else SIZES
     for name, n_min, per, objective, limit, gap in _generated(sizes):
         if largest is None or n_min * per <= largest:
-            cases.append(Case(name, n_min, n_min * per, objective, make_request(n_min, per, objective, seed, limit, gap)))
+            body = make_request(n_min, per, objective, seed, limit, gap)
+            cases.append(Case(name, n_min, n_min * per, objective, body))
     return cases
 
 

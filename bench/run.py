@@ -310,7 +310,8 @@ def markdown(results: list[dict], command: str, elapsed: float, when: str | None
             names = ", ".join(LABELS[c] for c in again["contenders"])
             lines.append(f"*Rows re-measured at {again['revision']} ({again['when']}, `{again['command']}`): {names}.*")
             lines.append("")
-        lines.append("| contender | median s | ratio | solver s | overhead s (%) | peak MB | status | score | spend | agrees |")
+        lines.append("| contender | median s | ratio | solver s | overhead s (%) | peak MB | status | score | spend "
+                     "| agrees |")
         lines.append("|---|---:|---:|---:|---:|---:|---|---:|---:|---|")
         for c, s in e["contenders"].items():
             ratio = f"{s['median_s'] / ref:.2f}" if ref else "-"

@@ -133,6 +133,11 @@ def _set(path, value):
     return mutate
 
 
+def _tiers(*tiers):
+    """Price tiers from (up_to, unit_price) pairs."""
+    return [{"up_to": up_to, "unit_price": price} for up_to, price in tiers]
+
+
 INVALID = {
     "unknown mineral": (
         _set(("suppliers", 3, "mineral"), "unobtainium"),
@@ -157,21 +162,25 @@ INVALID = {
         "exactly one of unit_price or price_tiers",
     ),
     "unordered tiers": (
-        _set(("suppliers", 0, "price_tiers"), [{"up_to": 3000, "unit_price": 36_000}, {"up_to": 2000, "unit_price": 34_000}, {"up_to": None, "unit_price": 33_000}]),
+        _set(("suppliers", 0, "price_tiers"), _tiers((3000, 36_000), (2000, 34_000), (None, 33_000))),
         "suppliers[0].price_tiers[1].up_to",
         "larger than the previous",
     ),
     "open tier not last": (
-        _set(("suppliers", 0, "price_tiers"), [{"up_to": None, "unit_price": 36_000}, {"up_to": 6000, "unit_price": 34_000}]),
+        _set(("suppliers", 0, "price_tiers"), _tiers((None, 36_000), (6000, 34_000))),
         "suppliers[0].price_tiers[0].up_to",
         "only the last tier",
     ),
     "last tier short of capacity": (
-        _set(("suppliers", 0, "price_tiers"), [{"up_to": 2000, "unit_price": 36_000}, {"up_to": 5000, "unit_price": 34_000}]),
+        _set(("suppliers", 0, "price_tiers"), _tiers((2000, 36_000), (5000, 34_000))),
         "suppliers[0].price_tiers[1].up_to",
         "capacity is 6000",
     ),
-    "min_order above capacity": (_set(("suppliers", 0, "min_order"), 7000), "suppliers[0].min_order", "larger than capacity"),
+    "min_order above capacity": (
+        _set(("suppliers", 0, "min_order"), 7000),
+        "suppliers[0].min_order",
+        "larger than capacity",
+    ),
     "negative capacity": (_set(("suppliers", 4, "capacity"), -5), "suppliers[4].capacity", "must be > 0"),
     "negative tariff": (_set(("policy", "tariffs", "CN"), -0.5), "policy.tariffs.CN", "must be >= 0"),
     "zero target": (_set(("minerals", 0, "target"), 0), "minerals[0].target", "must be > 0"),
@@ -194,7 +203,7 @@ INVALID = {
     ),
     "text where a number belongs": (_set(("budget",), "lots"), "budget", "must be a number"),
     "too many tiers": (
-        _set(("suppliers", 0, "price_tiers"), [{"up_to": 100 * (k + 1), "unit_price": 30_000} for k in range(10)] + [{"up_to": None, "unit_price": 1}]),
+        _set(("suppliers", 0, "price_tiers"), _tiers(*[(100 * (k + 1), 30_000) for k in range(10)], (None, 1))),
         "suppliers[0].price_tiers",
         "at most 10",
     ),

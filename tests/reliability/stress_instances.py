@@ -43,8 +43,9 @@ def generated_request(
 ) -> dict[str, Any]:
     """``minerals`` x ``offers_per_mineral`` offers with fixed costs, lots, minimum orders and tiers.
 
-    ``simple`` keeps only prices and incremental tiers (an easy model); ``hard`` makes a knapsack-like instance with a tight budget, odd lot sizes and
-    all-units discounts that HiGHS cannot prove optimal within seconds (mip_gap 0).
+    ``simple`` keeps only prices and incremental tiers (an easy model); ``hard`` makes a
+    knapsack-like instance with a tight budget, odd lot sizes and all-units discounts that
+    HiGHS cannot prove optimal within seconds (mip_gap 0).
     """
     rng = random.Random(seed)
     mineral_rows = []

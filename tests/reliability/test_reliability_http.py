@@ -151,7 +151,10 @@ def test_a_declared_body_over_the_limit_is_refused_before_it_is_read(server):
 
 def test_a_streamed_body_is_cut_off_at_the_limit(server):
     # 100 MB announced chunk by chunk, with no length: the server must answer 413 after ~12 MB.
-    head = b"POST /v1/allocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    head = (
+        b"POST /v1/allocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
     block = b" " * 1_000_000
     chunks = (b"%x\r\n%s\r\n" % (len(block), block) for _ in range(100))
     answer, sent = raw_exchange(server.url, head, chunks)

@@ -189,13 +189,13 @@ def suite(quick: bool = False, largest: int | None = None, seed: int = 1) -> lis
     return cases
 
 
-def named(name: str) -> Case:
-    """The suite's case called ``name``, generated alone (the suite's bodies take seconds)."""
+def named(name: str, seed: int = 1) -> Case:
+    """The suite's case called ``name`` (from ``seed``), generated alone (the suite's bodies take seconds)."""
     if name == "dla-2025":
         return dla_case()
     for spec, n_min, per, objective, limit, gap in _generated(SIZES):
         if spec == name:
-            return Case(name, n_min, n_min * per, objective, make_request(n_min, per, objective, 1, limit, gap))
+            return Case(name, n_min, n_min * per, objective, make_request(n_min, per, objective, seed, limit, gap))
     names = ["dla-2025", *(spec for spec, *_ in _generated(SIZES))]
     raise KeyError(f"no case {name!r}; one of {', '.join(names)}")
 

@@ -4,7 +4,8 @@
     python -m bench.verdict bench/results/set-2026-11-27/seed*.json --write    # and put it in docs/
 
 Each file is one ``bench.run --seed N --save FILE`` run (every contender measured on
-seed N's instances, alternating, medians). ``bench.run``'s own verdict uses seed 1
+seed N's instances, alternating, medians); files of the same seed are merged (one with
+the small sizes, one with the large, say). ``bench.run``'s own verdict uses seed 1
 alone, and one instance per size is luck: HiGHS's time on one instance moves by 2x
 when a strictly implied row is added or removed (docs/performance.md), so the same
 engine meets a ratio on one seed and misses it on the next. Here each target gets its
@@ -121,6 +122,18 @@ TARGETS = [
 ]
 
 
+def merge_by_seed(files: list[dict]) -> list[dict]:
+    """One run per seed, in seed order: the results of every file of that seed together (a case measured
+    twice keeps the later file's)."""
+    merged: dict[int, dict[str, dict]] = {}
+    for run in files:
+        cases = merged.setdefault(run.get("seed", 1), {})
+        cases.update((e["case"], e) for e in run["results"])
+    order = {e["case"]: i for run in files for i, e in enumerate(run["results"])}
+    return [{"seed": seed, "results": sorted(cases.values(), key=lambda e: (e["offers"], order[e["case"]]))}
+            for seed, cases in sorted(merged.items())]
+
+
 def verdict(runs: list[dict]) -> list[str]:
     """The markdown table: one row per case and target, one column per seed, then the set."""
     seeds = [r.get("seed", 1) for r in runs]
@@ -166,11 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--write", action="store_true", help=f"also write the table into {DOC.name}")
     args = parser.parse_args(argv)
-    runs = sorted((json.loads(f.read_text()) for f in args.files), key=lambda r: r.get("seed", 1))
-    revisions = sorted({r.get("revision", "?") for r in runs})
+    files = [json.loads(f.read_text()) for f in args.files]
+    runs = merge_by_seed(files)
+    revisions = sorted({r.get("revision", "?") for r in files})
     command = "python -m bench.verdict " + " ".join(str(f) for f in args.files)
-    head = [f"Command: `{command}`; runs: " + "; ".join(f"seed {r.get('seed', 1)}: `{r['command']}`"
-                                                       for r in runs) + f" ({', '.join(revisions)}).", ""]
+    head = [f"Command: `{command}`; runs: " + "; ".join(f"`{r['command']}`" for r in files)
+            + f" ({', '.join(revisions)}).", ""]
     text = "\n".join(head + verdict(runs)) + "\n"
     print(text)
     if args.write:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.verdict import verdict
+from bench.verdict import merge_by_seed, verdict
 
 
 def _contender(seconds: float, status: str = "optimal", overhead: float = 0.0) -> dict:
@@ -40,3 +40,13 @@ def test_cbc_without_an_allocation_at_the_limit_is_beaten_and_both_at_the_limit_
     both = _run(2, 30.0, 30.0, 30.0, pulp_status="feasible")
     both["results"][0]["contenders"]["http"]["status"] = "feasible"
     assert _row(verdict([beaten, both]), "PuLP / HTTP")[2:] == ["no CBC answer", "-", "no CBC answer", "met"]
+
+
+def test_files_of_one_seed_are_merged_into_one_column():
+    small, large = _run(1, 1.0, 1.0, 4.0), _run(1, 2.0, 4.0, 8.0)
+    large["results"][0].update(case="40x250-min_cost", offers=10_000)
+    lines = verdict(merge_by_seed([large, small, _run(2, 1.0, 1.0, 4.0)]))
+    assert lines[0].count("seed 1") == 1 and lines[0].count("seed 2") == 1
+    assert _row(lines, "10x50-min_cost | HTTP / highspy")[2:4] == ["1.00x", "1.00x"]
+    assert _row(lines, "40x250-min_cost | HTTP / highspy")[2:4] == ["0.50x", "-"]
+    assert lines.index(next(x for x in lines if "10x50" in x)) < lines.index(next(x for x in lines if "40x250" in x))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import statistics
 import sys
 from collections.abc import Callable
@@ -122,6 +123,15 @@ TARGETS = [
 ]
 
 
+def run_commands(files: list[dict]) -> str:
+    """The runs' commands, one per pattern, with the seed as N and the seeds it ran for."""
+    seeds: dict[str, list[int]] = {}
+    for run in files:
+        pattern = re.sub(r"--seed \d+", "--seed N", re.sub(r"seed\d+", "seedN", run["command"]))
+        seeds.setdefault(pattern, []).append(run.get("seed", 1))
+    return "; ".join(f"`{p}` for N = {', '.join(map(str, sorted(s)))}" for p, s in seeds.items())
+
+
 def merge_by_seed(files: list[dict]) -> list[dict]:
     """One run per seed, in seed order: the results of every file of that seed together (a case measured
     twice keeps the later file's)."""
@@ -182,9 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     files = [json.loads(f.read_text()) for f in args.files]
     runs = merge_by_seed(files)
     revisions = sorted({r.get("revision", "?") for r in files})
-    command = "python -m bench.verdict " + " ".join(str(f) for f in args.files)
-    head = [f"Command: `{command}`; runs: " + "; ".join(f"`{r['command']}`" for r in files)
-            + f" ({', '.join(revisions)}).", ""]
+    folders = {f.parent for f in args.files}
+    together = len(folders) == 1 and set(args.files) == set(folders.pop().glob("*.json"))
+    named = f"{args.files[0].parent}/*.json" if together else " ".join(map(str, args.files))
+    command = f"python -m bench.verdict {named}"
+    head = [f"Command: `{command}`; the runs: {run_commands(files)} ({', '.join(revisions)}).", ""]
     text = "\n".join(head + verdict(runs)) + "\n"
     print(text)
     if args.write:

@@ -218,10 +218,12 @@ def test_full_model_without_a_better_answer_keeps_the_restricted_one_against_the
     assert check_result(req, result) == []
 
 
-def test_the_full_model_is_not_started_with_less_time_than_the_restricted_ones_took(monkeypatch):
+@pytest.mark.parametrize("restricted_seconds", [1_000.0, 12.0])
+def test_the_full_model_needs_twice_the_time_the_restricted_ones_took(monkeypatch, restricted_seconds):
     # Restricted to dear: 1,200 against the LP's 1,050. The restricted run reports having
-    # taken 1,000 s, more than the 20 s limit leaves: the full model is not started (on a
-    # large model HiGHS's root may overrun any limit), dear's 1,200 stands, against the LP bound.
+    # taken 1,000 s, or 12 s: more than half of the 20 s limit left either way, so the full
+    # model is not started (on a large model HiGHS's root may overrun any limit), dear's
+    # 1,200 stands, against the LP bound.
     from dataclasses import replace
 
     real = guide.solve
@@ -230,17 +232,36 @@ def test_the_full_model_is_not_started_with_less_time_than_the_restricted_ones_t
     def slow_restricted(compiled, *args, **kwargs):
         runs.append(bool(compiled.integrality.any()))
         out = real(compiled, *args, **kwargs)
-        return replace(out, seconds=1_000.0) if len(runs) == 2 else out
+        return replace(out, seconds=restricted_seconds) if len(runs) == 2 else out
 
     monkeypatch.setattr(guide, "solve", slow_restricted)
     _restrict_to(monkeypatch, {1})
     req = _two_offer_request()
+    assert req.options.time_limit_s == 20
     result = allocate(req, GUIDED)
     assert runs == [False, True]  # the LP, the restricted MIP; no full MIP
     assert result.status is Status.FEASIBLE
     assert result.total_spend == pytest.approx(1_200.0)
     assert result.best_bound == pytest.approx(1_050.0)
     assert check_result(req, result) == []
+
+
+def test_the_full_model_runs_with_more_than_twice_the_restricted_ones_time_left(monkeypatch):
+    from dataclasses import replace
+
+    real = guide.solve
+    runs: list[bool] = []
+
+    def restricted_took_7_s(compiled, *args, **kwargs):
+        runs.append(bool(compiled.integrality.any()))
+        out = real(compiled, *args, **kwargs)
+        return replace(out, seconds=7.0) if len(runs) == 2 else out
+
+    monkeypatch.setattr(guide, "solve", restricted_took_7_s)
+    _restrict_to(monkeypatch, {1})
+    result = allocate(_two_offer_request(), GUIDED)
+    assert runs == [False, True, True]  # the LP, the restricted MIP, the full MIP (about 20 s left >= 14 s)
+    assert result.total_spend == pytest.approx(1_050.0)
 
 
 def test_a_failed_restricted_run_is_not_taken_as_an_answer(monkeypatch):

@@ -133,12 +133,23 @@ def run_commands(files: list[dict]) -> str:
 
 
 def merge_by_seed(files: list[dict]) -> list[dict]:
-    """One run per seed, in seed order: the results of every file of that seed together (a case measured
-    twice keeps the later file's)."""
+    """One run per seed, in seed order: the results of every file of that seed together.
+
+    A case in two files of one seed is one case: the later file's contenders replace the
+    earlier one's (a re-measurement of some contenders), noted in the entry's ``remeasured``.
+    """
     merged: dict[int, dict[str, dict]] = {}
     for run in files:
         cases = merged.setdefault(run.get("seed", 1), {})
-        cases.update((e["case"], e) for e in run["results"])
+        for e in run["results"]:
+            old = cases.get(e["case"])
+            if old is None:
+                cases[e["case"]] = e
+                continue
+            note = {"contenders": sorted(e["contenders"]), "command": run["command"],
+                    "revision": run.get("revision", "?")}
+            cases[e["case"]] = {**old, "contenders": {**old["contenders"], **e["contenders"]},
+                                "remeasured": [*old.get("remeasured", []), note]}
     order = {e["case"]: i for run in files for i, e in enumerate(run["results"])}
     return [{"seed": seed, "results": sorted(cases.values(), key=lambda e: (e["offers"], order[e["case"]]))}
             for seed, cases in sorted(merged.items())]
@@ -175,6 +186,12 @@ def verdict(runs: list[dict]) -> list[str]:
             goal = f" ({t.goal})" if t.goal else ""
             lines.append(f"| {case} | {t.name}{goal} | " + " | ".join(cells) + f" | {_show(t, overall)} | {met} |")
     lines.append("")
+    for run, seed in zip(runs, seeds):
+        for e in run["results"]:
+            for note in e.get("remeasured", []):
+                lines.append(f"Re-measured: {e['case']} seed {seed}, {', '.join(note['contenders'])}, "
+                             f"at {note['revision']} (`{note['command']}`).")
+                lines.append("")
     if disagreements:
         lines += ["Contenders that disagree with the highspy baseline:", ""]
         lines += [f"- {d}" for d in disagreements]

@@ -50,3 +50,13 @@ def test_files_of_one_seed_are_merged_into_one_column():
     assert _row(lines, "10x50-min_cost | HTTP / highspy")[2:4] == ["1.00x", "1.00x"]
     assert _row(lines, "40x250-min_cost | HTTP / highspy")[2:4] == ["0.50x", "-"]
     assert lines.index(next(x for x in lines if "10x50" in x)) < lines.index(next(x for x in lines if "40x250" in x))
+
+
+def test_contenders_measured_again_replace_only_their_own_rows_and_are_noted():
+    first, again = _run(1, 2.0, 1.0, 8.0), _run(1, 1.0, 1.0, 8.0)
+    del again["results"][0]["contenders"]["highs"], again["results"][0]["contenders"]["pulp"]
+    again.update(command="python -m bench.run --contenders http,engine", revision="commit abc")
+    lines = verdict(merge_by_seed([first, again]))
+    assert _row(lines, "HTTP / highspy")[2:4] == ["1.00x", "1.00x"]  # the new HTTP row, the old baseline
+    assert _row(lines, "PuLP / HTTP")[2] == "8.00x"
+    assert any(line.startswith("Re-measured: 10x50-min_cost seed 1, engine, http, at commit abc") for line in lines)

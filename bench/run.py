@@ -49,6 +49,9 @@ DOC = ROOT / "docs" / "performance.md"
 PLOT = ROOT / "docs" / "performance.png"
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+# "Within the time limit": the service counts the limit from the request's arrival (reading
+# and validating included), so only writing and reading back the answer may come after it.
+ANSWER_MARGIN_S = 1.0
 
 
 def reps_for(offers: int) -> int:
@@ -383,7 +386,7 @@ def targets(results: list[dict]) -> list[str]:
                        f"(target: 1% gap in <= 60 s, <= 1.5 GB): {'met' if ok else 'NOT met'}")
         if offers >= 50_000 and http is not None:
             status = get(e, "http", "status")
-            ok = status in ("optimal", "feasible") and http <= e["time_limit_s"] + 30
+            ok = status in ("optimal", "feasible") and http <= e["time_limit_s"] + ANSWER_MARGIN_S
             out.append(f"- {name} over HTTP: {status} in {http:.1f} s with a {e['time_limit_s']:g} s limit "
                        f"(target: an allocation within the limit): {'met' if ok else 'NOT met'}")
     return out

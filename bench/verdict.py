@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.run import DOC, agreement
+from bench.run import ANSWER_MARGIN_S, DOC, agreement
 from bench.stats import geomean
 
 BEGIN, END = "<!-- verdict:begin -->", "<!-- verdict:end -->"
@@ -81,11 +81,11 @@ def _scale_10k(e: dict):
 
 
 def _scale_50k(e: dict):
-    """HTTP seconds, if an allocation came within the time limit (plus 30 s of reading and writing)."""
+    """HTTP seconds, if an allocation came within the time limit (``bench.run.ANSWER_MARGIN_S`` for the answer)."""
     http, status = _get(e, "http", "median_s"), _get(e, "http", "status")
     if http is None:
         return None
-    ok = status in ("optimal", "feasible") and http <= e["time_limit_s"] + 30
+    ok = status in ("optimal", "feasible") and http <= e["time_limit_s"] + ANSWER_MARGIN_S
     return (http if ok else math.inf), ""
 
 
@@ -206,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--write", action="store_true", help=f"also write the table into {DOC.name}")
     args = parser.parse_args(argv)
-    files = [json.loads(f.read_text()) for f in args.files]
+    # In the order they were measured, so that a re-measurement comes after what it replaces.
+    files = sorted((json.loads(f.read_text()) for f in args.files), key=lambda run: run.get("when", ""))
     runs = merge_by_seed(files)
     revisions = sorted({r.get("revision", "?") for r in files})
     folders = {f.parent for f in args.files}

@@ -97,11 +97,10 @@ def solve_guided(
     # root may not stop at its time limit at all (seen: 38 s left, 125 s in root cut separation,
     # which polls neither the limit nor interrupt callbacks; 40 s left after 35 s of restricted
     # MIPs, 99.5 s; docs/performance.md, changes 19 and 20).
-    # Reported before the full run's time is set, so that reporting is paid from it.
-    if on_answer is not None and left() >= FULL_MODEL_FACTOR * restricted_seconds:
+    full = left() >= FULL_MODEL_FACTOR * restricted_seconds
+    if on_answer is not None and full:  # before the full run's time is set: reporting is paid from it
         on_answer(replace(best, bound=relaxed.objective, gap=relative_gap(best.objective, relaxed.objective)))
-    remaining = left()
-    full_time = remaining if remaining >= FULL_MODEL_FACTOR * restricted_seconds else 0.0
+    full_time = left() if full else 0.0
     return _full(compiled, opts, full_time, best.values, relaxed.objective, began, fallback=best)
 
 

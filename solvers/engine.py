@@ -25,7 +25,7 @@ import pyomo.environ as pyo
 
 from models import AllocationRequest, AllocationResult, Finding, ModelSize, Objective, Severity, Status
 from solvers.build import SCORE_ROW_SCALE, SCORE_SLACK, column_offers, create_model, release
-from solvers.check import check_result
+from solvers.check import Violation, check_result
 from solvers.diagnose import diagnose
 from solvers.errors import SolutionRejected, SolverFailed
 from solvers.extract import load_values, quantities
@@ -156,15 +156,22 @@ def _solve_model(
         if second is not SolveState.OPTIMAL:
             notes.append(_stage_two_note(second))
     stats = _stats(instance, Status.OPTIMAL if proven else Status.FEASIBLE, size, first)
+    result, violations = _read_result(model, instance, opts, stats, notes)
+    if violations:
+        if last_try:
+            raise SolutionRejected(violations)
+        return None
+    return result.model_copy(update={"solve_seconds": time.perf_counter() - began})
+
+
+def _read_result(
+    model: pyo.ConcreteModel, instance: Instance, opts: SolverOptions, stats: SolveStats, notes: list[Finding]
+) -> tuple[AllocationResult, list[Violation]]:
+    """The allocation loaded in ``model``, reported with ``notes`` and the findings; its violations (if verified)."""
+    request = instance.request
     result = build_result(request, quantities(model, instance), stats, [])
-    if opts.verify:
-        violations = check_result(request, result)
-        if violations:
-            if last_try:
-                raise SolutionRejected(violations)
-            return None
-    findings = notes + solved_findings(instance, result)
-    return result.model_copy(update={"diagnostics": findings, "solve_seconds": time.perf_counter() - began})
+    violations = check_result(request, result) if opts.verify else []
+    return result.model_copy(update={"diagnostics": notes + solved_findings(instance, result)}), violations
 
 
 def _stats(instance: Instance, status: Status, size: ModelSize, first: SolveOutcome) -> SolveStats:
@@ -239,13 +246,10 @@ class _Provisional:
         self.reporter.report(lambda: self._result(first))
 
     def _result(self, first: SolveOutcome) -> AllocationResult | None:
-        request = self.instance.request
         stats = _stats(self.instance, Status.FEASIBLE, self.size, first)
-        result = build_result(request, quantities(self.model, self.instance), stats, [])
-        if self.opts.verify and check_result(request, result):
-            return None
-        notes = [_stage_two_note(None)] if request.objective is Objective.MAX_COVERAGE else []
-        return result.model_copy(update={"diagnostics": notes + solved_findings(self.instance, result)})
+        notes = [_stage_two_note(None)] if self.instance.request.objective is Objective.MAX_COVERAGE else []
+        result, violations = _read_result(self.model, self.instance, self.opts, stats, notes)
+        return None if violations else result
 
     def stage(self, compiled: Compiled, first: SolveOutcome | None = None) -> Callable[[SolveOutcome], None]:
         """What the guided solve calls with the restricted answer of a stage (``first``: stage one's outcome)."""

@@ -41,6 +41,7 @@ from typing import IO
 import httpx
 
 from bench.instances import ROOT, Case, suite
+from bench.targets import TARGETS, show
 
 CONTENDERS = ["http", "engine", "highs", "pulp"]
 LABELS = {"http": "stockpile over HTTP", "engine": "stockpile engine in-process",
@@ -49,9 +50,6 @@ DOC = ROOT / "docs" / "performance.md"
 PLOT = ROOT / "docs" / "performance.png"
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
-# "Within the time limit": the service counts the limit from the request's arrival (reading
-# and validating included), so only writing and reading back the answer may come after it.
-ANSWER_MARGIN_S = 1.0
 
 
 def reps_for(offers: int) -> int:
@@ -334,61 +332,21 @@ def markdown(results: list[dict], command: str, elapsed: float, when: str | None
     return "\n".join(lines) + "\n"
 
 
-def _versus_pulp(e: dict, name: str, http: float, pulp: float) -> str:
-    """The 2x-faster-than-PuLP target; a time ratio means nothing when both ran into the time limit."""
-    mine, theirs = e["contenders"]["http"], e["contenders"]["pulp"]
-    limit = e["time_limit_s"]
-    if mine["status"] != "optimal" and theirs["status"] != "optimal" and min(http, pulp) >= 0.95 * limit:
-        found = {c: s["status"] in ("optimal", "feasible") for c, s in (("http", mine), ("pulp", theirs))}
-        if not (found["http"] and found["pulp"]):
-            better = found["http"]
-        elif e["objective"] == "min_cost":
-            better = mine["spend"] <= theirs["spend"]
-        else:
-            better = mine["score"] >= theirs["score"]
-        return (f"- PuLP/CBC vs HTTP, {name}: both stopped at the {limit:g} s limit (stockpile {mine['status']}, "
-                f"CBC {theirs['status']}): no time ratio; stockpile's answer "
-                f"{'at least as good' if better else 'WORSE'}")
-    answered = mine["status"] in ("optimal", "feasible")
-    if answered and theirs["status"] not in ("optimal", "feasible") and pulp >= 0.95 * limit:
-        return (f"- PuLP/CBC vs HTTP, {name}: CBC stopped at the {limit:g} s limit with no allocation, stockpile "
-                f"answered ({mine['status']}) in {http:.1f} s: met (no finite ratio; {pulp / http:.2f}x at least)")
-    return (f"- PuLP/CBC vs HTTP, {name}: {pulp / http:.2f}x faster (target >= 2x): "
-            f"{'met' if pulp >= 2 * http else 'NOT met'}")
-
-
 def targets(results: list[dict]) -> list[str]:
+    """This run's verdict on each of issue 6's targets (``bench.targets``: the rules ``bench.verdict`` uses)."""
     out = ["### Targets (issue 6), as measured in this run", ""]
-
-    def get(e, c, k):
-        return e["contenders"].get(c, {}).get(k)
-
     for e in results:
-        offers, name = e["offers"], e["case"]
-        total, over = get(e, "engine", "median_s"), get(e, "engine", "median_overhead_s")
-        if total is not None and over is not None:
-            if name == "dla-2025":
-                out.append(f"- engine overhead, DLA: {1000 * over:.1f} ms (target <= 15 ms): "
-                           f"{'met' if over <= 0.015 else 'NOT met'}")
-            elif offers >= 500:
-                out.append(f"- engine overhead, {name}: {100 * over / total:.1f}% of {total:.2f} s (target <= 10%): "
-                           f"{'met' if over <= 0.10 * total else 'NOT met'}")
-        http, ref, pulp = get(e, "http", "median_s"), get(e, "highs", "median_s"), get(e, "pulp", "median_s")
-        if http is not None and ref:
-            out.append(f"- HTTP vs highspy, {name}: {http / ref:.2f}x (target <= 1.2x): "
-                       f"{'met' if http <= 1.2 * ref else 'NOT met'}")
-        if http is not None and pulp and offers >= 500:
-            out.append(_versus_pulp(e, name, http, pulp))
-        if offers >= 10_000 and offers < 50_000 and http is not None:
-            status, peak = get(e, "http", "status"), get(e, "http", "peak_rss_mb")
-            ok = status == "optimal" and http <= 60 and peak <= 1536
-            out.append(f"- {name} over HTTP: {status} at gap {e['mip_gap']:g} in {http:.1f} s, peak {peak:.0f} MB "
-                       f"(target: 1% gap in <= 60 s, <= 1.5 GB): {'met' if ok else 'NOT met'}")
-        if offers >= 50_000 and http is not None:
-            status = get(e, "http", "status")
-            ok = status in ("optimal", "feasible") and http <= e["time_limit_s"] + ANSWER_MARGIN_S
-            out.append(f"- {name} over HTTP: {status} in {http:.1f} s with a {e['time_limit_s']:g} s limit "
-                       f"(target: an allocation within the limit): {'met' if ok else 'NOT met'}")
+        for t in TARGETS:
+            if t.goal is None or not t.applies(e):
+                continue
+            value = t.value(e)
+            if value is None:
+                if t.name == "PuLP / HTTP" and "pulp" in e["contenders"] and "http" in e["contenders"]:
+                    out.append(f"- {t.name}, {e['case']}: both stopped at the {e['time_limit_s']:g} s limit with "
+                               "an allocation: no time ratio")
+                continue
+            out.append(f"- {t.name}, {e['case']}: {show(t, value)} (target {t.goal}): "
+                       f"{'met' if t.met(value) else 'NOT met'}")
     return out
 
 

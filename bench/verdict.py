@@ -15,112 +15,24 @@ value on every seed and over the set:
   the seeds, which a seed twice as fast and one twice as slow leave unchanged;
 * the DLA example's overhead (the same instance on every seed): the median;
 * where CBC stopped at the time limit without an allocation and stockpile answered,
-  PuLP / HTTP counts as infinite (as in ``bench.run``); where both stopped at the
-  limit it is left out (no time ratio).
+  PuLP / HTTP counts as infinite; where both stopped at the limit with an allocation
+  it is left out (no time ratio).
+
+The rules themselves are ``bench.targets``, which ``bench.run`` judges its one run by.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
-import statistics
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from bench.run import ANSWER_MARGIN_S, DOC, agreement
-from bench.stats import geomean
+from bench.run import DOC, agreement
+from bench.targets import TARGETS, show
 
 BEGIN, END = "<!-- verdict:begin -->", "<!-- verdict:end -->"
-
-
-@dataclass(frozen=True)
-class Target:
-    name: str
-    applies: Callable[[dict], bool]
-    value: Callable[[dict], tuple[float, str] | None]  # (value, mark) on one seed's entry; None: no value
-    summary: Callable[[list[float]], float]
-    met: Callable[[float], bool]
-    fmt: str
-    goal: str | None  # None: shown for reference, not a target
-    infinite: str = "missed"  # how an infinite value reads
-
-
-def _show(t: Target, value: float) -> str:
-    return t.infinite if math.isinf(value) else t.fmt.format(value)
-
-
-def _get(e: dict, contender: str, key: str):
-    return e["contenders"].get(contender, {}).get(key)
-
-
-def _overhead_ms(e: dict):
-    over = _get(e, "engine", "median_overhead_s")
-    return None if over is None else (1000 * over, "")
-
-
-def _overhead_share(e: dict):
-    total, over = _get(e, "engine", "median_s"), _get(e, "engine", "median_overhead_s")
-    return None if total is None or over is None else (100 * over / total, "")
-
-
-def _http_ratio(e: dict):
-    http, ref = _get(e, "http", "median_s"), _get(e, "highs", "median_s")
-    return None if http is None or not ref else (http / ref, "")
-
-
-def _scale_10k(e: dict):
-    """HTTP seconds, if the answer is proven within the gap and the peak within 1.5 GB; else infinite."""
-    http, status, peak = _get(e, "http", "median_s"), _get(e, "http", "status"), _get(e, "http", "peak_rss_mb")
-    if http is None:
-        return None
-    return (http if status == "optimal" and peak <= 1536 else math.inf), ""
-
-
-def _scale_50k(e: dict):
-    """HTTP seconds, if an allocation came within the time limit (``bench.run.ANSWER_MARGIN_S`` for the answer)."""
-    http, status = _get(e, "http", "median_s"), _get(e, "http", "status")
-    if http is None:
-        return None
-    ok = status in ("optimal", "feasible") and http <= e["time_limit_s"] + ANSWER_MARGIN_S
-    return (http if ok else math.inf), ""
-
-
-def _engine_ratio(e: dict):
-    mine, ref = _get(e, "engine", "median_s"), _get(e, "highs", "median_s")
-    return None if mine is None or not ref else (mine / ref, "")
-
-
-def _pulp_ratio(e: dict):
-    http, pulp = _get(e, "http", "median_s"), _get(e, "pulp", "median_s")
-    if http is None or pulp is None:
-        return None
-    limit = 0.95 * e["time_limit_s"]
-    answered = {c: _get(e, c, "status") in ("optimal", "feasible") for c in ("http", "pulp")}
-    if min(http, pulp) >= limit and _get(e, "http", "status") != "optimal" and _get(e, "pulp", "status") != "optimal":
-        return None  # both stopped by the limit: no time ratio
-    if pulp >= limit and answered["http"] and not answered["pulp"]:
-        return math.inf, ""  # CBC found no allocation in the time stockpile answered: as bench.run, met
-    return pulp / http, ""
-
-
-TARGETS = [
-    Target("engine overhead, ms", lambda e: e["case"] == "dla-2025", _overhead_ms, statistics.median,
-           lambda v: v <= 15, "{:.1f}", "<= 15 ms"),
-    Target("engine overhead, % of total", lambda e: e["offers"] >= 500, _overhead_share, geomean,
-           lambda v: v <= 10, "{:.1f}%", "<= 10%"),
-    Target("HTTP / highspy", lambda e: True, _http_ratio, geomean, lambda v: v <= 1.2, "{:.2f}x", "<= 1.2x"),
-    Target("PuLP / HTTP", lambda e: e["offers"] >= 500, _pulp_ratio, geomean, lambda v: v >= 2, "{:.2f}x", ">= 2x",
-           "no CBC answer"),
-    Target("HTTP s to the 1% gap", lambda e: 10_000 <= e["offers"] < 50_000, _scale_10k, max,
-           lambda v: v <= 60, "{:.1f}", "<= 60 s, <= 1.5 GB, every seed"),
-    Target("HTTP s to an allocation", lambda e: e["offers"] >= 50_000, _scale_50k, max,
-           math.isfinite, "{:.1f}", "within the limit, every seed"),
-    Target("engine / highspy", lambda e: True, _engine_ratio, geomean, lambda v: True, "{:.2f}x", None),
-]
 
 
 def run_commands(files: list[dict]) -> str:
@@ -180,11 +92,11 @@ def verdict(runs: list[dict]) -> list[str]:
             kept = [v for v in values if v is not None]
             if not kept:
                 continue
-            cells = ["-" if v is None else _show(t, v[0]) for v in values]
-            overall = t.summary([v for v, _ in kept])
+            cells = ["-" if v is None else show(t, v) for v in values]
+            overall = t.summary(kept)
             met = "" if t.goal is None else ("met" if t.met(overall) else "NOT met")
             goal = f" ({t.goal})" if t.goal else ""
-            lines.append(f"| {case} | {t.name}{goal} | " + " | ".join(cells) + f" | {_show(t, overall)} | {met} |")
+            lines.append(f"| {case} | {t.name}{goal} | " + " | ".join(cells) + f" | {show(t, overall)} | {met} |")
     lines.append("")
     for run, seed in zip(runs, seeds):
         for e in run["results"]:

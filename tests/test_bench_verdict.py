@@ -60,3 +60,9 @@ def test_contenders_measured_again_replace_only_their_own_rows_and_are_noted():
     assert _row(lines, "HTTP / highspy")[2:4] == ["1.00x", "1.00x"]  # the new HTTP row, the old baseline
     assert _row(lines, "PuLP / HTTP")[2] == "8.00x"
     assert any(line.startswith("Re-measured: 10x50-min_cost seed 1, engine, http, at commit abc") for line in lines)
+
+
+def test_cbc_without_an_allocation_is_beaten_even_when_stockpile_also_ran_to_the_limit():
+    both = _run(1, 30.0, 30.0, 30.0, pulp_status="no_solution")
+    both["results"][0]["contenders"]["http"]["status"] = "feasible"
+    assert _row(verdict([both]), "PuLP / HTTP")[2:] == ["no CBC answer", "no CBC answer", "met"]

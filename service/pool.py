@@ -30,7 +30,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -41,6 +41,11 @@ log = logging.getLogger("stockpile.pool")
 
 _PRELOAD = ["service.worker"]
 PROVISIONAL = "provisional"  # a worker's message kind for an answer before the final one (service.worker)
+# The least time HiGHS is given when the wait and the hand-over used up nearly all of a job's time.
+MIN_SOLVE_S = 0.05
+# A solve may end this long after its due time and still be waited for, a provisional answer in
+# hand: the engine's last reads and checks run a few tens of ms past its limit (docs/reliability.md).
+OVERTIME_AFTER_S = 0.5
 STARTUP_TIMEOUT_S = 120.0
 
 
@@ -95,6 +100,25 @@ class Outcome(Enum):
     ERROR = "error"  # unexpected exception in the worker: payload is its message
     CRASHED = "crashed"  # the worker died (signal, abort, OOM); payload: exit code
     DEADLINE = "deadline"  # still running at the hard deadline: killed
+    OVERTIME = "overtime"  # still running past its time limit with a provisional answer in hand: stopped
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One solve for a worker: the request, its solver options and when its answer is due.
+
+    ``due`` is a ``time.monotonic()`` instant, one clock for every process of the machine:
+    the worker gives HiGHS the time left until then, so the time the job took to reach
+    it (pickling and sending a large request) counts against the limit too.
+    """
+
+    request: Any  # models.AllocationRequest
+    options: Any  # solvers.SolverOptions
+    due: float
+
+    def options_now(self) -> Any:
+        """``options`` with the time limit that is left until ``due`` (at least MIN_SOLVE_S)."""
+        return replace(self.options, time_limit_s=max(self.due - time.monotonic(), MIN_SOLVE_S))
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,30 +154,38 @@ class Worker:
             pass
 
 
-def _exchange(worker: Worker, job: tuple[Any, Any], deadline: float) -> JobEnd:
+def _exchange(worker: Worker, job: Job, deadline: float) -> JobEnd:
     """Send one job and wait for its answer until ``deadline`` (time.monotonic).
 
     Provisional answers the worker sends meanwhile are kept (the last one) and returned
-    with whatever ends the job. Runs on a thread: pickling a large request and unpickling
-    its result stay off the event loop.
+    with whatever ends the job. Once the job is ``OVERTIME_AFTER_S`` past its ``due`` time,
+    a provisional answer in hand ends it (OVERTIME): the solve has overrun its time limit,
+    and the caller answers with what it has rather than wait for the hard deadline. Runs
+    on a thread: pickling a large request and unpickling its result stay off the event loop.
     """
     payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
     provisional = None
     try:
         worker.conn.send_bytes(payload)
+        overtime = job.due + OVERTIME_AFTER_S
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return JobEnd(Outcome.DEADLINE, None, provisional)
-            ready = wait([worker.conn, worker.process.sentinel], timeout=left)
-            if worker.conn in ready:
-                kind, value = pickle.loads(worker.conn.recv_bytes())
-                if kind == PROVISIONAL:
-                    provisional = value
-                    continue
-                return JobEnd(Outcome(kind), value, provisional)
-            if ready:  # only the sentinel: the process ended without answering
+            # Until the hard deadline; with a provisional answer in hand, until overtime. A message
+            # already waiting is read even when that time has passed: it may be the answer.
+            until = deadline if provisional is None else min(deadline, overtime)
+            ready = wait([worker.conn, worker.process.sentinel], timeout=max(until - time.monotonic(), 0.0))
+            if not ready:
+                now = time.monotonic()
+                if now >= deadline:
+                    return JobEnd(Outcome.DEADLINE, None, provisional)
+                if provisional is not None and now >= overtime:
+                    return JobEnd(Outcome.OVERTIME, None, provisional)
+                continue  # woken early
+            if worker.conn not in ready:  # only the sentinel: the process ended without answering
                 break
+            kind, value = pickle.loads(worker.conn.recv_bytes())
+            if kind != PROVISIONAL:
+                return JobEnd(Outcome(kind), value, provisional)
+            provisional = value
     except (EOFError, OSError):
         pass
     except Exception:  # an unreadable message: the worker's state is unknown, so it goes as if it had died
@@ -238,8 +270,12 @@ class WorkerPool:
         if not self._closed:
             self._spawn_later(0.0)
 
-    async def run(self, worker: Worker, job: tuple[Any, Any], deadline: float) -> JobEnd:
-        """Run ``job`` on ``worker`` until it answers, dies, or ``deadline`` passes (the caller kills it)."""
+    async def run(self, worker: Worker, job: Job, deadline: float) -> JobEnd:
+        """Run ``job`` on ``worker`` until it answers, dies, or ``deadline`` passes (the caller kills it).
+
+        Past ``job.due``, a provisional answer in hand ends the job too (OVERTIME; the caller kills
+        the worker).
+        """
         worker.jobs += 1
         return await anyio.to_thread.run_sync(_exchange, worker, job, deadline, limiter=self._limiter)
 

@@ -7,16 +7,21 @@ hands each request to a worker process from ``service.pool.WorkerPool``:
 * at most ``workers`` solves run at once; up to ``queue_length`` more wait,
   each at most ``queue_max_wait_s`` (and never longer than its own time
   limit); beyond that: 503 with ``Retry-After``;
-* the response comes within ``time_limit_s + solve_grace_s`` of the request
-  reaching the server (``service.observability.arrived_at``; the gateway,
-  when called outside a request), whatever the solver does: HiGHS is given
-  the time that is left after reading the body, validating it and waiting
-  (a wait that never runs past the deadline), a worker still busy at the
-  hard deadline is killed and the request answered with the last
-  provisional allocation the solve had sent (``solvers.allocate``'s
-  ``on_provisional``: checked, ``feasible``), or ``no_solution`` when it had
-  none; a request whose deadline passed before a worker took it is answered
-  ``no_solution`` without one;
+* the time limit counts from the request reaching the server
+  (``service.observability.arrived_at``; the gateway, when called outside a
+  request): HiGHS is given the time that is left after reading the body,
+  validating it, waiting (a wait that never runs past the deadline) and
+  handing the job to a worker;
+* a solve still running ``OVERTIME_AFTER_S`` (0.5 s) past its time limit
+  that has sent a provisional allocation (``solvers.allocate``'s
+  ``on_provisional``: checked, ``feasible``) is stopped then and the request
+  answered with it: HiGHS does
+  not always stop at its limit (docs/performance.md, changes 19-21);
+* the response comes within ``time_limit_s + solve_grace_s`` whatever the
+  solver does: a worker still busy at that hard deadline is killed and the
+  request answered with its last provisional allocation, or ``no_solution``
+  when it had none; a request whose deadline passed before a worker took it
+  is answered ``no_solution`` without one;
 * a worker that dies mid-solve is replaced; its request gets its last
   provisional allocation, or 503 with ``Retry-After`` when it had none; a
   model that outgrows the worker memory cap gets 422;
@@ -34,7 +39,7 @@ import math
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import anyio.to_thread
@@ -42,13 +47,11 @@ import anyio.to_thread
 from models import AllocationRequest, AllocationResult, Finding, Severity, Status
 from service.errors import EngineFailure, ModelTooLarge, ServiceUnavailable
 from service.observability import arrived_at, note_timing
-from service.pool import JobEnd, Outcome, PoolClosed, WorkerPool
+from service.pool import Job, JobEnd, Outcome, PoolClosed, WorkerPool
 from service.settings import Settings
 from solvers import SolverOptions, allocate, empty_result
 
 SHUT_DOWN = "The server shut down before this solve could finish; send it to another instance."
-# The least time HiGHS is given when the wait has used up nearly all of a request's limit.
-MIN_SOLVE_S = 0.05
 
 
 def solver_options(settings: Settings, request: AllocationRequest) -> SolverOptions:
@@ -211,8 +214,7 @@ class PoolGateway:
                 return self._expired(request, arrival, limit)
             self._running += 1
             try:
-                spent = time.monotonic() - arrival
-                job = (request, replace(options, time_limit_s=max(limit - spent, MIN_SOLVE_S)))
+                job = Job(request, options, due=arrival + limit)
                 began = time.monotonic()
                 end = await self._pool.run(worker, job, deadline)
                 note_timing(solve_s=time.monotonic() - began)
@@ -270,7 +272,7 @@ class PoolGateway:
             return value
         stop = self._stopped(worker, outcome, value, limit)
         if end.provisional is not None:
-            code = "deadline_exceeded" if outcome is Outcome.DEADLINE else "solve_interrupted"
+            code = "deadline_exceeded" if outcome in (Outcome.DEADLINE, Outcome.OVERTIME) else "solve_interrupted"
             return provisional_answer(end.provisional, code, stop.why, elapsed)
         if stop.error is None:
             return no_solution_result(request, elapsed, limit)
@@ -279,6 +281,10 @@ class PoolGateway:
     def _stopped(self, worker, outcome: Outcome, value, limit: float) -> _Stop:
         """Release or replace the worker of a job that did not answer, count it, and say why."""
         pool, memory = self._pool, self._settings.worker_memory_mb
+        if outcome is Outcome.OVERTIME:
+            pool.discard(worker, "overtime")
+            self._solves["overtime"] += 1
+            return _Stop(f"The solve was still running past its {limit:g} s time limit and was stopped", None)
         if outcome is Outcome.DEADLINE:
             pool.discard(worker, "deadline")
             self._solves["deadline"] += 1

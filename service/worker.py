@@ -8,17 +8,19 @@ Protocol on the worker's end of a ``multiprocessing`` pipe, every message a
 pickled tuple:
 
     worker -> parent  ("ready", pid)                      once, after the warm-up solve
-    parent -> worker  (request, solver_options)           one job at a time
+    parent -> worker  service.pool.Job                    one job at a time (request, options, due)
     worker -> parent  ("provisional", AllocationResult)   any number, before the answer (see below)
                       ("ok", AllocationResult)
                       ("memory", message)                 then the worker exits
                       ("engine", message)                 solvers.SolverError
                       ("error", message)                  anything else (a bug)
 
-A "provisional" message carries a checked allocation the solve found before
-its final one (``solvers.allocate``'s ``on_provisional``): the parent keeps the
-last, and answers with it if the job ends without its answer (killed at the
-hard deadline, died, out of memory, failed).
+A job's solve gets the time left until its ``due`` instant (``Job.options_now``):
+the time the job took to arrive is spent like any other. A "provisional" message
+carries a checked allocation the solve found before its final one
+(``solvers.allocate``'s ``on_provisional``): the parent keeps the last, and
+answers with it if the job ends without its answer (still running at ``due``,
+killed at the hard deadline, died, out of memory, failed).
 
 A worker that dies (segfault, abort, OOM kill, SIGKILL from the parent at the
 deadline) simply closes its pipe; the parent notices and replaces it.
@@ -125,8 +127,8 @@ def _run(data: bytes, conn: Connection) -> tuple[bytes, bool]:
         conn.send_bytes(pickle.dumps((PROVISIONAL, result), protocol=pickle.HIGHEST_PROTOCOL))
 
     try:
-        request, options = pickle.loads(data)
-        result = allocate(request, options, on_provisional=provisional)
+        job = pickle.loads(data)
+        result = allocate(job.request, job.options_now(), on_provisional=provisional)
         return pickle.dumps(("ok", result)), False
     except MemoryError:
         # The heap may be fragmented or half-built objects may linger: start afresh.

@@ -21,7 +21,7 @@ import pytest
 from models import AllocationRequest, Status
 from service import worker as worker_module
 from service.errors import ServiceUnavailable
-from service.pool import JobEnd, Outcome, Worker, _exchange
+from service.pool import MIN_SOLVE_S, Job, JobEnd, Outcome, Worker, _exchange
 from service.settings import Settings
 from service.solving import PoolGateway
 from solvers import SolverOptions, allocate, check_result
@@ -38,7 +38,7 @@ def _two_stage_request() -> AllocationRequest:
 def test_the_worker_sends_provisional_answers_before_its_reply():
     req = _two_stage_request()
     ours, theirs = multiprocessing.Pipe(duplex=True)
-    job = pickle.dumps((req, SolverOptions(provisional_after_s=0.0)))
+    job = pickle.dumps(Job(req, SolverOptions(provisional_after_s=0.0), due=time.monotonic() + 30))
     reply, recycle = worker_module._run(job, theirs)
     kind, provisional = pickle.loads(ours.recv_bytes())
     assert not ours.poll()  # one provisional answer: stage one's
@@ -48,14 +48,38 @@ def test_the_worker_sends_provisional_answers_before_its_reply():
     assert final.status is Status.OPTIMAL and final.total_spend <= provisional.total_spend
 
 
+def test_a_job_gets_the_time_left_until_it_is_due():
+    # The time a job took to reach its worker is spent: HiGHS gets what is left until ``due``.
+    job = Job("request", SolverOptions(time_limit_s=30.0), due=time.monotonic() + 5.0)
+    assert 4.0 < job.options_now().time_limit_s <= 5.0
+    late = Job("request", SolverOptions(time_limit_s=30.0), due=time.monotonic() - 1.0)
+    assert late.options_now().time_limit_s == MIN_SOLVE_S
+
+
 # -- the pool --------------------------------------------------------------------------------
 
 
-def _fake_worker(conn, then: str) -> None:
-    """Take one job, send two provisional answers, then answer, die, or block until killed."""
-    conn.recv_bytes()
+def _fake_worker(conn, then: str, sent=None) -> None:
+    """Take one job, send two provisional answers, then answer, die, or block until killed.
+
+    ``late``: answer 2 s after the job's ``due``, before the hard deadline; ``queued``: all
+    three messages are in the pipe (``sent`` is set) before the job is read.
+    """
+    if then == "queued":
+        for kind, answer in (("provisional", "first"), ("provisional", "second"), ("ok", "final")):
+            conn.send_bytes(pickle.dumps((kind, answer)))
+        sent.set()
+        conn.recv_bytes()
+        conn.recv_bytes()  # until the parent closes the pipe
+        return
+    job = pickle.loads(conn.recv_bytes())
+    if then == "block-silent":
+        conn.recv_bytes()  # no provisional answer: blocked until killed at the hard deadline
     for answer in ("first", "second"):
         conn.send_bytes(pickle.dumps(("provisional", answer)))
+    if then in ("late", "late-a-little"):
+        time.sleep(max(job.due - time.monotonic(), 0) + (2.0 if then == "late" else 0.1))
+        then = "answer"
     if then == "answer":
         conn.send_bytes(pickle.dumps(("ok", "final")))
         conn.recv_bytes()  # until the parent closes the pipe
@@ -78,17 +102,51 @@ def _fake_worker(conn, then: str) -> None:
     ],
 )
 def test_the_pool_keeps_the_last_provisional_answer_whatever_ends_the_job(then, outcome, value):
+    # No time limit of its own before the hard deadline: only these ends are possible.
+    end = _run_fake(then, due_in=30.0, deadline_in=0.3)
+    assert end == JobEnd(outcome, value, "second")
+
+
+def _run_fake(then: str, due_in: float, deadline_in: float) -> JobEnd:
+    """One job on a real process running ``_fake_worker``; ``due`` and the hard deadline from now."""
     ctx = multiprocessing.get_context("fork")
     parent, child = ctx.Pipe(duplex=True)
-    process = ctx.Process(target=_fake_worker, args=(child, then), daemon=True)
+    sent = ctx.Event()
+    process = ctx.Process(target=_fake_worker, args=(child, then, sent), daemon=True)
     process.start()
     child.close()
     worker = Worker(process=process, conn=parent, pid=process.pid)
+    if then == "queued":
+        assert sent.wait(10)
+    now = time.monotonic()
     try:
-        end = _exchange(worker, ("job", None), time.monotonic() + 0.3)
+        return _exchange(worker, Job("request", "options", due=now + due_in), now + deadline_in)
     finally:
         worker.kill()
-    assert end == JobEnd(outcome, value, "second")
+
+
+def test_past_its_time_limit_a_job_with_a_provisional_answer_ends_there():
+    began = time.monotonic()
+    end = _run_fake("late", due_in=0.3, deadline_in=30.0)
+    # Stopped OVERTIME_AFTER_S past ``due`` with the answer in hand: not at the hard deadline,
+    # and before its answer came (2 s after ``due``).
+    assert end == JobEnd(Outcome.OVERTIME, None, "second")
+    assert time.monotonic() - began < 2.3
+
+
+def test_a_solve_a_little_late_is_waited_for():
+    end = _run_fake("late-a-little", due_in=0.3, deadline_in=30.0)
+    assert end == JobEnd(Outcome.OK, "final", "second")
+
+
+def test_an_answer_already_sent_is_read_even_past_the_time_limit():
+    end = _run_fake("queued", due_in=0.0, deadline_in=30.0)
+    assert end == JobEnd(Outcome.OK, "final", "second")
+
+
+def test_without_a_provisional_answer_a_job_runs_on_past_its_time_limit():
+    end = _run_fake("block-silent", due_in=0.0, deadline_in=0.5)
+    assert end == JobEnd(Outcome.DEADLINE, None, None)
 
 
 # -- the gateway -----------------------------------------------------------------------------
@@ -144,7 +202,11 @@ def provisional():
 
 @pytest.mark.parametrize(
     ("outcome", "value", "code", "restart"),
-    [(Outcome.DEADLINE, None, "deadline_exceeded", "deadline"), (Outcome.CRASHED, -9, "solve_interrupted", "crash")],
+    [
+        (Outcome.DEADLINE, None, "deadline_exceeded", "deadline"),
+        (Outcome.OVERTIME, None, "deadline_exceeded", "overtime"),
+        (Outcome.CRASHED, -9, "solve_interrupted", "crash"),
+    ],
 )
 def test_a_stopped_solve_is_answered_with_its_last_provisional_allocation(provisional, outcome, value, code, restart):
     req, answer = provisional

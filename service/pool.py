@@ -41,6 +41,7 @@ log = logging.getLogger("stockpile.pool")
 
 _PRELOAD = ["service.worker"]
 PROVISIONAL = "provisional"  # a worker's message kind for an answer before the final one (service.worker)
+RETIRING = "retiring"  # a worker's message before a reply after which it exits (service.worker)
 # The least time HiGHS is given when the wait and the hand-over used up nearly all of a job's time.
 MIN_SOLVE_S = 0.05
 # A solve may end this long after its due time and still be waited for, a provisional answer in
@@ -123,11 +124,13 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class JobEnd:
-    """How one job ended: its outcome and payload, and the last provisional answer it sent (or None)."""
+    """How one job ended: its outcome and payload, the last provisional answer it sent (or None),
+    and whether the worker said it exits after this job (it is then not to be given another)."""
 
     outcome: Outcome
     value: Any
     provisional: Any = None
+    retiring: bool = False
 
 
 @dataclass(eq=False)
@@ -164,7 +167,7 @@ def _exchange(worker: Worker, job: Job, deadline: float) -> JobEnd:
     on a thread: pickling a large request and unpickling its result stay off the event loop.
     """
     payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
-    provisional = None
+    provisional, retiring = None, False
     try:
         worker.conn.send_bytes(payload)
         overtime = job.due + OVERTIME_AFTER_S
@@ -183,9 +186,12 @@ def _exchange(worker: Worker, job: Job, deadline: float) -> JobEnd:
             if worker.conn not in ready:  # only the sentinel: the process ended without answering
                 break
             kind, value = pickle.loads(worker.conn.recv_bytes())
-            if kind != PROVISIONAL:
-                return JobEnd(Outcome(kind), value, provisional)
-            provisional = value
+            if kind == RETIRING:
+                retiring = True
+            elif kind == PROVISIONAL:
+                provisional = value
+            else:
+                return JobEnd(Outcome(kind), value, provisional, retiring)
     except (EOFError, OSError):
         pass
     except Exception:  # an unreadable message: the worker's state is unknown, so it goes as if it had died

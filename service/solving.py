@@ -267,7 +267,10 @@ class PoolGateway:
         """The response for a finished job: its result, or (stopped) its last provisional one, or an error."""
         outcome, value = end.outcome, end.value
         if outcome is Outcome.OK:
-            self._pool.release(worker)
+            if end.retiring:
+                self._pool.discard(worker, "overrun")
+            else:
+                self._pool.release(worker)
             self._solves[value.status.value] += 1
             return value
         stop = self._stopped(worker, outcome, value, limit)

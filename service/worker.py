@@ -10,6 +10,7 @@ pickled tuple:
     worker -> parent  ("ready", pid)                      once, after the warm-up solve
     parent -> worker  service.pool.Job                    one job at a time (request, options, due)
     worker -> parent  ("provisional", AllocationResult)   any number, before the answer (see below)
+                      ("retiring", None)                  the worker exits after the answer that follows
                       ("ok", AllocationResult)
                       ("memory", message)                 then the worker exits
                       ("engine", message)                 solvers.SolverError
@@ -21,6 +22,10 @@ carries a checked allocation the solve found before its final one
 (``solvers.allocate``'s ``on_provisional``): the parent keeps the last, and
 answers with it if the job ends without its answer (still running at ``due``,
 killed at the hard deadline, died, out of memory, failed).
+
+A solve that left a HiGHS run going past its time limit (``solvers.left_running``)
+sends "retiring" before its answer and the worker exits after it: the run ends
+with the process instead of holding a core and its memory into the next job.
 
 A worker that dies (segfault, abort, OOM kill, SIGKILL from the parent at the
 deadline) simply closes its pipe; the parent notices and replaces it.
@@ -41,8 +46,8 @@ from multiprocessing.connection import Connection
 import scipy.sparse  # noqa: F401  (Pyomo imports it lazily on the first solve: ~1 s)
 
 from service.examples import example_request, names
-from service.pool import PROVISIONAL
-from solvers import SolverError, SolverOptions, allocate
+from service.pool import PROVISIONAL, RETIRING
+from solvers import SolverError, SolverOptions, allocate, left_running
 
 _PR_SET_PDEATHSIG = 1
 WORKER_NICENESS = 5
@@ -129,6 +134,9 @@ def _run(data: bytes, conn: Connection) -> tuple[bytes, bool]:
     try:
         job = pickle.loads(data)
         result = allocate(job.request, job.options_now(), on_provisional=provisional)
+        if left_running():  # a HiGHS run past its limit, left running: it ends with this worker
+            conn.send_bytes(pickle.dumps((RETIRING, None)))
+            return pickle.dumps(("ok", result)), True
         return pickle.dumps(("ok", result)), False
     except MemoryError:
         # The heap may be fragmented or half-built objects may linger: start afresh.

@@ -16,7 +16,8 @@ incumbent when the limit comes. ``solve_guided`` instead:
 4. otherwise solves the full model, warm-started from it, with the time left
    (unless less is left than twice what the restricted models took: then
    their answer stands); the bound reported is the tighter of HiGHS's and the
-   LP's.
+   LP's. A full run that overruns its time limit is left behind
+   (``solvers.overrun``) and the restricted answer stands.
 
 Any step that yields nothing (restricted model infeasible, a limit before an
 answer) falls back to the next; the full model always has the last word.
@@ -32,6 +33,7 @@ import numpy as np
 
 from solvers.highs import Compiled, SolveOutcome, SolveState, relative_gap, solve
 from solvers.options import SolverOptions
+from solvers.overrun import watched
 from solvers.prepare import Instance
 
 # Column values above this count as "the offer is used".
@@ -162,7 +164,8 @@ def _full(
     else:
         # Out of time with a start and no restricted answer, HiGHS still gets the start (for
         # its minimum time, as in the plain solve): that is how a start becomes an answer.
-        full = solve(compiled, opts, time_left, start=start)
+        # Watched: on the largest models HiGHS's root may run far past its limit (overrun.py).
+        full = watched(solve, compiled, opts, time_left, start=start)
     failed = full.state in (SolveState.INFEASIBLE, SolveState.ERROR)
     if failed and fallback is None:
         return replace(full, seconds=time.perf_counter() - began)

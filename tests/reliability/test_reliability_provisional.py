@@ -73,6 +73,10 @@ def _fake_worker(conn, then: str, sent=None) -> None:
         conn.recv_bytes()  # until the parent closes the pipe
         return
     job = pickle.loads(conn.recv_bytes())
+    if then == "retire":
+        conn.send_bytes(pickle.dumps(("retiring", None)))
+        conn.send_bytes(pickle.dumps(("ok", "final")))
+        return
     if then == "block-silent":
         conn.recv_bytes()  # no provisional answer: blocked until killed at the hard deadline
     for answer in ("first", "second"):
@@ -142,6 +146,11 @@ def test_a_solve_a_little_late_is_waited_for():
 def test_an_answer_already_sent_is_read_even_past_the_time_limit():
     end = _run_fake("queued", due_in=0.0, deadline_in=30.0)
     assert end == JobEnd(Outcome.OK, "final", "second")
+
+
+def test_a_worker_that_says_it_exits_after_its_answer_is_marked_retiring():
+    end = _run_fake("retire", due_in=30.0, deadline_in=30.0)
+    assert end == JobEnd(Outcome.OK, "final", None, retiring=True)
 
 
 def test_without_a_provisional_answer_a_job_runs_on_past_its_time_limit():
@@ -229,6 +238,14 @@ def test_a_failed_solve_with_a_provisional_allocation_answers_with_it(provisiona
     result, _ = _gateway_answer(JobEnd(outcome, value, answer), req)
     assert result.status is Status.FEASIBLE and result.allocations == answer.allocations
     assert result.diagnostics[0].code == "solve_interrupted" and words in result.diagnostics[0].message
+
+
+def test_a_retiring_worker_is_replaced_after_its_answer(provisional):
+    # Its solve left a HiGHS run going past the limit: the answer stands, the worker is not reused.
+    req, answer = provisional
+    result, gateway = _gateway_answer(JobEnd(Outcome.OK, answer, None, retiring=True), req)
+    assert result == answer
+    assert gateway.stats().restarts == {"overrun": 1} and gateway._pool.released == 0
 
 
 def test_without_a_provisional_answer_a_stopped_solve_has_no_allocation_or_gets_503(provisional):

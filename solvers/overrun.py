@@ -1,0 +1,79 @@
+"""HiGHS runs that may overrun their time limit: waited for until the limit, then left behind.
+
+HiGHS polls its time limit in most of its loops, not all: at 50,000 offers a full
+model's root cut separation, which polls neither the limit nor the interrupt
+callbacks, ran 99-112 s on a model given 50-66 s (docs/performance.md, changes
+19-21). ``watched`` runs such a solve on a thread of its own (``Highs.run``
+releases the GIL) and waits for it until its time limit plus ``OVERRUN_S``;
+a run still going then is left behind, its answer never read, and the caller
+gets a time-limit outcome with nothing found, so the engine answers within
+its limit with what it already has.
+
+A run left behind keeps its core and its memory until HiGHS returns of its own
+accord (at most about a minute and a half, as measured). ``left_running``
+says how many are still going: a worker process answers, then exits instead of
+taking its next job, so that the run ends with the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from solvers.highs import Compiled, SolveOutcome, SolveState
+from solvers.options import SolverOptions
+
+log = logging.getLogger("stockpile.solvers")
+
+# How far past its time limit a watched run is waited for. A run that stops at its limit
+# returns up to 0.2 s after it on a 10,000-offer model (measured: docs/performance.md).
+OVERRUN_S = 1.0
+
+_behind: list[threading.Thread] = []
+_behind_lock = threading.Lock()
+
+
+def watched(
+    run: Callable[..., SolveOutcome],
+    compiled: Compiled,
+    options: SolverOptions,
+    time_left: float,
+    start: np.ndarray | None = None,
+) -> SolveOutcome:
+    """``run(compiled, options, time_left, start=start)`` (``solvers.highs.solve``), waited for
+    until ``time_left + OVERRUN_S`` seconds at most.
+
+    An exception in the run is raised here. A run still going then is left behind and
+    the outcome is LIMIT_NO_SOLUTION: whatever it finds later is never read.
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["outcome"] = run(compiled, options, time_left, start=start)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="stockpile-highs", daemon=True)
+    thread.start()
+    thread.join(max(time_left, 0.0) + OVERRUN_S)
+    if thread.is_alive():
+        with _behind_lock:
+            _behind.append(thread)
+        log.warning("HiGHS did not stop at its %.1f s time limit; left running, its answer unread", time_left)
+        seconds = max(time_left, 0.0) + OVERRUN_S
+        return SolveOutcome(SolveState.LIMIT_NO_SOLUTION, None, None, None, seconds, None, "time limit overrun")
+    if "error" in box:
+        raise box["error"]
+    return box["outcome"]
+
+
+def left_running() -> int:
+    """How many runs ``watched`` left behind are still going in this process."""
+    with _behind_lock:
+        _behind[:] = [t for t in _behind if t.is_alive()]
+        return len(_behind)

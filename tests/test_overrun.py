@@ -1,0 +1,124 @@
+"""HiGHS runs that overrun their time limit are left behind (solvers/overrun.py)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import threading
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from models import Status
+from service import worker as worker_module
+from service.pool import Job
+from solvers import allocate, check_result, guide, left_running
+from solvers.highs import SolveOutcome, SolveState
+from solvers.options import SolverOptions
+from solvers.overrun import OVERRUN_S, watched
+from tests.test_guided import GUIDED, _restrict_to, _two_offer_request
+
+DONE = SolveOutcome(SolveState.OPTIMAL, 1.0, 1.0, 0.0, 0.0, np.zeros(1), "Optimal")
+
+
+def _left_behind_thread() -> threading.Thread:
+    [thread] = [t for t in threading.enumerate() if t.name == "stockpile-highs"]
+    return thread
+
+
+def test_a_run_that_stops_in_time_is_returned_as_it_is():
+    seen = []
+
+    def run(compiled, options, time_left, start=None):
+        seen.append((compiled, options, time_left, start))
+        return DONE
+
+    assert watched(run, "compiled", "options", 5.0, start="start") is DONE
+    assert seen == [("compiled", "options", 5.0, "start")]
+    assert left_running() == 0
+
+
+def test_an_error_in_the_run_is_raised_to_the_caller():
+    def run(compiled, options, time_left, start=None):
+        raise MemoryError
+
+    with pytest.raises(MemoryError):
+        watched(run, None, None, 5.0)
+
+
+def test_a_run_past_its_limit_is_left_behind_until_it_returns():
+    release = threading.Event()
+
+    def run(compiled, options, time_left, start=None):
+        release.wait(30)  # a HiGHS root that polls no limit
+        return DONE
+
+    began = time.perf_counter()
+    outcome = watched(run, None, None, 0.2)
+    waited = time.perf_counter() - began
+    try:
+        assert outcome.state is SolveState.LIMIT_NO_SOLUTION and outcome.values is None
+        assert 0.2 + OVERRUN_S <= waited < 5.0
+        assert left_running() == 1
+    finally:
+        release.set()
+    _left_behind_thread().join(10)
+    assert left_running() == 0
+
+
+@pytest.fixture
+def full_model_overruns(monkeypatch):
+    """The guided full MIP (the third run) runs on past its limit until the test ends.
+
+    Restricted to dear: 1,200 against the LP's 1,050. Yields the list of runs made
+    (whether each model had integers).
+    """
+    real = guide.solve
+    release = threading.Event()
+    runs: list[bool] = []
+
+    def full_run_overruns(compiled, *args, **kwargs):
+        runs.append(bool(compiled.integrality.any()))
+        if len(runs) == 3:
+            release.wait(30)  # a HiGHS root that polls no limit
+            return replace(real(compiled, *args, **kwargs), message="came too late")
+        return real(compiled, *args, **kwargs)
+
+    monkeypatch.setattr(guide, "solve", full_run_overruns)
+    _restrict_to(monkeypatch, {1})
+    yield runs
+    release.set()
+    _left_behind_thread().join(10)
+    assert left_running() == 0
+
+
+def test_a_guided_full_model_past_its_limit_leaves_the_restricted_answer(full_model_overruns):
+    # dear's 1,200 stands, feasible, against the LP bound, and the call returns about when
+    # its time limit says.
+    req = _two_offer_request()
+    began = time.perf_counter()
+    result = allocate(req, SolverOptions(guide_min_integers=GUIDED.guide_min_integers, time_limit_s=1.0))
+    elapsed = time.perf_counter() - began
+    assert full_model_overruns == [False, True, True]  # the LP, the restricted MIP, the full MIP (left behind)
+    assert left_running() == 1
+    assert result.status is Status.FEASIBLE
+    assert result.total_spend == pytest.approx(1_200.0)
+    assert result.best_bound == pytest.approx(1_050.0)
+    assert check_result(req, result) == []
+    assert elapsed < 1.0 + OVERRUN_S + 1.0
+
+
+def test_a_worker_that_left_a_run_behind_answers_then_exits(full_model_overruns):
+    # The run left behind holds a core and its memory: the worker sends its answer, then
+    # exits instead of taking the next job, and the run ends with it.
+    req = _two_offer_request()
+    options = SolverOptions(guide_min_integers=GUIDED.guide_min_integers)
+    ours, theirs = multiprocessing.Pipe(duplex=True)
+    job = pickle.dumps(Job(req, options, due=time.monotonic() + 1.0))
+    reply, recycle = worker_module._run(job, theirs)
+    kind, result = pickle.loads(reply)
+    assert pickle.loads(ours.recv_bytes()) == ("retiring", None)  # said before the answer
+    assert (kind, recycle) == ("ok", True)
+    assert result.total_spend == pytest.approx(1_200.0) and check_result(req, result) == []

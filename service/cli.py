@@ -24,7 +24,7 @@ from models import AllocationRequest, AllocationResult, problems_from_validation
 from service import examples
 from service.errors import StockpileError
 from service.spreadsheet import commands as sheets
-from solvers import SolverError, allocate
+from solvers import SolverError, allocate, left_running
 
 EXIT_OK, EXIT_INVALID, EXIT_INFEASIBLE, EXIT_FAILED = 0, 2, 3, 4
 
@@ -152,5 +152,20 @@ def _table(w, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
     w("\n")
 
 
+def run() -> None:
+    """The ``stockpile`` console script: ``main``, then exit with its code.
+
+    A solve that left a HiGHS run going past its limit (``solvers.left_running``: HiGHS
+    polls no limit in parts of its root, seen running 45 s on) would keep the process
+    alive at exit until that run ends: the output is flushed and the process ends at once.
+    """
+    code = main()
+    if left_running():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

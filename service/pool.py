@@ -44,9 +44,11 @@ PROVISIONAL = "provisional"  # a worker's message kind for an answer before the 
 RETIRING = "retiring"  # a worker's message before a reply after which it exits (service.worker)
 # The least time HiGHS is given when the wait and the hand-over used up nearly all of a job's time.
 MIN_SOLVE_S = 0.05
-# A solve may end this long after its due time and still be waited for, a provisional answer in
-# hand: the engine's last reads and checks run a few tens of ms past its limit (docs/reliability.md).
-OVERTIME_AFTER_S = 0.5
+# A solve with a provisional answer in hand is waited for this long after the later of its due
+# time and that answer's arrival: an engine that stops at its limit ends a few tens of ms past
+# it, and one whose HiGHS run overran gives up on that run 0.5 s past it
+# (solvers.overrun.OVERRUN_S) and answers itself (docs/reliability.md).
+OVERTIME_AFTER_S = 1.0
 STARTUP_TIMEOUT_S = 120.0
 
 
@@ -161,9 +163,10 @@ def _exchange(worker: Worker, job: Job, deadline: float) -> JobEnd:
     """Send one job and wait for its answer until ``deadline`` (time.monotonic).
 
     Provisional answers the worker sends meanwhile are kept (the last one) and returned
-    with whatever ends the job. Once the job is ``OVERTIME_AFTER_S`` past its ``due`` time,
-    a provisional answer in hand ends it (OVERTIME): the solve has overrun its time limit,
-    and the caller answers with what it has rather than wait for the hard deadline. Runs
+    with whatever ends the job. ``OVERTIME_AFTER_S`` after the later of its ``due`` time and
+    the last provisional answer's arrival, that answer ends the job (OVERTIME): the solve has
+    overrun its time limit, and the caller answers with what it has rather than wait for the
+    hard deadline. Runs
     on a thread: pickling a large request and unpickling its result stay off the event loop.
     """
     payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
@@ -190,6 +193,8 @@ def _exchange(worker: Worker, job: Job, deadline: float) -> JobEnd:
                 retiring = True
             elif kind == PROVISIONAL:
                 provisional = value
+                # One that came late (a build longer than the limit) still leaves the solve its time.
+                overtime = max(job.due, time.monotonic()) + OVERTIME_AFTER_S
             else:
                 return JobEnd(Outcome(kind), value, provisional, retiring)
     except (EOFError, OSError):

@@ -12,11 +12,12 @@ hands each request to a worker process from ``service.pool.WorkerPool``:
   request): HiGHS is given the time that is left after reading the body,
   validating it, waiting (a wait that never runs past the deadline) and
   handing the job to a worker;
-* a solve still running ``OVERTIME_AFTER_S`` (0.5 s) past its time limit
-  that has sent a provisional allocation (``solvers.allocate``'s
+* a solve still running ``OVERTIME_AFTER_S`` (1 s) past the later of its
+  time limit and its last provisional allocation (``solvers.allocate``'s
   ``on_provisional``: checked, ``feasible``) is stopped then and the request
-  answered with it: HiGHS does
-  not always stop at its limit (docs/performance.md, changes 19-21);
+  answered with that allocation: HiGHS does not always stop at its limit
+  (docs/performance.md, changes 19-21), and the engine, which gives up on
+  such a run itself (``solvers.overrun``), may be stuck elsewhere;
 * the response comes within ``time_limit_s + solve_grace_s`` whatever the
   solver does: a worker still busy at that hard deadline is killed and the
   request answered with its last provisional allocation, or ``no_solution``
@@ -267,13 +268,10 @@ class PoolGateway:
         """The response for a finished job: its result, or (stopped) its last provisional one, or an error."""
         outcome, value = end.outcome, end.value
         if outcome is Outcome.OK:
-            if end.retiring:
-                self._pool.discard(worker, "overrun")
-            else:
-                self._pool.release(worker)
+            self._release(worker, end)
             self._solves[value.status.value] += 1
             return value
-        stop = self._stopped(worker, outcome, value, limit)
+        stop = self._stopped(worker, end, limit)
         if end.provisional is not None:
             code = "deadline_exceeded" if outcome in (Outcome.DEADLINE, Outcome.OVERTIME) else "solve_interrupted"
             return provisional_answer(end.provisional, code, stop.why, elapsed)
@@ -281,9 +279,17 @@ class PoolGateway:
             return no_solution_result(request, elapsed, limit)
         raise stop.error
 
-    def _stopped(self, worker, outcome: Outcome, value, limit: float) -> _Stop:
+    def _release(self, worker, end: JobEnd) -> None:
+        """Back to the pool, unless it said it exits after this job (a HiGHS run left going)."""
+        if end.retiring:
+            self._pool.discard(worker, "overrun")
+        else:
+            self._pool.release(worker)
+
+    def _stopped(self, worker, end: JobEnd, limit: float) -> _Stop:
         """Release or replace the worker of a job that did not answer, count it, and say why."""
         pool, memory = self._pool, self._settings.worker_memory_mb
+        outcome, value = end.outcome, end.value
         if outcome is Outcome.OVERTIME:
             pool.discard(worker, "overtime")
             self._solves["overtime"] += 1
@@ -309,7 +315,7 @@ class PoolGateway:
                 f"The model for this request needs more memory than a solver worker may use "
                 f"({memory} MiB, STOCKPILE_WORKER_MEMORY_MB); send fewer suppliers, tiers or minerals."
             ))
-        pool.release(worker)
+        self._release(worker, end)
         self._solves["engine_error"] += 1
         return _Stop(f"The solver failed before the solve finished ({value})", EngineFailure(str(value)))
 

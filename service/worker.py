@@ -126,17 +126,25 @@ def _collect_between_jobs() -> None:
 
 
 def _run(data: bytes, conn: Connection) -> tuple[bytes, bool]:
-    """One job; the reply and whether this worker should exit after sending it."""
+    """One job; the reply and whether this worker should exit after sending it.
 
+    A HiGHS run the solve left going past its limit (whatever the job's outcome) ends
+    with this worker: "retiring" goes ahead of the reply, and the worker exits after it.
+    """
+    reply, recycle = _reply(data, conn)
+    if left_running():
+        conn.send_bytes(pickle.dumps((RETIRING, None)))
+        recycle = True
+    return reply, recycle
+
+
+def _reply(data: bytes, conn: Connection) -> tuple[bytes, bool]:
     def provisional(result) -> None:
         conn.send_bytes(pickle.dumps((PROVISIONAL, result), protocol=pickle.HIGHEST_PROTOCOL))
 
     try:
         job = pickle.loads(data)
         result = allocate(job.request, job.options_now(), on_provisional=provisional)
-        if left_running():  # a HiGHS run past its limit, left running: it ends with this worker
-            conn.send_bytes(pickle.dumps((RETIRING, None)))
-            return pickle.dumps(("ok", result)), True
         return pickle.dumps(("ok", result)), False
     except MemoryError:
         # The heap may be fragmented or half-built objects may linger: start afresh.

@@ -6,13 +6,16 @@ callbacks, ran 99-112 s on a model given 50-66 s (docs/performance.md, changes
 19-21). ``watched`` runs such a solve on a thread of its own (``Highs.run``
 releases the GIL) and waits for it until its time limit plus ``OVERRUN_S``;
 a run still going then is left behind, its answer never read, and the caller
-gets a time-limit outcome with nothing found, so the engine answers within
-its limit with what it already has.
+gets a time-limit outcome with nothing found, so the engine answers with what
+it already has about half a second past its limit at worst.
 
 A run left behind keeps its core and its memory until HiGHS returns of its own
 accord (at most about a minute and a half, as measured). ``left_running``
 says how many are still going: a worker process answers, then exits instead of
-taking its next job, so that the run ends with the process.
+taking its next job, so that the run ends with the process (killed by its
+parent). A process that ends normally waits for its runs left behind: exiting
+while HiGHS still runs on another thread aborts it. A command line that must
+not wait ends with ``os._exit`` once its output is flushed (``service.cli.run``).
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ log = logging.getLogger("stockpile.solvers")
 
 # How far past its time limit a watched run is waited for. A run that stops at its limit
 # returns up to 0.2 s after it on a 10,000-offer model (measured: docs/performance.md).
-OVERRUN_S = 1.0
+# Less than service.pool.OVERTIME_AFTER_S: the engine gives up first and answers itself.
+OVERRUN_S = 0.5
 
 _behind: list[threading.Thread] = []
 _behind_lock = threading.Lock()
@@ -58,7 +62,9 @@ def watched(
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             box["error"] = exc
 
-    thread = threading.Thread(target=target, name="stockpile-highs", daemon=True)
+    # Not a daemon: an interpreter that exits while HiGHS runs on a daemon thread aborts
+    # (std::terminate, exit code 134); it waits for this one instead (see module docstring).
+    thread = threading.Thread(target=target, name="stockpile-highs")
     thread.start()
     thread.join(max(time_left, 0.0) + OVERRUN_S)
     if thread.is_alive():

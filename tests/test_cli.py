@@ -89,3 +89,22 @@ def test_output_cut_short_by_the_reader_is_not_an_error(tmp_path):
     assert done.stdout.startswith("status: optimal")
     assert "Traceback" not in done.stderr
     assert out.stat().st_size > 0
+
+
+LEFT_BEHIND = """
+import threading, sys
+import service.cli as cli
+from solvers.overrun import watched
+
+# A HiGHS run that polls no limit: it would keep the interpreter alive at exit (never, here).
+watched(lambda compiled, options, time_left, start=None: threading.Event().wait(), None, None, 0.1)
+cli.main = lambda argv=None: (print("the answer"), 3)[1]
+cli.run()
+"""
+
+
+def test_the_command_exits_at_once_with_its_code_when_a_run_was_left_behind():
+    # A solve that left a HiGHS run going past its limit: the answer is printed and the
+    # process ends with its exit code, not when (or if) that run ends.
+    done = subprocess.run([sys.executable, "-c", LEFT_BEHIND], capture_output=True, text=True, timeout=60, check=False)
+    assert (done.returncode, done.stdout) == (3, "the answer\n"), done.stderr

@@ -15,6 +15,7 @@ from models import Status
 from service import worker as worker_module
 from service.pool import Job
 from solvers import allocate, check_result, guide, left_running
+from solvers.errors import SolverFailed
 from solvers.highs import SolveOutcome, SolveState
 from solvers.options import SolverOptions
 from solvers.overrun import OVERRUN_S, watched
@@ -23,9 +24,10 @@ from tests.test_guided import GUIDED, _restrict_to, _two_offer_request
 DONE = SolveOutcome(SolveState.OPTIMAL, 1.0, 1.0, 0.0, 0.0, np.zeros(1), "Optimal")
 
 
-def _left_behind_thread() -> threading.Thread:
-    [thread] = [t for t in threading.enumerate() if t.name == "stockpile-highs"]
-    return thread
+def _join_left_behind() -> None:
+    for thread in threading.enumerate():
+        if thread.name == "stockpile-highs":
+            thread.join(10)
 
 
 def test_a_run_that_stops_in_time_is_returned_as_it_is():
@@ -64,7 +66,7 @@ def test_a_run_past_its_limit_is_left_behind_until_it_returns():
         assert left_running() == 1
     finally:
         release.set()
-    _left_behind_thread().join(10)
+    _join_left_behind()
     assert left_running() == 0
 
 
@@ -90,7 +92,7 @@ def full_model_overruns(monkeypatch):
     _restrict_to(monkeypatch, {1})
     yield runs
     release.set()
-    _left_behind_thread().join(10)
+    _join_left_behind()
     assert left_running() == 0
 
 
@@ -107,18 +109,38 @@ def test_a_guided_full_model_past_its_limit_leaves_the_restricted_answer(full_mo
     assert result.total_spend == pytest.approx(1_200.0)
     assert result.best_bound == pytest.approx(1_050.0)
     assert check_result(req, result) == []
-    assert elapsed < 1.0 + OVERRUN_S + 1.0
+    assert elapsed < 1.0 + OVERRUN_S + 1.0  # not the 30 s the run is held for
 
 
 def test_a_worker_that_left_a_run_behind_answers_then_exits(full_model_overruns):
     # The run left behind holds a core and its memory: the worker sends its answer, then
     # exits instead of taking the next job, and the run ends with it.
     req = _two_offer_request()
-    options = SolverOptions(guide_min_integers=GUIDED.guide_min_integers)
-    ours, theirs = multiprocessing.Pipe(duplex=True)
-    job = pickle.dumps(Job(req, options, due=time.monotonic() + 1.0))
-    reply, recycle = worker_module._run(job, theirs)
-    kind, result = pickle.loads(reply)
-    assert pickle.loads(ours.recv_bytes()) == ("retiring", None)  # said before the answer
+    kind, result, recycle, said = _worker_job(req)
+    assert said == [("retiring", None)]  # before the answer
     assert (kind, recycle) == ("ok", True)
     assert result.total_spend == pytest.approx(1_200.0) and check_result(req, result) == []
+
+
+def test_a_worker_whose_failed_job_left_a_run_behind_exits_too(full_model_overruns, monkeypatch):
+    def fails(request, options, on_provisional=None):
+        allocate(request, options)  # leaves the full run behind
+        raise SolverFailed("HiGHS failed")
+
+    monkeypatch.setattr(worker_module, "allocate", fails)
+    kind, message, recycle, said = _worker_job(_two_offer_request())
+    assert said == [("retiring", None)]
+    assert (kind, message, recycle) == ("engine", "HiGHS failed", True)
+
+
+def _worker_job(req):
+    """One job through the worker's ``_run``: (reply kind, reply value, recycle, messages sent before it)."""
+    # No provisional answers (1 s limit): only what the test is about goes ahead of the reply.
+    options = SolverOptions(guide_min_integers=GUIDED.guide_min_integers, provisional_after_s=60.0)
+    ours, theirs = multiprocessing.Pipe(duplex=True)
+    reply, recycle = worker_module._run(pickle.dumps(Job(req, options, due=time.monotonic() + 1.0)), theirs)
+    said = []
+    while ours.poll():
+        said.append(pickle.loads(ours.recv_bytes()))
+    kind, value = pickle.loads(reply)
+    return kind, value, recycle, said

@@ -335,7 +335,12 @@ class PoolGateway:
 
 
 class InProcessGateway:
-    """One solve at a time, on a thread, in this process (no isolation: tests and embedding only)."""
+    """One solve at a time, on a thread, in this process (no isolation: tests and embedding only).
+
+    A HiGHS run a solve left going past its limit (``solvers.left_running``) goes on beside
+    the next solve, holding a core and its memory until it ends: the pool has workers exit
+    instead, and this gateway has no such protection.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings

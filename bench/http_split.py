@@ -2,6 +2,7 @@
 
     python -m bench.http_split dla-2025 41
     python -m bench.http_split 5x20-min_cost 21
+    python -m bench.http_split 40x250-min_cost 7 3      # the instance of seed 3 (default 1)
 
 Starts ``stockpile serve`` on a free loopback port (``bench.run.Server``) with the
 access log on, posts the case's body REPS times after three warm-ups, and prints four
@@ -26,7 +27,8 @@ from bench.run import Server
 def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
     name, reps = args[0], int(args[1]) if len(args) > 1 else 21
-    body = json.dumps(named(name).body).encode()
+    seed = int(args[2]) if len(args) > 2 else 1
+    body = json.dumps(named(name, seed).body).encode()
     seconds, engine = [], []
     with tempfile.TemporaryFile("w+") as log:
         server = Server(body, log=log)
@@ -46,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         lines = [json.loads(line) for line in log if line.startswith("{") and '"route": "/v1/allocations"' in line]
     lines = lines[-reps:]
     med = statistics.median
-    print(f"{name}: median of {reps} POSTs")
+    print(f"{name} (seed {seed}): median of {reps} POSTs")
     print(f"  client wall time      {1000 * med(seconds):8.2f} ms")
     print(f"  server (middleware)   {med(line['duration_ms'] for line in lines):8.2f} ms")
     print(f"  worker round trip     {med(line['solve_ms'] for line in lines):8.2f} ms")

@@ -156,7 +156,7 @@ def run() -> None:
     """The ``stockpile`` console script: ``main``, then exit with its code.
 
     A solve that left a HiGHS run going past its limit (``solvers.left_running``: HiGHS
-    polls no limit in parts of its root, seen running 45 s on) would keep the process
+    polls no limit in parts of its root, seen running 46 s on) would keep the process
     alive at exit until that run ends: the output is flushed and the process ends at once.
     """
     code = main()

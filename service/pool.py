@@ -166,8 +166,8 @@ def _exchange(worker: Worker, job: Job, deadline: float) -> JobEnd:
     with whatever ends the job. ``OVERTIME_AFTER_S`` after the later of its ``due`` time and
     the last provisional answer's arrival, that answer ends the job (OVERTIME): the solve has
     overrun its time limit, and the caller answers with what it has rather than wait for the
-    hard deadline. Runs
-    on a thread: pickling a large request and unpickling its result stay off the event loop.
+    hard deadline. Runs on a thread: pickling a large request and unpickling its result stay
+    off the event loop.
     """
     payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
     provisional, retiring = None, False
@@ -284,8 +284,8 @@ class WorkerPool:
     async def run(self, worker: Worker, job: Job, deadline: float) -> JobEnd:
         """Run ``job`` on ``worker`` until it answers, dies, or ``deadline`` passes (the caller kills it).
 
-        Past ``job.due``, a provisional answer in hand ends the job too (OVERTIME; the caller kills
-        the worker).
+        Past ``job.due`` (by ``OVERTIME_AFTER_S``), a provisional answer in hand ends the job too
+        (OVERTIME; the caller kills the worker).
         """
         worker.jobs += 1
         return await anyio.to_thread.run_sync(_exchange, worker, job, deadline, limiter=self._limiter)

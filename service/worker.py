@@ -20,7 +20,7 @@ A job's solve gets the time left until its ``due`` instant (``Job.options_now``)
 the time the job took to arrive is spent like any other. A "provisional" message
 carries a checked allocation the solve found before its final one
 (``solvers.allocate``'s ``on_provisional``): the parent keeps the last, and
-answers with it if the job ends without its answer (still running at ``due``,
+answers with it if the job ends without its answer (still running past ``due``,
 killed at the hard deadline, died, out of memory, failed).
 
 A solve that left a HiGHS run going past its time limit (``solvers.left_running``)

@@ -10,7 +10,7 @@ gets a time-limit outcome with nothing found, so the engine answers with what
 it already has about half a second past its limit at worst.
 
 A run left behind keeps its core and its memory until HiGHS returns of its own
-accord (at most about a minute and a half, as measured). ``left_running``
+accord (46 s past its limit in the case measured). ``left_running``
 says how many are still going: a worker process answers, then exits instead of
 taking its next job, so that the run ends with the process (killed by its
 parent). A process that ends normally waits for its runs left behind: exiting

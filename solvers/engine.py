@@ -194,6 +194,10 @@ class _Reporter:
         self.began = began
         self.after_s = after_s
         self.last: AllocationResult | None = None
+        # The column values last made into a report: the guided solve hands stage one's restricted
+        # answer on before its full run and, when that run does not improve on it, the same array
+        # again as the stage's answer. Reading and checking it twice would report nothing new.
+        self.read: np.ndarray | None = None
 
     def due(self) -> bool:
         """Whether the call has run long enough for provisional answers to be worth their cost."""
@@ -239,8 +243,11 @@ class _Provisional:
         Values that are not all finite are neither loaded nor reported (stage two would not load them).
         """
         values = outcome.values
-        if values is None or not self.reporter.due() or not np.all(np.isfinite(values)):
+        if values is None or values is self.reporter.read or not self.reporter.due():
             return
+        if not np.all(np.isfinite(values)):
+            return
+        self.reporter.read = values  # (before reading: an allocation that fails to read fails again)
         if compiled is not None:
             load_values(compiled, values)
         self.reporter.report(lambda: self._result(first))

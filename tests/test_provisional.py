@@ -113,3 +113,32 @@ def test_only_an_answer_better_than_the_last_one_passed_on_is_reported():
     for score, spend in [(0.5, 800.0), (0.4, 100.0), (0.5, 900.0), (0.5, 700.0), (0.6, 2_000.0)]:
         reporter.report(lambda s=score, m=spend: base.model_copy(update={"coverage_score": s, "total_spend": m}))
     assert [(r.coverage_score, r.total_spend) for r in seen] == [(0.5, 800.0), (0.5, 700.0), (0.6, 2_000.0)]
+
+
+def test_an_allocation_is_read_for_reporting_once_though_handed_on_twice(monkeypatch):
+    # Guided max_coverage, restricted to "dear": stage one's restricted answer is reported before
+    # its full run; that run (faked) stops without improving on it, so the stage ends with the
+    # same allocation, which is not read, reported and checked a second time.
+    from tests.fakes import fake_run, stopped
+
+    req = request(300, [mineral(target=50)], [offer("dear", 20, 500), offer("cheap", 10, 500, fixed_cost=1.0)])
+    monkeypatch.setattr(guide, "used_offers", lambda owners, values: {0})
+    monkeypatch.setattr(engine, "cheapest_offers", lambda instance: frozenset())
+    fake_run(monkeypatch, guide, 3, lambda compiled: stopped())  # stage one's full run
+    reads: list[str] = []
+    real_stage_two, real_result = engine._least_spend_stage, engine._Provisional._result
+
+    def stage_two(*args):
+        reads.append("stage two")
+        return real_stage_two(*args)
+
+    def result(self, first):
+        reads.append("read")
+        return real_result(self, first)
+
+    monkeypatch.setattr(engine, "_least_spend_stage", stage_two)
+    monkeypatch.setattr(engine._Provisional, "_result", result)
+    seen, keep = _collect()
+    allocate(req, SolverOptions(guide_min_integers=0, provisional_after_s=0.0), on_provisional=keep)
+    assert reads[: reads.index("stage two")] == ["read"]
+    assert seen and seen[0].coverage_score == pytest.approx(300 / 20 / 50)  # dear's 15 t of 50

@@ -148,31 +148,44 @@ def column_bounds(columns: list[VarData]) -> tuple[np.ndarray, np.ndarray, np.nd
     """Lower and upper bounds (+-inf where there is none) and integrality (0/1) of every column.
 
     The values of ``v.bounds`` and ``v.is_integer()``, which resolve the variable's
-    domain again on every call (a microsecond a column); here each distinct domain is
-    resolved once, and bounds that are plain numbers are read as they are (any other
-    bound, an expression say, through ``v.bounds``).
+    domain again on every call (a microsecond a column). Here each distinct domain is
+    resolved once and combined with the variables' own bounds in numpy, when every
+    bound is a finite plain number or None (as ``solvers.build`` sets them); any other
+    bound (an expression, an infinity) has every column read through ``v.bounds``.
     """
-    native, inf = native_numeric_types, np.inf
-    lower, upper, integer = [], [], []
-    domains: dict[int, tuple[float, float, int]] = {}
+    lbs = [v._lb for v in columns]  # what v.bounds reads first
+    ubs = [v._ub for v in columns]
+    plain = {*native_numeric_types, type(None)}
+    if not ({*map(type, lbs), *map(type, ubs)} <= plain):
+        return _column_bounds_one_by_one(columns)
+    lower = np.array(lbs, dtype=float)  # None -> nan
+    upper = np.array(ubs, dtype=float)
+    if np.isfinite(lower).sum() + lbs.count(None) + np.isfinite(upper).sum() + ubs.count(None) < 2 * len(columns):
+        return _column_bounds_one_by_one(columns)  # an infinite or NaN bound
+    # The distinct domains (a handful: one per Var component, as a rule), resolved once each.
+    ids = np.array([id(v._domain) for v in columns], dtype=np.uint64)
+    _, first, which = np.unique(ids, return_index=True, return_inverse=True)
+    resolved = np.array([_domain_bounds(columns[c]) for c in first.tolist()], dtype=float).reshape(-1, 3)
+    domain_lo, domain_hi, integer = resolved[which, 0], resolved[which, 1], resolved[which, 2]
+    lower = np.where(np.isnan(lower), domain_lo, np.fmax(lower, domain_lo))
+    upper = np.where(np.isnan(upper), domain_hi, np.fmin(upper, domain_hi))
+    return lower, upper, integer.astype(np.int32)
+
+
+def _domain_bounds(v: VarData) -> tuple[float, float, int]:
+    """(lower, upper, integer) of ``v``'s domain, +-inf where it has no bound."""
+    lo, hi = v.domain.bounds()
+    return (-np.inf if lo is None else lo, np.inf if hi is None else hi, int(v.is_integer()))
+
+
+def _column_bounds_one_by_one(columns: list[VarData]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``column_bounds`` through each variable's own ``bounds`` and ``is_integer()``."""
+    lower, upper = [], []
     for v in columns:
-        domain = v.domain
-        known = domains.get(id(domain))
-        if known is None:
-            lo, hi = domain.bounds()
-            known = domains[id(domain)] = (-inf if lo is None else lo, inf if hi is None else hi, int(v.is_integer()))
-        domain_lo, domain_hi, whole = known
-        lb, ub = v._lb, v._ub  # what v.bounds reads first
-        if (lb is None or (lb.__class__ in native and -inf < lb < inf)) and (
-            ub is None or (ub.__class__ in native and -inf < ub < inf)
-        ):
-            lower.append(domain_lo if lb is None else max(lb, domain_lo))
-            upper.append(domain_hi if ub is None else min(ub, domain_hi))
-        else:
-            lb, ub = v.bounds
-            lower.append(-inf if lb is None else lb)
-            upper.append(inf if ub is None else ub)
-        integer.append(whole)
+        lb, ub = v.bounds
+        lower.append(-np.inf if lb is None else lb)
+        upper.append(np.inf if ub is None else ub)
+    integer = [int(v.is_integer()) for v in columns]
     return np.array(lower, dtype=float), np.array(upper, dtype=float), np.array(integer, dtype=np.int32)
 
 

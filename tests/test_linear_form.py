@@ -172,19 +172,47 @@ def test_the_model_builds_the_same_when_pyomo_templates_constraints(monkeypatch)
     assert np.array_equal(templated.row_upper, plain.row_upper)
 
 
-def test_column_bounds_are_what_pyomo_resolves() -> None:
+@pytest.mark.parametrize("plain", [True, False], ids=["plain bounds", "with an expression bound"])
+def test_column_bounds_are_what_pyomo_resolves(plain: bool) -> None:
     from solvers.highs import column_bounds
 
     model = pyo.ConcreteModel()
     model.p = pyo.Param(mutable=True, initialize=3)
     model.free = pyo.Var()
     model.by_param = pyo.Var(bounds=(None, model.p))  # an expression bound: Pyomo resolves it
-    model.count = pyo.Var(domain=pyo.NonNegativeIntegers, bounds=(-5, float("inf")))  # the domain is tighter
+    model.count = pyo.Var(domain=pyo.NonNegativeIntegers, bounds=(-5, 7.5))  # the domain is tighter below
     model.pick = pyo.Var(domain=pyo.Binary, bounds=(0.5, None))
     model.fraction = pyo.Var(range(2), bounds={0: (0, 0.25), 1: (0.5, 1)})
-    columns = [model.free, model.by_param, model.count, model.pick, *model.fraction.values()]
+    model.shared = pyo.Var(range(2), domain=pyo.Integers, bounds=(-2, 2))
+    model.shared[1].domain = pyo.NonNegativeReals  # one variable of a component with a domain of its own
+    columns = [model.free, model.count, model.pick, *model.fraction.values(), *model.shared.values()]
+    if not plain:
+        columns.insert(1, model.by_param)
     lower, upper, integer = column_bounds(columns)
     assert [(lo, hi) for lo, hi in zip(lower, upper)] == [
         (-np.inf if lb is None else lb, np.inf if ub is None else ub) for lb, ub in (v.bounds for v in columns)
     ]
-    assert integer.tolist() == [int(v.is_integer()) for v in columns] == [0, 0, 1, 1, 0, 0]
+    assert integer.tolist() == [int(v.is_integer()) for v in columns]
+    assert integer.tolist() == ([0, 1, 1, 0, 0, 1, 0] if plain else [0, 0, 1, 1, 0, 0, 1, 0])
+
+
+def test_column_bounds_read_an_infinite_bound_as_pyomo_does() -> None:
+    from solvers.highs import column_bounds
+
+    model = pyo.ConcreteModel()
+    model.x = pyo.Var(range(2), bounds=(0, 1))
+    model.x[1].setub(float("inf"))
+    lower, upper, _ = column_bounds(list(model.x.values()))
+    assert lower.tolist() == [0, 0]
+    assert upper.tolist() == [1, np.inf]
+    assert [v.bounds for v in model.x.values()] == [(0, 1), (0, None)]
+
+
+def test_column_bounds_refuse_a_nan_bound_as_pyomo_does() -> None:
+    from solvers.highs import column_bounds
+
+    model = pyo.ConcreteModel()
+    model.x = pyo.Var(range(2), bounds=(0, 1))
+    model.x[1].setub(float("nan"))
+    with pytest.raises(ValueError, match="non-finite upper bound"):
+        column_bounds(list(model.x.values()))

@@ -13,6 +13,7 @@ allocations found on the way, each checked, as they come (``on_provisional``).
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import time
@@ -123,7 +124,9 @@ def _solve_model(
     request = instance.request
     compiled = compile_model(model)
     guide = (
-        _Guide(column_offers(model, compiled.columns), cheapest_offers(instance)) if _guided(compiled, opts) else None
+        _Guide(column_offers(model, compiled.columns), functools.cache(lambda: cheapest_offers(instance)))
+        if _guided(compiled, opts)
+        else None
     )
     opts = opts.for_model(request.objective, guided=guide is not None)
     size = ModelSize(**compiled.size)
@@ -271,10 +274,13 @@ def _guided(compiled: Compiled, opts: SolverOptions) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Guide:
-    """What the guided solve needs besides the model: each column's offer, the cheapest offers."""
+    """What the guided solve needs besides the model: each column's offer, the cheapest offers.
+
+    The cheapest offers are found when a stage first needs them, once for both stages.
+    """
 
     owners: np.ndarray
-    keep: frozenset[int]
+    keep: Callable[[], frozenset[int]]
 
 
 def _solve(

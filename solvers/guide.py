@@ -52,12 +52,14 @@ def solve_guided(
     opts: SolverOptions,
     time_left: float,
     start: np.ndarray | None = None,
-    keep: frozenset[int] = frozenset(),
+    keep: Callable[[], frozenset[int]] = frozenset,  # (the default: no offers)
     on_answer: Callable[[SolveOutcome], None] | None = None,
 ) -> SolveOutcome:
     """Solve ``compiled`` (a MIP); ``owners[c]`` is the offer of column c, or -1 for a column of no offer.
 
-    Offers in ``keep`` join the second restricted model. ``on_answer`` is called with the
+    The offers ``keep()`` returns join the second restricted model; it is called only when
+    the first does not prove the gap (``cheapest_offers`` is a pass over every offer).
+    ``on_answer`` is called with the
     restricted answer (its bound and gap the LP's) when the full model is about to try to
     improve on it: a caller that may be stopped during that run has an answer in hand.
     """
@@ -78,9 +80,15 @@ def solve_guided(
     best: SolveOutcome | None = None
     restricted_seconds = 0.0
     # First the offers the LP and the start use; then, if that is not yet within the gap,
-    # with ``keep`` added, from the first answer. Each gets at most a share of the time
+    # with ``keep()`` added, from the first answer. Each gets at most a share of the time
     # left: the full model must keep time to improve on them.
-    for chosen in (offers, offers | keep) if keep - offers else (offers,):
+    chosen = offers
+    for attempt in (1, 2):
+        if attempt == 2:
+            added = keep() - offers
+            if not added:
+                break
+            chosen = offers | added
         begin = best.values if best is not None else start
         restricted = solve(restrict(compiled, owners, chosen), opts, RESTRICTED_SHARE * left(), start=begin)
         restricted_seconds += restricted.seconds

@@ -182,6 +182,44 @@ def test_a_second_restricted_model_with_the_cheapest_offers_comes_before_the_ful
     assert result.best_bound == pytest.approx(1_050.0)
 
 
+def _count_cheapest(monkeypatch) -> list[int]:
+    """Record every call of the engine's ``cheapest_offers`` (a pass over every offer)."""
+    calls: list[int] = []
+    real = engine.cheapest_offers
+
+    def counting(instance):
+        calls.append(len(instance.offers))
+        return real(instance)
+
+    monkeypatch.setattr(engine, "cheapest_offers", counting)
+    return calls
+
+
+def test_the_cheapest_offers_are_not_looked_for_when_the_first_restricted_model_is_proven(monkeypatch):
+    solves, cheapest = _count_solves(monkeypatch), _count_cheapest(monkeypatch)
+    result = allocate(_two_offer_request(), GUIDED)  # the LP uses cheap, whose MIP reaches the LP bound
+    assert solves == [False, True]
+    assert cheapest == []
+    assert result.status is Status.OPTIMAL
+    assert result.total_spend == pytest.approx(1_050.0)
+
+
+def test_the_cheapest_offers_are_looked_for_once_for_both_stages(monkeypatch):
+    # The LP "uses" only dear in both stages. Within a budget of 1,100, dear covers 11/12 of
+    # the target and cheap all of it: each stage needs cheap from the cheapest offers.
+    solves, cheapest = _count_solves(monkeypatch), _count_cheapest(monkeypatch)
+    monkeypatch.setattr(guide, "used_offers", lambda owners, values: {1})
+    req = _two_offer_request().model_copy(update={"objective": Objective.MAX_COVERAGE, "budget": 1_100.0})
+    result = allocate(req, GUIDED)
+    assert solves[:3] == [False, True, True]  # stage one: LP, restricted to {dear}, then {dear, cheap}
+    assert solves[3:5] == [False, True]  # stage two: LP, restricted to {dear} (it cannot hold the score) ...
+    assert len(solves) > 5  # ... and more
+    assert cheapest == [2]
+    assert check_result(req, result) == []
+    assert result.coverage_score == pytest.approx(1.0)
+    assert result.total_spend == pytest.approx(1_050.0)
+
+
 def test_out_of_time_the_start_still_becomes_an_allocation():
     # Without floors buying nothing is feasible and goes to HiGHS as the start, so that a
     # time limit always leaves an allocation in hand. A deadline already past when the

@@ -29,9 +29,10 @@ run: $(STAMP)
 test: $(STAMP) soffice lint
 	$(BIN)/python -m pytest
 
-## Lint the code (ruff, at the version pinned in the test extras).
+## Lint and format-check the code (ruff, at the version pinned in the test extras).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ## Wheels of the project and of every dependency (at the versions the venv
 ## runs), built here so that `docker build` needs no network.

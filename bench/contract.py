@@ -96,8 +96,24 @@ def contract(request: AllocationRequest) -> Contract:
         all_units = o.discount.value == "all_units" and len(price) > 1
         convex = len(price) == 1 or (not all_units and all(b >= a for a, b in pairwise(price)))
         by_mineral[j].append(len(offers))
-        offers.append(Offer(i, j, U, 1.0 + request.policy.tariffs.get(o.country, 0.0), lo, hi, price, all_units,
-                            convex, o.min_order, lot, lots, min_lots, o.fixed_cost))
+        offers.append(
+            Offer(
+                i,
+                j,
+                U,
+                1.0 + request.policy.tariffs.get(o.country, 0.0),
+                lo,
+                hi,
+                price,
+                all_units,
+                convex,
+                o.min_order,
+                lot,
+                lots,
+                min_lots,
+                o.fixed_cost,
+            )
+        )
     for j, members in enumerate(by_mineral):
         crowded = limit is not None and len(members) > limit
         for p in members:
@@ -114,8 +130,17 @@ def contract(request: AllocationRequest) -> Contract:
                 if capped:
                     caps.append((cap.max_share, j, capped))
     weight = np.array([m.weight for m in minerals], dtype=float)
-    return Contract(request, offers, by_mineral, reference, floor, target, weight / weight.sum(),
-                    [m.max_spend for m in minerals], caps)
+    return Contract(
+        request,
+        offers,
+        by_mineral,
+        reference,
+        floor,
+        target,
+        weight / weight.sum(),
+        [m.max_spend for m in minerals],
+        caps,
+    )
 
 
 def _tiers(o, U: float) -> tuple[list[float], list[float], list[float]]:
@@ -136,8 +161,9 @@ def _tiers(o, U: float) -> tuple[list[float], list[float], list[float]]:
     return lo, hi, price
 
 
-def snap(c: Contract, x: np.ndarray, y: dict[int, float], n: dict[int, float], z: dict[tuple[int, int], float]
-         ) -> list[float]:
+def snap(
+    c: Contract, x: np.ndarray, y: dict[int, float], n: dict[int, float], z: dict[tuple[int, int], float]
+) -> list[float]:
     """Quantities per request offer from a baseline's values (x as fractions of U)."""
     out = [0.0] * len(c.request.suppliers)
     for p, od in enumerate(c.offers):

@@ -66,9 +66,23 @@ def solve(request: AllocationRequest) -> Outcome:
     for k, v in _options(request, began).items():
         h.setOptionValue(k, v)
     A = b["A"]
-    h.passModel(b["ncol"], A.shape[0], A.nnz, 1, 1, 0.0, b["cost"], b["col_lo"], b["col_up"], b["row_lo"],
-                b["row_up"], A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data,
-                b["integrality"])
+    h.passModel(
+        b["ncol"],
+        A.shape[0],
+        A.nnz,
+        1,
+        1,
+        0.0,
+        b["cost"],
+        b["col_lo"],
+        b["col_up"],
+        b["row_lo"],
+        b["row_up"],
+        A.indptr.astype(np.int32),
+        A.indices.astype(np.int32),
+        A.data,
+        b["integrality"],
+    )
     run = time.perf_counter()
     h.run()
     run_seconds = time.perf_counter() - run
@@ -100,8 +114,13 @@ def solve(request: AllocationRequest) -> Outcome:
             status = "feasible"
     q = None
     if values is not None:
-        q = snap(c, values[: len(c.offers)], {p: values[col] for p, col in b["y"].items()},
-                 {p: values[col] for p, col in b["n"].items()}, {pk: values[col] for pk, col in b["z"].items()})
+        q = snap(
+            c,
+            values[: len(c.offers)],
+            {p: values[col] for p, col in b["y"].items()},
+            {p: values[col] for p, col in b["n"].items()},
+            {pk: values[col] for pk, col in b["z"].items()},
+        )
     seconds = time.perf_counter() - began
     model = {"variables": b["ncol"], "integers": int(b["integrality"].sum()), "constraints": int(A.shape[0])}
     return Outcome(checked(c, status, q), seconds, run_seconds, model)
@@ -174,8 +193,12 @@ def _build(c: Contract) -> dict:
     ncol_of = np.full(P, -1, dtype=np.int64)
     ncol_of[npos] = add_cols(np.zeros(len(npos)), np.array([offers[p].lots for p in npos], dtype=float), True)
     supply = np.bincount(mineral, weights=U, minlength=J) / c.reference
-    qcap = np.array([supply[j] if m.max_quantity is None else min(supply[j], m.max_quantity / c.reference[j])
-                     for j, m in enumerate(c.request.minerals)])
+    qcap = np.array(
+        [
+            supply[j] if m.max_quantity is None else min(supply[j], m.max_quantity / c.reference[j])
+            for j, m in enumerate(c.request.minerals)
+        ]
+    )
     Q = add_cols(c.floor / c.reference, np.maximum(qcap, c.floor / c.reference), False)
     cov = add_cols(np.zeros(J), np.ones(J), False)
 
@@ -232,9 +255,11 @@ def _build(c: Contract) -> dict:
     factor = np.array([od.factor for od in offers], dtype=float)
     single = np.array([len(od.price) == 1 for od in offers], dtype=bool)
     sp_cols = [np.nonzero(single)[0], seg, ycol[ypos]]
-    sp_vals = [factor[single] * U[single] * np.array([od.price[0] for od in offers])[single] if P else np.zeros(0),
-               factor[tp] * tpr * U[tp] if len(tp) else np.zeros(0),
-               np.array([offers[p].fixed for p in ypos], dtype=float)]
+    sp_vals = [
+        factor[single] * U[single] * np.array([od.price[0] for od in offers])[single] if P else np.zeros(0),
+        factor[tp] * tpr * U[tp] if len(tp) else np.zeros(0),
+        np.array([offers[p].fixed for p in ypos], dtype=float),
+    ]
     sp_owner = [np.nonzero(single)[0], tp, ypos]
     s_cols = np.concatenate(sp_cols).astype(np.int64)
     s_vals = np.concatenate(sp_vals)
@@ -284,9 +309,17 @@ def _build(c: Contract) -> dict:
     else:
         cost = spend.copy()
     return {
-        "A": A, "ncol": ncol, "cost": cost, "spend": spend,
-        "col_lo": np.concatenate(lo_b), "col_up": np.concatenate(up_b), "integrality": np.concatenate(ints),
-        "row_lo": np.concatenate(rows.lo), "row_up": np.concatenate(rows.up), "cov": cov,
-        "y": {int(p): int(ycol[p]) for p in ypos}, "n": {int(p): int(ncol_of[p]) for p in npos},
+        "A": A,
+        "ncol": ncol,
+        "cost": cost,
+        "spend": spend,
+        "col_lo": np.concatenate(lo_b),
+        "col_up": np.concatenate(up_b),
+        "integrality": np.concatenate(ints),
+        "row_lo": np.concatenate(rows.lo),
+        "row_up": np.concatenate(rows.up),
+        "cov": cov,
+        "y": {int(p): int(ycol[p]) for p in ypos},
+        "n": {int(p): int(ncol_of[p]) for p in npos},
         "z": {(int(tp[t]), int(tk[t])): int(zcol[t]) for t in np.nonzero(zcol >= 0)[0]},
     }

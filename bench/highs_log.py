@@ -9,6 +9,7 @@ integer, true, false or none) sets a field of solvers.SolverOptions
 any other option=value is a HiGHS option. Prints HiGHS's own log of every run (LP
 relaxations and restricted models of the guided solve included), then the result.
 """
+
 import sys
 import time
 
@@ -22,9 +23,11 @@ extra, engine, seed = {}, {}, 1
 for a in sys.argv[4:]:
     k, v = a.split("=")
     if k == "seed":
-        seed = int(v); continue
+        seed = int(v)
+        continue
     if k.startswith("engine."):
-        engine[k[7:]] = option_value(v); continue
+        engine[k[7:]] = option_value(v)
+        continue
     extra[k] = option_value(v)
 base = O.SolverOptions.highs
 O.SolverOptions.highs = lambda self, t, **kw: {**base(self, t, **kw), "output_flag": True, **extra}
@@ -35,5 +38,6 @@ else:
     n, per = map(int, sys.argv[1].split("x"))
     gap = 1e-2 if n * per >= 10000 else 1e-3
     r = AllocationRequest.model_validate(make_request(n, per, sys.argv[2], seed, float(sys.argv[3]), gap))
-t = time.perf_counter(); res = allocate(r, O.SolverOptions(**engine))
+t = time.perf_counter()
+res = allocate(r, O.SolverOptions(**engine))
 print("RESULT", time.perf_counter() - t, res.status.value, res.coverage_score, res.total_spend, res.mip_gap)

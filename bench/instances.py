@@ -22,8 +22,32 @@ from models import AllocationRequest
 ROOT = Path(__file__).resolve().parent.parent
 DLA = ROOT / "service" / "examples" / "dla-2025.json"
 
-COUNTRIES = ["US", "CA", "AU", "BR", "CL", "FI", "SE", "NO", "DE", "JP", "KR", "IN", "ZA", "MA", "ID", "PH",
-             "VN", "KZ", "PE", "MX", "CD", "ZM", "CN", "RU"]
+COUNTRIES = [
+    "US",
+    "CA",
+    "AU",
+    "BR",
+    "CL",
+    "FI",
+    "SE",
+    "NO",
+    "DE",
+    "JP",
+    "KR",
+    "IN",
+    "ZA",
+    "MA",
+    "ID",
+    "PH",
+    "VN",
+    "KZ",
+    "PE",
+    "MX",
+    "CD",
+    "ZM",
+    "CN",
+    "RU",
+]
 TARIFFS = {"CN": 1.0, "RU": 0.5, "ID": 0.1, "VN": 0.25}
 
 
@@ -73,8 +97,13 @@ def make_request(
         price = _log_uniform(rng, 0.05, 5e4) if unit == "kg" else _log_uniform(rng, 50.0, 2e6)
         target = _log_uniform(rng, 1e3, 1e6) if unit == "kg" else _log_uniform(rng, 5.0, 2e4)
         mid = f"m{j:03d}"
-        mineral = {"id": mid, "unit": unit, "target": _round(target), "weight": rng.choice([1, 1, 2, 3]),
-                   "market_price": _round(price)}
+        mineral = {
+            "id": mid,
+            "unit": unit,
+            "target": _round(target),
+            "weight": rng.choice([1, 1, 2, 3]),
+            "market_price": _round(price),
+        }
         if j % 5 == 2:
             mineral["min_quantity"] = _round(0.2 * target)
         if j % 4 == 3:

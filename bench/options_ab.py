@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
         for k in list(variants) if i % 2 == 0 else list(variants)[::-1]:
             current.clear()
             current.update(variants[k])
-            options = O.SolverOptions(**{k[len(ENGINE):]: v for k, v in current.items() if k.startswith(ENGINE)})
+            options = O.SolverOptions(**{k[len(ENGINE) :]: v for k, v in current.items() if k.startswith(ENGINE)})
             began = time.perf_counter()
             result = allocate(request, options)
             seconds = time.perf_counter() - began

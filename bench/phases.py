@@ -22,8 +22,19 @@ import statistics
 import sys
 import time
 
-PHASES = ("prepare", "create_model", "compile_model", "column_offers", "cheapest_offers", "load_values",
-          "quantities", "build_result", "check_result", "solved_findings", "release")
+PHASES = (
+    "prepare",
+    "create_model",
+    "compile_model",
+    "column_offers",
+    "cheapest_offers",
+    "load_values",
+    "quantities",
+    "build_result",
+    "check_result",
+    "solved_findings",
+    "release",
+)
 # Inside each HiGHS solve call, outside ``run``: handing the model and options over, reading the answer.
 SOLVE_PHASES = ("load", "_outcome")
 

@@ -110,8 +110,7 @@ def solve(request: AllocationRequest) -> Outcome:
     def cbc(warm: bool) -> str:
         nonlocal run_seconds
         left = max(1.0, limit_s - (time.perf_counter() - began))
-        solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=left, gapRel=request.options.mip_gap, threads=1,
-                                   warmStart=warm)
+        solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=left, gapRel=request.options.mip_gap, threads=1, warmStart=warm)
         t = time.perf_counter()
         try:
             prob.solve(solver)
@@ -140,8 +139,13 @@ def solve(request: AllocationRequest) -> Outcome:
             status = "feasible"
     q = None
     if status in ("optimal", "feasible"):
-        q = snap(c, [val(x[p]) for p in range(len(offers))], {p: val(v) for p, v in y.items()},
-                 {p: val(v) for p, v in n.items()}, {pk: val(v) for pk, v in z.items()})
+        q = snap(
+            c,
+            [val(x[p]) for p in range(len(offers))],
+            {p: val(v) for p, v in y.items()},
+            {p: val(v) for p, v in n.items()},
+            {pk: val(v) for pk, v in z.items()},
+        )
     seconds = time.perf_counter() - began
     model = {"variables": len(prob.variables()), "constraints": len(prob.constraints)}
     return Outcome(checked(c, status, q), seconds, run_seconds, model)

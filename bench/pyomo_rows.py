@@ -34,8 +34,10 @@ def dict_rule() -> object:
     m = pyo.ConcreteModel()
     m.x = pyo.Var(list(range(N)), bounds=(0, 1))
     m.y = pyo.Var(list(range(N)), domain=pyo.Binary)
-    rows = {k: LinearExpression([MonomialTermExpression((1, m.x[k])), MonomialTermExpression((-1, m.y[k]))]) <= 0
-            for k in range(N)}
+    rows = {
+        k: LinearExpression([MonomialTermExpression((1, m.x[k])), MonomialTermExpression((-1, m.y[k]))]) <= 0
+        for k in range(N)
+    }
     m.c = pyo.Constraint(list(range(N)), rule=rows)
     return m
 

@@ -44,8 +44,12 @@ from bench.instances import ROOT, Case, suite
 from bench.targets import TARGETS, show
 
 CONTENDERS = ["http", "engine", "highs", "pulp"]
-LABELS = {"http": "stockpile over HTTP", "engine": "stockpile engine in-process",
-          "highs": "raw highspy baseline", "pulp": "PuLP + CBC"}
+LABELS = {
+    "http": "stockpile over HTTP",
+    "engine": "stockpile engine in-process",
+    "highs": "raw highspy baseline",
+    "pulp": "PuLP + CBC",
+}
 DOC = ROOT / "docs" / "performance.md"
 PLOT = ROOT / "docs" / "performance.png"
 RESULTS = ROOT / "bench" / "results" / "latest.json"
@@ -68,7 +72,11 @@ class Worker:
     def __init__(self, contender: str, path: str) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bench.worker", contender, path],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=_env(),
         )
         self._read()  # ready
 
@@ -106,8 +114,14 @@ class Worker:
 
 
 def _failed(message: str, seconds: float = float("nan")) -> dict:
-    return {"seconds": seconds, "run_seconds": float("nan"), "status": "error", "score": None, "spend": None,
-            "violations": [message]}
+    return {
+        "seconds": seconds,
+        "run_seconds": float("nan"),
+        "status": "error",
+        "score": None,
+        "spend": None,
+        "violations": [message],
+    }
 
 
 class Server:
@@ -123,7 +137,10 @@ class Server:
         out = log if log is not None else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=ROOT, env=env, stdout=out, stderr=out,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=out,
         )
         self.body = body
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=900)
@@ -141,19 +158,29 @@ class Server:
 
         began = time.perf_counter()
         try:
-            response = self.client.post("/v1/allocations", content=self.body,
-                                        headers={"content-type": "application/json"})
+            response = self.client.post(
+                "/v1/allocations", content=self.body, headers={"content-type": "application/json"}
+            )
             data = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             return _failed(f"HTTP: {exc}", time.perf_counter() - began)
         seconds = time.perf_counter() - began
         if response.status_code != 200:
-            return {"seconds": seconds, "status": f"http {response.status_code}", "score": None, "spend": None,
-                    "violations": [str(data)[:200]]}
+            return {
+                "seconds": seconds,
+                "status": f"http {response.status_code}",
+                "score": None,
+                "spend": None,
+                "violations": [str(data)[:200]],
+            }
         result = AllocationResult.model_validate(data)
-        return {"seconds": seconds, "status": result.status.value, "score": result.coverage_score,
-                "spend": result.total_spend if result.status.has_allocation else None,
-                "violations": [str(v) for v in check_result(request, result)]}
+        return {
+            "seconds": seconds,
+            "status": result.status.value,
+            "score": result.coverage_score,
+            "spend": result.total_spend if result.status.has_allocation else None,
+            "violations": [str(v) for v in check_result(request, result)],
+        }
 
     def close(self) -> float:
         pids = _tree(self.proc.pid)
@@ -201,21 +228,29 @@ def bench_case(case: Case, reps: int, contenders: list[str]) -> dict:
             runners[c] = Server(body) if c == "http" else Worker(c, path)
         runs: dict[str, list[dict]] = {c: [] for c in contenders}
         for r in range(reps):
-            order = contenders[r % len(contenders):] + contenders[: r % len(contenders)]
+            order = contenders[r % len(contenders) :] + contenders[: r % len(contenders)]
             for c in order:
                 out = runners[c].run(request) if c == "http" else runners[c].run()
                 runs[c].append(out)
-                print(f"  {case.name:28s} rep {r + 1}/{reps} {c:7s} {out['seconds']:8.3f} s  {out['status']}",
-                      flush=True)
+                print(
+                    f"  {case.name:28s} rep {r + 1}/{reps} {c:7s} {out['seconds']:8.3f} s  {out['status']}", flush=True
+                )
         peaks = {c: runners[c].close() for c in contenders}
     finally:
         for runner in runners.values():
             with contextlib.suppress(Exception):
                 runner.proc.kill()
         os.unlink(path)
-    return {"case": case.name, "minerals": case.minerals, "offers": case.offers, "objective": case.objective,
-            "time_limit_s": case.time_limit_s, "mip_gap": case.mip_gap, "reps": reps,
-            "contenders": {c: summarise(runs[c], peaks[c]) for c in contenders}}
+    return {
+        "case": case.name,
+        "minerals": case.minerals,
+        "offers": case.offers,
+        "objective": case.objective,
+        "time_limit_s": case.time_limit_s,
+        "mip_gap": case.mip_gap,
+        "reps": reps,
+        "contenders": {c: summarise(runs[c], peaks[c]) for c in contenders},
+    }
 
 
 def summarise(runs: list[dict], peak: float) -> dict:
@@ -275,6 +310,7 @@ def revision() -> str:
     edits made while the benchmark runs reach some of them and not others. Run it
     from a clean worktree (``git worktree add /tmp/benchtree HEAD``) while working.
     """
+
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
 
@@ -285,45 +321,56 @@ def revision() -> str:
     return f"commit {head}" + (" with uncommitted changes" if changes else "")
 
 
-def markdown(results: list[dict], command: str, elapsed: float, when: str | None = None,
-             rev: str | None = None) -> str:
+def markdown(results: list[dict], command: str, elapsed: float, when: str | None = None, rev: str | None = None) -> str:
     when = when or time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = [
-        (f"Command: `{command}` — {when}{f', {rev}' if rev else ''}, "
-         f"{os.cpu_count()} cores, Python {platform.python_version()}, run took {elapsed / 60:.1f} min."),
+        (
+            f"Command: `{command}` — {when}{f', {rev}' if rev else ''}, "
+            f"{os.cpu_count()} cores, Python {platform.python_version()}, run took {elapsed / 60:.1f} min."
+        ),
         "",
-        ("Median wall seconds per solve; *ratio* = median / median of the raw highspy baseline; *solver* = "
-         "median seconds inside HiGHS's `run` (for PuLP: its whole `solve` call, which writes an MPS file and "
-         "runs CBC); *overhead* = everything else (engine: prepare, Pyomo build, compile, extract, report, check). "
-         "*peak MB* = the contender's process peak RSS (VmHWM) over the whole instance, interpreter included. "
-         "*agrees* = same status, score and spend as the highspy baseline within the request's gap, every "
-         "allocation having passed the plain-arithmetic check."),
+        (
+            "Median wall seconds per solve; *ratio* = median / median of the raw highspy baseline; *solver* = "
+            "median seconds inside HiGHS's `run` (for PuLP: its whole `solve` call, which writes an MPS file and "
+            "runs CBC); *overhead* = everything else (engine: prepare, Pyomo build, compile, extract, report, check). "
+            "*peak MB* = the contender's process peak RSS (VmHWM) over the whole instance, interpreter included. "
+            "*agrees* = same status, score and spend as the highspy baseline within the request's gap, every "
+            "allocation having passed the plain-arithmetic check."
+        ),
         "",
     ]
     for e in results:
         agree = agreement(e)
         ref = e["contenders"].get("highs", {}).get("median_s")
-        lines.append(f"### {e['case']}: {e['minerals']} minerals, {e['offers']} offers, {e['objective']} "
-                     f"(gap {e['mip_gap']:g}, limit {e['time_limit_s']:g} s, {e['reps']} reps)")
+        lines.append(
+            f"### {e['case']}: {e['minerals']} minerals, {e['offers']} offers, {e['objective']} "
+            f"(gap {e['mip_gap']:g}, limit {e['time_limit_s']:g} s, {e['reps']} reps)"
+        )
         lines.append("")
         if e.get("rerun"):  # some rows measured again later (results merged by hand, said so here)
             again = e["rerun"]
             names = ", ".join(LABELS[c] for c in again["contenders"])
             lines.append(f"*Rows re-measured at {again['revision']} ({again['when']}, `{again['command']}`): {names}.*")
             lines.append("")
-        lines.append("| contender | median s | ratio | solver s | overhead s (%) | peak MB | status | score | spend "
-                     "| agrees |")
+        lines.append(
+            "| contender | median s | ratio | solver s | overhead s (%) | peak MB | status | score | spend | agrees |"
+        )
         lines.append("|---|---:|---:|---:|---:|---:|---|---:|---:|---|")
         for c, s in e["contenders"].items():
             ratio = f"{s['median_s'] / ref:.2f}" if ref else "-"
             solver = f"{s['median_solver_s']:.3f}" if "median_solver_s" in s else "-"
-            over = (f"{s['median_overhead_s']:.3f} ({100 * s['median_overhead_s'] / s['median_s']:.0f}%)"
-                    if "median_overhead_s" in s else "-")
+            over = (
+                f"{s['median_overhead_s']:.3f} ({100 * s['median_overhead_s'] / s['median_s']:.0f}%)"
+                if "median_overhead_s" in s
+                else "-"
+            )
             score = "-" if s["score"] is None else f"{s['score']:.6f}"
             spend = "-" if s["spend"] is None else f"{s['spend']:,.0f}"
             status = "/".join(s["statuses"])
-            lines.append(f"| {LABELS[c]} | {s['median_s']:.3f} | {ratio} | {solver} | {over} | {s['peak_rss_mb']:.0f} "
-                         f"| {status} | {score} | {spend} | {agree[c]} |")
+            lines.append(
+                f"| {LABELS[c]} | {s['median_s']:.3f} | {ratio} | {solver} | {over} | {s['peak_rss_mb']:.0f} "
+                f"| {status} | {score} | {spend} | {agree[c]} |"
+            )
         for c, s in e["contenders"].items():
             for v in s["violations"]:
                 lines.append(f"\n{LABELS[c]} broke a rule: {v}")
@@ -342,11 +389,14 @@ def targets(results: list[dict]) -> list[str]:
             value = t.value(e)
             if value is None:
                 if t.name == "PuLP / HTTP" and "pulp" in e["contenders"] and "http" in e["contenders"]:
-                    out.append(f"- {t.name}, {e['case']}: both stopped at the {e['time_limit_s']:g} s limit with "
-                               "an allocation: no time ratio")
+                    out.append(
+                        f"- {t.name}, {e['case']}: both stopped at the {e['time_limit_s']:g} s limit with "
+                        "an allocation: no time ratio"
+                    )
                 continue
-            out.append(f"- {t.name}, {e['case']}: {show(t, value)} (target {t.goal}): "
-                       f"{'met' if t.met(value) else 'NOT met'}")
+            out.append(
+                f"- {t.name}, {e['case']}: {show(t, value)} (target {t.goal}): {'met' if t.met(value) else 'NOT met'}"
+            )
     return out
 
 
@@ -361,11 +411,15 @@ def plot(results: list[dict], path: Path) -> None:
     colours = {"http": "tab:blue", "engine": "tab:cyan", "highs": "tab:green", "pulp": "tab:red"}
     for c in CONTENDERS:
         for objective, style in (("max_coverage", "-"), ("min_cost", "--")):
-            pts = sorted((e["offers"], e["contenders"][c]["median_s"]) for e in results
-                         if c in e["contenders"] and (e["objective"] == objective or e["case"] == "dla-2025"))
+            pts = sorted(
+                (e["offers"], e["contenders"][c]["median_s"])
+                for e in results
+                if c in e["contenders"] and (e["objective"] == objective or e["case"] == "dla-2025")
+            )
             if pts:
-                ax.plot(*zip(*pts), style, marker=markers[objective], color=colours[c],
-                        label=f"{LABELS[c]} ({objective})")
+                ax.plot(
+                    *zip(*pts), style, marker=markers[objective], color=colours[c], label=f"{LABELS[c]} ({objective})"
+                )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("offers in the request")
@@ -395,27 +449,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=None, help="only cases whose name contains this")
     parser.add_argument("--no-write", action="store_true", help="print, do not write docs/ and results")
     parser.add_argument(
-        "--seed", type=int, default=1,
+        "--seed",
+        type=int,
+        default=1,
         help="generate the instances from this seed (default 1, the set in docs/performance.md); another seed "
         "only prints, and saves its results to bench/results/seedN.json",
     )
-    parser.add_argument("--save", type=Path, default=None,
-                        help="also save the results to this JSON file (for bench.verdict over several seeds)")
+    parser.add_argument(
+        "--save",
+        type=Path,
+        default=None,
+        help="also save the results to this JSON file (for bench.verdict over several seeds)",
+    )
     parser.add_argument("--render", action="store_true", help="only rewrite docs and plot from the saved results")
     args = parser.parse_args(argv)
     if args.render:
         saved = json.loads(RESULTS.read_text())
-        write_doc(markdown(saved["results"], saved["command"], saved["elapsed_s"], saved.get("when"),
-                           saved.get("revision")))
+        write_doc(
+            markdown(saved["results"], saved["command"], saved["elapsed_s"], saved.get("when"), saved.get("revision"))
+        )
         plot(saved["results"], PLOT)
         return 0
     command = "python -m bench.run" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
     contenders = [c for c in args.contenders.split(",") if c]
     rev = revision()
     if rev.endswith("changes"):
-        print("warning: measuring a tree with uncommitted changes; edits made during the run would reach "
-              "some contenders and not others (run from a clean `git worktree add /tmp/benchtree HEAD`)",
-              file=sys.stderr, flush=True)
+        print(
+            "warning: measuring a tree with uncommitted changes; edits made during the run would reach "
+            "some contenders and not others (run from a clean `git worktree add /tmp/benchtree HEAD`)",
+            file=sys.stderr,
+            flush=True,
+        )
     began = time.perf_counter()
     results = []
     if args.seed != 1:  # another set of instances: docs/ keep the seed-1 run
@@ -429,16 +493,29 @@ def main(argv: list[str] | None = None) -> int:
         section = markdown(results, command, time.perf_counter() - began, rev=rev)
         if not args.no_write:  # after every instance, so that an interrupted run keeps what it measured
             RESULTS.parent.mkdir(parents=True, exist_ok=True)
-            RESULTS.write_text(json.dumps({"command": command, "elapsed_s": time.perf_counter() - began,
-                                           "revision": rev,
-                                           "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                                           "results": results}, indent=1))
+            RESULTS.write_text(
+                json.dumps(
+                    {
+                        "command": command,
+                        "elapsed_s": time.perf_counter() - began,
+                        "revision": rev,
+                        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                        "results": results,
+                    },
+                    indent=1,
+                )
+            )
             write_doc(section)
             plot(results, PLOT)
         save = args.save or (RESULTS.parent / f"seed{args.seed}.json" if args.seed != 1 else None)
         if save is not None:
-            saved = {"command": command, "seed": args.seed, "revision": rev,
-                     "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "results": results}
+            saved = {
+                "command": command,
+                "seed": args.seed,
+                "revision": rev,
+                "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                "results": results,
+            }
             save.parent.mkdir(parents=True, exist_ok=True)
             save.write_text(json.dumps(saved, indent=1))
     print(section)

@@ -42,8 +42,11 @@ def main(argv: list[str] | None = None) -> int:
         kind = "LP" if not compiled.integrality.any() else "restricted" if fixed else "full"
         at = time.perf_counter() - began
         out = real(compiled, opts, time_left, start=start)
-        print(f"  at {at:7.1f} s  {kind:10s} {len(compiled.columns):7d} columns  given {time_left:7.1f} s  "
-              f"took {out.seconds:7.1f} s  {out.state.value}", flush=True)
+        print(
+            f"  at {at:7.1f} s  {kind:10s} {len(compiled.columns):7d} columns  given {time_left:7.1f} s  "
+            f"took {out.seconds:7.1f} s  {out.state.value}",
+            flush=True,
+        )
         return out
 
     guide.solve = traced
@@ -51,9 +54,12 @@ def main(argv: list[str] | None = None) -> int:
         result = allocate(request)
     finally:
         guide.solve = real
-    print(f"allocate: {time.perf_counter() - began:.2f} s on a {request.options.time_limit_s:g} s limit, "
-          f"{result.status.value}, score {result.coverage_score}, spend {result.total_spend:,.0f}, "
-          f"gap {result.mip_gap}", flush=True)
+    print(
+        f"allocate: {time.perf_counter() - began:.2f} s on a {request.options.time_limit_s:g} s limit, "
+        f"{result.status.value}, score {result.coverage_score}, spend {result.total_spend:,.0f}, "
+        f"gap {result.mip_gap}",
+        flush=True,
+    )
     return 0
 
 

@@ -51,8 +51,10 @@ def main(argv: list[str] | None = None) -> int:
                 times[name].append(time.perf_counter() - began)
         for name, ts in times.items():
             medians[name].append(statistics.median(ts))
-        print(f"{args[0]} seed {seed}: " + "  ".join(f"{k} {statistics.median(v):.3f} s" for k, v in times.items()),
-              flush=True)
+        print(
+            f"{args[0]} seed {seed}: " + "  ".join(f"{k} {statistics.median(v):.3f} s" for k, v in times.items()),
+            flush=True,
+        )
     geo = {name: geomean(ts) for name, ts in medians.items()}
     for name, ts in medians.items():
         print(f"{name:7s} total {sum(ts):7.2f} s, geometric mean {geo[name]:.3f} s")

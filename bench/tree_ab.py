@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                     sides = {k: Side(tree, path) for k, tree in trees.items()}
                     runs: dict[str, list[dict]] = {k: [] for k in trees}
                     for rep in range(args.reps):
-                        for k in (list(trees) if rep % 2 == 0 else list(trees)[::-1]):
+                        for k in list(trees) if rep % 2 == 0 else list(trees)[::-1]:
                             runs[k].append(sides[k].run())
                     for side in sides.values():
                         side.close()
@@ -120,8 +120,10 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{size}s{seed}{objective[:4]}  " + "  ".join(cells), flush=True)
     for k in trees:
         geo = geomean(walls[k])
-        print(f"{k}: total {sum(walls[k]):7.2f} s, geometric mean {geo:.3f} s, "
-              f"outside HiGHS {sum(outside[k]) * 1e3:.0f} ms in total, worst {max(walls[k]):.2f} s")
+        print(
+            f"{k}: total {sum(walls[k]):7.2f} s, geometric mean {geo:.3f} s, "
+            f"outside HiGHS {sum(outside[k]) * 1e3:.0f} ms in total, worst {max(walls[k]):.2f} s"
+        )
     print(f"{differ} instance(s) where the two disagree" if differ else "all instances agree")
     return 0
 

@@ -58,13 +58,21 @@ def merge_by_seed(files: list[dict]) -> list[dict]:
             if old is None:
                 cases[e["case"]] = e
                 continue
-            note = {"contenders": sorted(e["contenders"]), "command": run["command"],
-                    "revision": run.get("revision", "?")}
-            cases[e["case"]] = {**old, "contenders": {**old["contenders"], **e["contenders"]},
-                                "remeasured": [*old.get("remeasured", []), note]}
+            note = {
+                "contenders": sorted(e["contenders"]),
+                "command": run["command"],
+                "revision": run.get("revision", "?"),
+            }
+            cases[e["case"]] = {
+                **old,
+                "contenders": {**old["contenders"], **e["contenders"]},
+                "remeasured": [*old.get("remeasured", []), note],
+            }
     order = {e["case"]: i for run in files for i, e in enumerate(run["results"])}
-    return [{"seed": seed, "results": sorted(cases.values(), key=lambda e: (e["offers"], order[e["case"]]))}
-            for seed, cases in sorted(merged.items())]
+    return [
+        {"seed": seed, "results": sorted(cases.values(), key=lambda e: (e["offers"], order[e["case"]]))}
+        for seed, cases in sorted(merged.items())
+    ]
 
 
 def verdict(runs: list[dict]) -> list[str]:
@@ -81,8 +89,9 @@ def verdict(runs: list[dict]) -> list[str]:
     disagreements = []
     for case, entries in by_case.items():
         for i, e in enumerate(entries):
-            if e is not None and any(a not in ("yes", "ref", "-", "limit", "score within gap")
-                                     for a in agreement(e).values()):
+            if e is not None and any(
+                a not in ("yes", "ref", "-", "limit", "score within gap") for a in agreement(e).values()
+            ):
                 disagreements.append(f"{case} seed {seeds[i]}: {agreement(e)}")
         for t in TARGETS:
             present = [e for e in entries if e is not None]
@@ -101,15 +110,19 @@ def verdict(runs: list[dict]) -> list[str]:
     for run, seed in zip(runs, seeds):
         for e in run["results"]:
             for note in e.get("remeasured", []):
-                lines.append(f"Re-measured: {e['case']} seed {seed}, {', '.join(note['contenders'])}, "
-                             f"at {note['revision']} (`{note['command']}`).")
+                lines.append(
+                    f"Re-measured: {e['case']} seed {seed}, {', '.join(note['contenders'])}, "
+                    f"at {note['revision']} (`{note['command']}`)."
+                )
                 lines.append("")
     if disagreements:
         lines += ["Contenders that disagree with the highspy baseline:", ""]
         lines += [f"- {d}" for d in disagreements]
     else:
-        lines.append("Every answer passed the plain-arithmetic check and agreed with the highspy baseline "
-                     "(same status, score and spend within the gap, or both stopped by the limit).")
+        lines.append(
+            "Every answer passed the plain-arithmetic check and agreed with the highspy baseline "
+            "(same status, score and spend within the gap, or both stopped by the limit)."
+        )
     return lines
 
 

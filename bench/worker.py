@@ -70,16 +70,28 @@ def solve_once(contender: str, request: AllocationRequest) -> dict:
         ended = time.perf_counter()
         seconds = ended - began
         violations = [str(v) for v in check_result(request, result)]
-        return {"seconds": seconds, "run_seconds": _inside(began, ended), "status": result.status.value,
-                "score": result.coverage_score, "spend": result.total_spend if result.status.has_allocation else None,
-                "violations": violations, "model": result.model.model_dump()}
+        return {
+            "seconds": seconds,
+            "run_seconds": _inside(began, ended),
+            "status": result.status.value,
+            "score": result.coverage_score,
+            "spend": result.total_spend if result.status.has_allocation else None,
+            "violations": violations,
+            "model": result.model.model_dump(),
+        }
     module = __import__(f"bench.{contender}_baseline", fromlist=["solve"])
     began = time.perf_counter()
     out = module.solve(request)
     run_seconds = _inside(began, time.perf_counter()) if contender == "highs" else out.run_seconds
-    return {"seconds": out.seconds, "run_seconds": run_seconds, "status": out.checked.status,
-            "score": out.checked.score, "spend": out.checked.spend, "violations": out.checked.violations,
-            "model": out.model}
+    return {
+        "seconds": out.seconds,
+        "run_seconds": run_seconds,
+        "status": out.checked.status,
+        "score": out.checked.score,
+        "spend": out.checked.spend,
+        "violations": out.checked.violations,
+        "model": out.model,
+    }
 
 
 def main() -> int:

@@ -167,9 +167,7 @@ class SupplierOffer(StrictModel):
             last = k == len(tiers) - 1
             if tier.up_to is None:
                 if not last:
-                    problems.append(
-                        _problem(loc, "open_tier", "only the last tier may have up_to = null", None)
-                    )
+                    problems.append(_problem(loc, "open_tier", "only the last tier may have up_to = null", None))
                 continue
             if tier.up_to <= previous:
                 problems.append(
@@ -197,9 +195,7 @@ class SupplierOffer(StrictModel):
 class CountryCap(StrictModel):
     countries: list[Country] = Field(min_length=1, max_length=300)
     max_share: float = Field(ge=0, le=1, description="Most of a mineral's quantity from these.")
-    minerals: list[Identifier] | None = Field(
-        default=None, description="Minerals the cap applies to; null = all."
-    )
+    minerals: list[Identifier] | None = Field(default=None, description="Minerals the cap applies to; null = all.")
 
 
 class Policy(StrictModel):
@@ -211,9 +207,7 @@ class Policy(StrictModel):
     max_supplier_share: float = Field(
         default=1.0, gt=0, le=1, description="Most of a mineral's quantity from one offer."
     )
-    max_suppliers: int | None = Field(
-        default=None, ge=1, description="Most offers used per mineral."
-    )
+    max_suppliers: int | None = Field(default=None, ge=1, description="Most offers used per mineral.")
 
 
 class SolveOptions(StrictModel):

@@ -1,11 +1,11 @@
 """The ``stockpile`` command line.
 
-    stockpile serve [--host H] [--port P]
-    stockpile solve FILE|- [--json]
-    stockpile solve --example dla-2025 [--json]
-    stockpile examples
-    stockpile template OUT.xlsx
-    stockpile solve BOOK.xlsx [-o RESULT.xlsx|RESULT.csv]
+stockpile serve [--host H] [--port P]
+stockpile solve FILE|- [--json]
+stockpile solve --example dla-2025 [--json]
+stockpile examples
+stockpile template OUT.xlsx
+stockpile solve BOOK.xlsx [-o RESULT.xlsx|RESULT.csv]
 """
 
 from __future__ import annotations
@@ -128,14 +128,29 @@ def print_table(result: AllocationResult, out: TextIO) -> None:
     w(f"   solved in {result.solve_seconds:.3f} s\n")
     if result.allocations:
         rows = [
-            (a.supplier_id, a.supplier[:32], a.mineral, a.country, f"{a.quantity:,.6g}", f"{a.spend:,.0f}",
-             f"{a.average_unit_price:,.2f}", "" if a.premium_vs_market is None else f"{a.premium_vs_market:+.1%}")
+            (
+                a.supplier_id,
+                a.supplier[:32],
+                a.mineral,
+                a.country,
+                f"{a.quantity:,.6g}",
+                f"{a.spend:,.0f}",
+                f"{a.average_unit_price:,.2f}",
+                "" if a.premium_vs_market is None else f"{a.premium_vs_market:+.1%}",
+            )
             for a in result.allocations
         ]
         _table(w, ("offer", "supplier", "mineral", "country", "quantity", "spend", "avg price", "vs market"), rows)
     rows = [
-        (m.id, f"{m.quantity:,.6g} {m.unit}", f"{m.target:,.6g}", f"{m.coverage:.1%}", f"{m.spend:,.0f}",
-         str(m.suppliers_used), ", ".join(f"{c} {s:.0%}" for c, s in m.share_by_country.items()))
+        (
+            m.id,
+            f"{m.quantity:,.6g} {m.unit}",
+            f"{m.target:,.6g}",
+            f"{m.coverage:.1%}",
+            f"{m.spend:,.0f}",
+            str(m.suppliers_used),
+            ", ".join(f"{c} {s:.0%}" for c, s in m.share_by_country.items()),
+        )
         for m in result.minerals
     ]
     _table(w, ("mineral", "quantity", "target", "coverage", "spend", "offers", "by country"), rows)

@@ -79,8 +79,7 @@ async def metrics(request: Request) -> Response:
 @router.get("/v1/examples", tags=["examples"], summary="Built-in example requests")
 async def list_examples() -> list[dict[str, str]]:
     return [
-        {"name": e["name"], "title": e["title"], "description": e["description"]}
-        for e in examples.catalogue().values()
+        {"name": e["name"], "title": e["title"], "description": e["description"]} for e in examples.catalogue().values()
     ]
 
 

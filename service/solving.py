@@ -311,10 +311,13 @@ class PoolGateway:
             pool.discard(worker, "memory")
             self._solves["memory"] += 1
             why = f"The model outgrew a solver worker's memory cap ({memory} MiB, STOCKPILE_WORKER_MEMORY_MB)"
-            return _Stop(why, ModelTooLarge(
-                f"The model for this request needs more memory than a solver worker may use "
-                f"({memory} MiB, STOCKPILE_WORKER_MEMORY_MB); send fewer suppliers, tiers or minerals."
-            ))
+            return _Stop(
+                why,
+                ModelTooLarge(
+                    f"The model for this request needs more memory than a solver worker may use "
+                    f"({memory} MiB, STOCKPILE_WORKER_MEMORY_MB); send fewer suppliers, tiers or minerals."
+                ),
+            )
         self._release(worker, end)
         self._solves["engine_error"] += 1
         return _Stop(f"The solver failed before the solve finished ({value})", EngineFailure(str(value)))

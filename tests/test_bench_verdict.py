@@ -6,14 +6,32 @@ from bench.verdict import merge_by_seed, verdict
 
 
 def _contender(seconds: float, status: str = "optimal", overhead: float = 0.0) -> dict:
-    return {"median_s": seconds, "median_overhead_s": overhead, "status": status, "statuses": [status],
-            "score": 1.0, "spend": 100.0, "violations": [], "peak_rss_mb": 200.0}
+    return {
+        "median_s": seconds,
+        "median_overhead_s": overhead,
+        "status": status,
+        "statuses": [status],
+        "score": 1.0,
+        "spend": 100.0,
+        "violations": [],
+        "peak_rss_mb": 200.0,
+    }
 
 
 def _run(seed: int, http: float, highs: float, pulp: float, pulp_status: str = "optimal") -> dict:
-    entry = {"case": "10x50-min_cost", "offers": 500, "objective": "min_cost", "mip_gap": 1e-4, "time_limit_s": 30.0,
-             "contenders": {"http": _contender(http), "engine": _contender(http, overhead=0.05 * http),
-                            "highs": _contender(highs), "pulp": _contender(pulp, pulp_status)}}
+    entry = {
+        "case": "10x50-min_cost",
+        "offers": 500,
+        "objective": "min_cost",
+        "mip_gap": 1e-4,
+        "time_limit_s": 30.0,
+        "contenders": {
+            "http": _contender(http),
+            "engine": _contender(http, overhead=0.05 * http),
+            "highs": _contender(highs),
+            "pulp": _contender(pulp, pulp_status),
+        },
+    }
     return {"seed": seed, "command": "python -m bench.run", "results": [entry]}
 
 

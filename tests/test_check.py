@@ -17,7 +17,6 @@ from tests.builders import mineral, offer, request, tiers
 STATS = SolveStats(Status.OPTIMAL, 0.0, ModelSize(variables=0, binaries=0, integers=0, constraints=0))
 
 
-
 def make_request(budget: float = 10_000, co_max_spend: float = 5_000):
     return request(
         budget,

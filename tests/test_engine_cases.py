@@ -72,9 +72,7 @@ def test_tariff_is_reported_on_goods_not_on_fixed_cost():
 
 def test_incremental_tiers_price_like_tax_brackets():
     # First 100 t at $10, next 100 t at $5: 200 t cost $1,500.
-    reqst = request(
-        100_000, [mineral(target=200)], [offer("a", None, 300, price_tiers=tiers((100, 10), (None, 5)))]
-    )
+    reqst = request(100_000, [mineral(target=200)], [offer("a", None, 300, price_tiers=tiers((100, 10), (None, 5)))])
     r = solve(reqst)
     assert quantities(r) == {"a": pytest.approx(200)}
     assert r.total_spend == pytest.approx(1_500)

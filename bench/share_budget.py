@@ -95,21 +95,24 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             rows.append((e["case"], e["offers"], run["seed"], engine, raw))
     gc.disable()  # as the engine builds (solvers.engine._without_gc)
-    head = "| case | seed | HiGHS s | budget ms | engine overhead ms | raw baseline overhead ms |"
-    print(head + (" Pyomo floor ms (build + read) |" if args.floor else ""))
-    print("|---|---:|---:|---:|---:|---:|" + ("---:|" if args.floor else ""))
-    for case, _offers, seed, engine, raw in sorted(rows, key=lambda r: (r[1], r[0], r[2])):
-        solver_s = engine["median_solver_s"]
-        raw_ms = "-" if raw is None else f"{1e3 * raw['median_overhead_s']:.0f}"
-        line = (
-            f"| {case} | {seed} | {solver_s:.3f} | {1e3 * budget(solver_s):.0f}"
-            f" | {1e3 * engine['median_overhead_s']:.0f} | {raw_ms} |"
-        )
-        if args.floor:
-            build, read = floor_seconds(case, seed)
-            gc.collect()
-            line += f" {1e3 * (build + read):.0f} ({1e3 * build:.0f} + {1e3 * read:.0f}) |"
-        print(line, flush=True)
+    try:
+        head = "| case | seed | HiGHS s | budget ms | engine overhead ms | raw baseline overhead ms |"
+        print(head + (" Pyomo floor ms (build + read) |" if args.floor else ""))
+        print("|---|---:|---:|---:|---:|---:|" + ("---:|" if args.floor else ""))
+        for case, _offers, seed, engine, raw in sorted(rows, key=lambda r: (r[1], r[0], r[2])):
+            solver_s = engine["median_solver_s"]
+            raw_ms = "-" if raw is None else f"{1e3 * raw['median_overhead_s']:.0f}"
+            line = (
+                f"| {case} | {seed} | {solver_s:.3f} | {1e3 * budget(solver_s):.0f}"
+                f" | {1e3 * engine['median_overhead_s']:.0f} | {raw_ms} |"
+            )
+            if args.floor:
+                build, read = floor_seconds(case, seed)
+                gc.collect()
+                line += f" {1e3 * (build + read):.0f} ({1e3 * build:.0f} + {1e3 * read:.0f}) |"
+            print(line, flush=True)
+    finally:
+        gc.enable()
     return 0
 
 

@@ -68,7 +68,10 @@ def merge_by_seed(files: list[dict]) -> list[dict]:
                 "contenders": {**old["contenders"], **e["contenders"]},
                 "remeasured": [*old.get("remeasured", []), note],
             }
-    order = {e["case"]: i for run in files for i, e in enumerate(run["results"])}
+    order: dict[str, int] = {}  # a case's place in the first run that has it (a re-measurement keeps it)
+    for run in files:
+        for i, e in enumerate(run["results"]):
+            order.setdefault(e["case"], i)
     return [
         {"seed": seed, "results": sorted(cases.values(), key=lambda e: (e["offers"], order[e["case"]]))}
         for seed, cases in sorted(merged.items())

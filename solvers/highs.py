@@ -151,15 +151,19 @@ def column_bounds(columns: list[VarData]) -> tuple[np.ndarray, np.ndarray, np.nd
     domain again on every call (a microsecond a column). Here each distinct domain is
     resolved once and combined with the variables' own bounds in numpy, when every
     bound is a finite plain number or None (as ``solvers.build`` sets them); any other
-    bound (an expression, an infinity) has every column read through ``v.bounds``.
+    bound (an expression, an infinity, an integer beyond any float) has every column
+    read through ``v.bounds``.
     """
     lbs = [v._lb for v in columns]  # what v.bounds reads first
     ubs = [v._ub for v in columns]
     plain = {*native_numeric_types, type(None)}
     if not ({*map(type, lbs), *map(type, ubs)} <= plain):
         return _column_bounds_one_by_one(columns)
-    lower = np.array(lbs, dtype=float)  # None -> nan
-    upper = np.array(ubs, dtype=float)
+    try:
+        lower = np.array(lbs, dtype=float)  # None -> nan
+        upper = np.array(ubs, dtype=float)
+    except OverflowError:  # an integer bound beyond any float (Pyomo may still clip it to the domain)
+        return _column_bounds_one_by_one(columns)
     if np.isfinite(lower).sum() + lbs.count(None) + np.isfinite(upper).sum() + ubs.count(None) < 2 * len(columns):
         return _column_bounds_one_by_one(columns)  # an infinite or NaN bound
     # The distinct domains (a handful: one per Var component, as a rule), resolved once each.

@@ -208,6 +208,17 @@ def test_column_bounds_read_an_infinite_bound_as_pyomo_does() -> None:
     assert [v.bounds for v in model.x.values()] == [(0, 1), (0, None)]
 
 
+def test_column_bounds_clip_an_integer_bound_beyond_any_float_to_the_domain_as_pyomo_does() -> None:
+    from solvers.highs import column_bounds
+
+    model = pyo.ConcreteModel()
+    model.pick = pyo.Var(domain=pyo.Binary, bounds=(-(10**400), 10**400))
+    model.amount = pyo.Var(domain=pyo.NonNegativeReals, bounds=(-(10**400), 5))
+    lower, upper, integer = column_bounds([model.pick, model.amount])
+    assert list(zip(lower.tolist(), upper.tolist())) == [model.pick.bounds, model.amount.bounds] == [(0, 1), (0, 5)]
+    assert integer.tolist() == [1, 0]
+
+
 def test_column_bounds_refuse_a_nan_bound_as_pyomo_does() -> None:
     from solvers.highs import column_bounds
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
+import numpy as np
 import pytest
 
 from bench import share_budget
@@ -33,6 +35,31 @@ def test_the_table_lists_each_seed_of_each_case_from_500_offers(tmp_path, capsys
     assert rows == ["| 10x50-min_cost | 1 | 0.270 | 30 | 24 | 5 |", "| 10x50-min_cost | 2 | 0.900 | 100 | 24 | 5 |"]
 
 
-def test_the_floor_is_a_bare_model_of_the_engines_matrix_that_its_reader_reads():
+def test_the_floor_is_a_bare_model_of_the_engines_matrix_entry_for_entry():
+    from bench.instances import named
+    from solvers.build import create_model
+    from solvers.highs import compile_model
+    from solvers.linear_form import read_linear_form
+    from solvers.prepare import prepare
+
+    engine = compile_model(create_model(prepare(named("10x50-min_cost", 1).request)))
+    bare = read_linear_form(share_budget.bare_model(*share_budget.matrix_of("10x50-min_cost", 1)))
+    assert bare is not None
+    assert bare.A.shape == engine.matrix.shape
+    assert np.array_equal(bare.A.indptr, engine.matrix.indptr)
+    assert np.array_equal(bare.A.indices, engine.matrix.indices)
+    assert np.array_equal(bare.A.data, engine.matrix.data)
     build, read = share_budget.floor_seconds("dla-2025", 1, reps=1)
     assert build > 0 and read > 0
+
+
+def test_the_collector_is_left_as_it_was(tmp_path):
+    (tmp_path / "empty.json").write_text(json.dumps({"seed": 1, "command": "x", "results": []}))
+    gc.disable()
+    try:
+        share_budget.main([str(tmp_path / "empty.json")])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    share_budget.main([str(tmp_path / "empty.json")])
+    assert gc.isenabled()

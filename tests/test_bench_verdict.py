@@ -84,3 +84,13 @@ def test_cbc_without_an_allocation_is_beaten_even_when_stockpile_also_ran_to_the
     both = _run(1, 30.0, 30.0, 30.0, pulp_status="no_solution")
     both["results"][0]["contenders"]["http"]["status"] = "feasible"
     assert _row(verdict([both]), "PuLP / HTTP")[2:] == ["no CBC answer", "no CBC answer", "met"]
+
+
+def test_a_case_measured_again_keeps_its_place_in_the_table():
+    first = _run(1, 1.0, 1.0, 4.0)
+    entry = first["results"][0]
+    first["results"] += [{**entry, "case": "10x50-a"}, {**entry, "case": "10x50-b"}]
+    again = _run(1, 1.0, 1.0, 4.0)
+    again["results"] = [{**entry, "case": "10x50-b", "contenders": {"engine": _contender(0.5)}}]  # b alone
+    cases = [e["case"] for e in merge_by_seed([first, again])[0]["results"]]
+    assert cases == ["10x50-min_cost", "10x50-a", "10x50-b"]

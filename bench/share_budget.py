@@ -1,7 +1,7 @@
 """What a 10% overhead share leaves the engine on each instance, against what work outside HiGHS costs.
 
     python -m bench.share_budget bench/results/set-2026-11-27/*.json
-    python -m bench.share_budget bench/results/set-2026-11-27/*.json --floor --only min_cost
+    python -m bench.share_budget bench/results/set-2026-11-27/*.json --floor --matrix --only min_cost
 
 Issue 6 asks that the engine's time outside HiGHS's ``run`` be at most 10% of its total
 from 500 offers up: at most a ninth of its own HiGHS time. For every case of 500 offers
@@ -14,7 +14,9 @@ its own compiled matrix, entry for entry, as one bare ``Var`` component and
 ``LinearExpression`` rows (no data preparation, no model logic, no reading the answer
 back), built the way ``solvers.build`` builds rows and read back by the engine's reader
 (``solvers.linear_form``). An engine that builds and reads its model so cannot spend
-less outside HiGHS; ``--only`` keeps the cases whose name contains a string.
+less outside HiGHS. ``--matrix`` measures the lightest Pyomo route instead: the same
+matrix handed to Pyomo's ``MatrixConstraint`` as CSR arrays, after the variables.
+``--only`` keeps the cases whose name contains a string.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pyomo.environ as pyo
+from pyomo.core.base.matrix_constraint import MatrixConstraint
 from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 
 from bench.instances import named
@@ -92,10 +95,37 @@ def floor_seconds(case: str, seed: int, reps: int = 3) -> tuple[float, float]:
     return statistics.median(builds), statistics.median(reads)
 
 
+def matrix_constraint_seconds(case: str, seed: int, reps: int = 3) -> tuple[float, float]:
+    """(variables, rows) seconds, medians of ``reps``, of the case's matrix in Pyomo's ``MatrixConstraint``.
+
+    Rows given as CSR arrays, no expression objects: the lightest way into a Pyomo model
+    measured. Pyomo 6.10's own compiler cannot read it back (docs/performance.md).
+    """
+    entries, upper, n = matrix_of(case, seed)
+    data = [c for _, coefs in entries for c in coefs]
+    indices = [k for cols, _ in entries for k in cols]
+    indptr = [0]
+    for cols, _ in entries:
+        indptr.append(indptr[-1] + len(cols))
+    variables, rows = [], []
+    for _ in range(reps):
+        began = time.perf_counter()
+        bare = pyo.ConcreteModel()
+        bare.x = pyo.Var(_keys(list(range(n))), bounds=(0, 1))
+        x = list(bare.x.values())
+        middle = time.perf_counter()
+        bare.rows = MatrixConstraint(data, indices, indptr, [None] * len(entries), upper, x)
+        variables.append(middle - began)
+        rows.append(time.perf_counter() - middle)
+        del bare, x
+    return statistics.median(variables), statistics.median(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--floor", action="store_true", help="also build each instance's bare Pyomo model")
+    parser.add_argument("--matrix", action="store_true", help="also put each instance's matrix in a MatrixConstraint")
     parser.add_argument("--only", default="", help="only cases whose name contains this (min_cost, 40x250, ...)")
     args = parser.parse_args(argv)
     files = sorted((json.loads(f.read_text()) for f in args.files), key=lambda run: run.get("when", ""))
@@ -110,8 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     gc.disable()  # as the engine builds (solvers.engine._without_gc)
     try:
         head = "| case | seed | HiGHS s | budget ms | engine overhead ms | raw baseline overhead ms |"
-        print(head + (" Pyomo floor ms (build + read) |" if args.floor else ""))
-        print("|---|---:|---:|---:|---:|---:|" + ("---:|" if args.floor else ""))
+        print(
+            head
+            + (" floor ms (build + read) |" if args.floor else "")
+            + (" MatrixConstraint ms (vars + rows) |" if args.matrix else "")
+        )
+        print("|---|---:|---:|---:|---:|---:|" + "---:|" * (args.floor + args.matrix))
         for case, _offers, seed, engine, raw in sorted(rows, key=lambda r: (r[1], r[0], r[2])):
             solver_s = engine["median_solver_s"]
             raw_ms = "-" if raw is None else f"{1e3 * raw['median_overhead_s']:.0f}"
@@ -123,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
                 build, read = floor_seconds(case, seed)
                 gc.collect()
                 line += f" {1e3 * (build + read):.0f} ({1e3 * build:.0f} + {1e3 * read:.0f}) |"
+            if args.matrix:
+                variables, matrix = matrix_constraint_seconds(case, seed)
+                gc.collect()
+                line += f" {1e3 * (variables + matrix):.0f} ({1e3 * variables:.0f} + {1e3 * matrix:.0f}) |"
             print(line, flush=True)
     finally:
         if collecting:

@@ -59,9 +59,9 @@ def solve_guided(
 
     The offers ``keep()`` returns join the second restricted model; it is called only when
     the first does not prove the gap (``cheapest_offers`` is a pass over every offer).
-    ``on_answer`` is called with the
-    restricted answer (its bound and gap the LP's) when the full model is about to try to
-    improve on it: a caller that may be stopped during that run has an answer in hand.
+    ``on_answer`` is called with the restricted answer (its bound and gap the LP's) when
+    the full model is about to try to improve on it: a caller that may be stopped during
+    that run has an answer in hand.
     """
     began = time.perf_counter()
 

@@ -274,18 +274,24 @@ def summarise(runs: list[dict], peak: float) -> dict:
 
 
 def agreement(entry: dict) -> dict[str, str]:
-    """Each contender against the highspy baseline: same score and spend within the gap."""
+    """Each contender against the highspy baseline: same score and spend within the gap.
+
+    The baseline's own answer is checked too: one that breaks the request reads
+    "VIOLATES", and a contender whose answer passed is then "ref VIOLATES", not compared.
+    """
     ref = entry["contenders"].get("highs")
     gap = max(entry["mip_gap"], 1e-6)
     out = {}
     for c, s in entry["contenders"].items():
         if ref is None or c == "highs":
-            out[c] = "ref" if c == "highs" else "-"
+            out[c] = ("VIOLATES" if s["violations"] else "ref") if c == "highs" else "-"
             continue
         if s["status"] == "error" or ref["status"] == "error":
             out[c] = "error"
         elif s["violations"]:
             out[c] = "VIOLATES"
+        elif ref["violations"]:
+            out[c] = "ref VIOLATES"
         elif s["status"] != ref["status"]:
             out[c] = "limit" if "feasible" in (s["status"], ref["status"]) else "DIFFERS"
         elif s["spend"] is None:

@@ -94,3 +94,18 @@ def test_a_case_measured_again_keeps_its_place_in_the_table():
     again["results"] = [{**entry, "case": "10x50-b", "contenders": {"engine": _contender(0.5)}}]  # b alone
     cases = [e["case"] for e in merge_by_seed([first, again])[0]["results"]]
     assert cases == ["10x50-min_cost", "10x50-a", "10x50-b"]
+
+
+def test_a_baseline_answer_that_breaks_the_request_is_flagged_not_compared_with():
+    from bench.run import agreement
+
+    run = _run(7, 1.0, 1.0, 4.0)
+    entry = run["results"][0]
+    entry["contenders"]["highs"].update(spend=105.0, violations=["request: total spend exceeds the budget"])
+    assert agreement(entry) == {
+        "http": "ref VIOLATES",
+        "engine": "ref VIOLATES",
+        "highs": "VIOLATES",
+        "pulp": "ref VIOLATES",
+    }
+    assert any("10x50-min_cost seed 7" in line for line in verdict([run]))

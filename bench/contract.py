@@ -144,17 +144,23 @@ def contract(request: AllocationRequest) -> Contract:
 
 
 def _tiers(o, U: float) -> tuple[list[float], list[float], list[float]]:
+    """The offer's tiers cut at its bound ``U``: (lo, hi, price) lists.
+
+    A tier starting beyond ``U`` is left out. One starting exactly at ``U`` stays, as
+    [U, U], under all-units pricing: a quantity at a breakpoint gets the lower price.
+    """
     if o.price_tiers is None:
         return [0.0], [U], [o.unit_price]
     lo, hi, price, start = [], [], [], 0.0
     for t in o.price_tiers:
-        end = U if t.up_to is None else min(t.up_to, U)
         if start > U or (start == U and lo):
             if o.discount.value == "all_units" and start == U:  # the breakpoint at U may carry the lower price
                 lo.append(U), hi.append(U), price.append(t.unit_price)
             break
-        lo.append(start), hi.append(end), price.append(t.unit_price)
-        start = end
+        lo.append(start), hi.append(U if t.up_to is None else min(t.up_to, U)), price.append(t.unit_price)
+        # Where the next tier starts: this one's own end, not its end cut at U (a tier cut
+        # at U is followed by one that starts beyond U, whose lower price U does not reach).
+        start = math.inf if t.up_to is None else t.up_to
     if o.discount.value != "all_units":
         keep = [k for k in range(len(lo)) if hi[k] > lo[k]] or [0]
         lo, hi, price = [lo[k] for k in keep], [hi[k] for k in keep], [price[k] for k in keep]

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
@@ -35,7 +35,7 @@ from pyomo.core.base.matrix_constraint import MatrixConstraint
 from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 
 from bench.instances import named
-from bench.verdict import merge_by_seed
+from bench.verdict import load_runs, merge_by_seed
 from solvers.build import _at_most, _Built, _keys, create_model, release
 from solvers.highs import compile_model
 from solvers.linear_form import read_linear_form
@@ -50,41 +50,53 @@ def budget(solver_s: float) -> float:
     return SHARE / (1 - SHARE) * solver_s
 
 
-def matrix_of(case: str, seed: int) -> tuple[list[tuple[list[int], list[float]]], list[float], int]:
-    """The engine's compiled matrix of the case: each row's (columns, coefficients), row bounds, columns."""
+@dataclass(frozen=True, slots=True)
+class Matrix:
+    """The engine's compiled matrix of one instance, as CSR lists, with each row's upper bound."""
+
+    indptr: list[int]
+    indices: list[int]
+    data: list[float]
+    upper: list[float]  # a row's one finite side is enough for a floor (0 where it has none)
+    columns: int
+
+    def rows(self) -> list[tuple[list[int], list[float]]]:
+        """Each row's (columns, coefficients)."""
+        return [(self.indices[a:b], self.data[a:b]) for a, b in pairwise(self.indptr)]
+
+
+def matrix_of(case: str, seed: int) -> Matrix:
+    """The engine's compiled matrix of the case's instance."""
     model = create_model(prepare(named(case, seed).request))
     compiled = compile_model(model)
-    rows = compiled.matrix.tocsr()
-    upper = [float(u) if u < float("inf") else 0.0 for u in compiled.row_upper]  # one side is enough
-    cuts = rows.indptr.tolist()
-    indices, data = rows.indices.tolist(), rows.data.tolist()
-    entries = [(indices[a:b], data[a:b]) for a, b in pairwise(cuts)]
-    n = len(compiled.columns)
+    csr = compiled.matrix.tocsr()
+    upper = [float(u) if u < float("inf") else 0.0 for u in compiled.row_upper]
+    matrix = Matrix(csr.indptr.tolist(), csr.indices.tolist(), csr.data.tolist(), upper, len(compiled.columns))
     release(model)
-    return entries, upper, n
+    return matrix
 
 
-def bare_model(entries: list[tuple[list[int], list[float]]], upper: list[float], n: int) -> pyo.ConcreteModel:
-    """``n`` variables in [0, 1] and one ``<=`` row per entry, built as ``solvers.build`` builds rows."""
+def bare_model(matrix: Matrix) -> pyo.ConcreteModel:
+    """The matrix as variables in [0, 1] and ``<=`` rows, each row built as ``solvers.build`` builds rows."""
     bare = pyo.ConcreteModel()
-    bare.x = pyo.Var(_keys(list(range(n))), bounds=(0, 1))
+    bare.x = pyo.Var(_keys(list(range(matrix.columns))), bounds=(0, 1))
     x = list(bare.x.values())
     built = {
-        r: _at_most(LinearExpression([MonomialTermExpression((c, x[k])) for k, c in zip(cols, coefs)]), upper[r])
-        for r, (cols, coefs) in enumerate(entries)
+        r: _at_most(LinearExpression([MonomialTermExpression((c, x[k])) for k, c in zip(cols, coefs)]), matrix.upper[r])
+        for r, (cols, coefs) in enumerate(matrix.rows())
     }
-    bare.rows = pyo.Constraint(_keys(list(range(len(entries)))), rule=_Built(built))
+    bare.rows = pyo.Constraint(_keys(list(range(len(built)))), rule=_Built(built))
     bare.cost = pyo.Objective(expr=LinearExpression([MonomialTermExpression((1.0, v)) for v in x]))
     return bare
 
 
 def floor_seconds(case: str, seed: int, reps: int = 3) -> tuple[float, float]:
     """(build, read) seconds, medians of ``reps``, of the bare Pyomo model of the case's matrix."""
-    entries, upper, n = matrix_of(case, seed)
+    matrix = matrix_of(case, seed)
     builds, reads = [], []
     for _ in range(reps):
         began = time.perf_counter()
-        bare = bare_model(entries, upper, n)
+        bare = bare_model(matrix)
         middle = time.perf_counter()
         if read_linear_form(bare) is None:
             raise RuntimeError("the bare model is not one the engine's reader reads")
@@ -101,20 +113,15 @@ def matrix_constraint_seconds(case: str, seed: int, reps: int = 3) -> tuple[floa
     Rows given as CSR arrays, no expression objects: the lightest way into a Pyomo model
     measured. Pyomo 6.10's own compiler cannot read it back (docs/performance.md).
     """
-    entries, upper, n = matrix_of(case, seed)
-    data = [c for _, coefs in entries for c in coefs]
-    indices = [k for cols, _ in entries for k in cols]
-    indptr = [0]
-    for cols, _ in entries:
-        indptr.append(indptr[-1] + len(cols))
+    m = matrix_of(case, seed)
     variables, rows = [], []
     for _ in range(reps):
         began = time.perf_counter()
         bare = pyo.ConcreteModel()
-        bare.x = pyo.Var(_keys(list(range(n))), bounds=(0, 1))
+        bare.x = pyo.Var(_keys(list(range(m.columns))), bounds=(0, 1))
         x = list(bare.x.values())
         middle = time.perf_counter()
-        bare.rows = MatrixConstraint(data, indices, indptr, [None] * len(entries), upper, x)
+        bare.rows = MatrixConstraint(m.data, m.indices, m.indptr, [None] * len(m.upper), m.upper, x)
         variables.append(middle - began)
         rows.append(time.perf_counter() - middle)
         del bare, x
@@ -128,9 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--matrix", action="store_true", help="also put each instance's matrix in a MatrixConstraint")
     parser.add_argument("--only", default="", help="only cases whose name contains this (min_cost, 40x250, ...)")
     args = parser.parse_args(argv)
-    files = sorted((json.loads(f.read_text()) for f in args.files), key=lambda run: run.get("when", ""))
     rows = []
-    for run in merge_by_seed(files):
+    for run in merge_by_seed(load_runs(args.files)):
         for e in run["results"]:
             engine, raw = e["contenders"].get("engine"), e["contenders"].get("highs")
             if e["offers"] < FROM_OFFERS or engine is None or args.only not in e["case"]:

@@ -44,6 +44,11 @@ def run_commands(files: list[dict]) -> str:
     return "; ".join(f"`{p}` for N = {', '.join(map(str, sorted(s)))}" for p, s in seeds.items())
 
 
+def load_runs(paths: list[Path]) -> list[dict]:
+    """Saved runs (``bench.run --save``), in the order they were measured: a re-measurement after what it replaces."""
+    return sorted((json.loads(p.read_text()) for p in paths), key=lambda run: run.get("when", ""))
+
+
 def merge_by_seed(files: list[dict]) -> list[dict]:
     """One run per seed, in seed order: the results of every file of that seed together.
 
@@ -134,8 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--write", action="store_true", help=f"also write the table into {DOC.name}")
     args = parser.parse_args(argv)
-    # In the order they were measured, so that a re-measurement comes after what it replaces.
-    files = sorted((json.loads(f.read_text()) for f in args.files), key=lambda run: run.get("when", ""))
+    files = load_runs(args.files)
     runs = merge_by_seed(files)
     revisions = sorted({r.get("revision", "?") for r in files})
     folders = {f.parent for f in args.files}

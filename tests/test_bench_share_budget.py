@@ -43,7 +43,7 @@ def test_the_floor_is_a_bare_model_of_the_engines_matrix_entry_for_entry():
     from solvers.prepare import prepare
 
     engine = compile_model(create_model(prepare(named("10x50-min_cost", 1).request)))
-    bare = read_linear_form(share_budget.bare_model(*share_budget.matrix_of("10x50-min_cost", 1)))
+    bare = read_linear_form(share_budget.bare_model(share_budget.matrix_of("10x50-min_cost", 1)))
     assert bare is not None
     assert bare.A.shape == engine.matrix.shape
     assert np.array_equal(bare.A.indptr, engine.matrix.indptr)

@@ -31,12 +31,15 @@ from itertools import pairwise
 from pathlib import Path
 
 import pyomo.environ as pyo
+from pyomo.common.errors import TemplateExpressionError
+from pyomo.core.base.initializer import ItemInitializer
 from pyomo.core.base.matrix_constraint import MatrixConstraint
 from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
+from pyomo.core.expr.relational_expr import InequalityExpression
 
 from bench.instances import named
 from bench.verdict import load_runs, merge_by_seed
-from solvers.build import _at_most, _Built, _keys, create_model, release
+from solvers.build import _keys, create_model, release
 from solvers.highs import compile_model
 from solvers.linear_form import read_linear_form
 from solvers.prepare import prepare
@@ -74,6 +77,29 @@ def matrix_of(case: str, seed: int) -> Matrix:
     matrix = Matrix(csr.indptr.tolist(), csr.indices.tolist(), csr.data.tolist(), upper, len(compiled.columns))
     release(model)
     return matrix
+
+
+class _Built(ItemInitializer):
+    """A Pyomo rule that hands out rows already built, one per index (how solvers.build made rows up to 02a711a).
+
+    An initializer without embedded indices lets Pyomo store each row straight under the
+    index set's own keys, without validating every index again.
+    """
+
+    __slots__ = ()
+
+    def contains_indices(self) -> bool:
+        return False
+
+    def __call__(self, parent: object, idx: object) -> object:
+        try:
+            return self._dict[idx]
+        except TypeError:
+            raise TemplateExpressionError(None) from None
+
+
+def _at_most(body: LinearExpression, bound: float) -> InequalityExpression:
+    return InequalityExpression((body, bound), False)
 
 
 def bare_model(matrix: Matrix) -> pyo.ConcreteModel:

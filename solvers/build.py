@@ -15,21 +15,23 @@ constraint family. Scaling is part of the formulation, not an afterthought:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.common.errors import TemplateExpressionError
-from pyomo.core.base.initializer import ItemInitializer
-from pyomo.core.base.var import VarData
 from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
-from pyomo.core.expr.relational_expr import EqualityExpression, InequalityExpression
+from pyomo.core.expr.relational_expr import InequalityExpression
 
 from models import Objective
 from solvers.prepare import CostShape, Instance, OfferData
+from solvers.rows import Columns, RowMatrix, Rows
 
-Terms = list[tuple[pyo.Var, float]]
+# A row's or objective's terms: (position of the variable in the model's Columns, coefficient).
+Terms = list[tuple[int, float]]
+# A row: its terms, lower bound and upper bound (-inf / +inf where it has none).
+Row = tuple[Terms, float, float]
 
 # Stage two may give back this much coverage score (absolute, score in [0, 1]) ...
 SCORE_SLACK = 1e-12
@@ -46,6 +48,7 @@ def create_model(instance: Instance, elastic_floors: bool = False) -> pyo.Concre
     m = pyo.ConcreteModel(name="stockpile")
     m.instance = instance  # plain data; never leaves solvers/
     m.elastic_floors = elastic_floors
+    m.columns = Columns()  # every variable by position, for the rows' matrices
     _add_variables(m, instance)
     # Every offer's spend terms, made once for the mineral spend rows and the objective.
     m.offer_spend = [spend_terms(m, i) for i in range(len(instance.offers))]
@@ -91,11 +94,10 @@ def uses_indicator(instance: Instance, od: OfferData) -> bool:
 
 def column_offers(m: pyo.ConcreteModel, columns: list[pyo.Var]) -> np.ndarray:
     """The offer (position in instance.offers) of every column; -1 for a mineral's column."""
-    v = m.vars
-    owner = {id(var): i for i, var in v.x.items()}
-    for per_offer in (v.seg, v.z):
+    owner = {id(var): i for i, var in m.x.items()}
+    for per_offer in (m.seg, m.z):
         owner.update((id(var), i) for (i, _), var in per_offer.items())
-    for per_offer in (v.y, v.n):
+    for per_offer in (m.y, m.n):
         owner.update((id(var), i) for i, var in per_offer.items())
     return np.fromiter((owner.get(id(var), -1) for var in columns), dtype=np.int64, count=len(columns))
 
@@ -130,31 +132,33 @@ def _add_variables(m: pyo.ConcreteModel, inst: Instance) -> None:
     m.cov = pyo.Var(range(len(inst.minerals)), bounds=(0, 1))
     # S[j]: spend on mineral j, in units of its money scale (bound 1 = its cap, or the budget).
     m.S = pyo.Var([j for j, md in enumerate(inst.minerals) if md.offers], bounds=(0, 1))
-    m.vars = Variables(*(dict(var.items()) for var in (m.x, m.seg, m.z, m.y, m.n, m.Q, m.cov, m.S)))
+    m.vars = Variables(*(_positions(m.columns, var) for var in (m.x, m.seg, m.z, m.y, m.n, m.Q, m.cov, m.S)))
     # Upper bounds that differ by index are set one by one: given to Var as a dict,
     # they cost Pyomo's initializer 1.2 us more a variable.
-    for (i, k), var in m.vars.seg.items():
+    for (i, k), var in m.seg.items():
         var.setub(_width(inst.offers[i], k))
-    for i, var in m.vars.n.items():
+    for i, var in m.n.items():
         var.setub(inst.offers[i].lots)
 
 
 @dataclass(slots=True)
 class Variables:
-    """The model's variables by index, in plain dicts, for building its rows.
+    """The position in ``m.columns`` of each of the model's variables, by index, for building its rows."""
 
-    The rows look variables up about ten thousand times at 500 offers, and
-    Pyomo's own indexing costs about 0.25 us more a lookup than a dict's.
-    """
+    x: dict[int, int]
+    seg: dict[tuple[int, int], int]
+    z: dict[tuple[int, int], int]
+    y: dict[int, int]
+    n: dict[int, int]
+    Q: dict[int, int]
+    cov: dict[int, int]
+    S: dict[int, int]
 
-    x: dict[int, VarData]
-    seg: dict[tuple[int, int], VarData]
-    z: dict[tuple[int, int], VarData]
-    y: dict[int, VarData]
-    n: dict[int, VarData]
-    Q: dict[int, VarData]
-    cov: dict[int, VarData]
-    S: dict[int, VarData]
+
+def _positions(columns: Columns, var: pyo.Var) -> dict:
+    """Number ``var``'s variables in ``columns``; their positions by index."""
+    start = columns.add(var)
+    return {key: start + k for k, key in enumerate(var.index_set())}
 
 
 def _tier_binary(od: OfferData, k: int) -> bool:
@@ -181,70 +185,46 @@ def _quantity_cap(inst: Instance, j: int) -> float | None:
 # --- helpers -------------------------------------------------------------------
 
 
-def _expr(terms: Iterable[tuple[pyo.Var, float]], scale: float = 1.0) -> LinearExpression:
-    """sum(c / scale * v), zero coefficients left out."""
-    return LinearExpression([MonomialTermExpression((c / scale, v)) for v, c in terms if c != 0])
+def _scaled(terms: Iterable[tuple[int, float]], scale: float = 1.0) -> Terms:
+    """c / scale for every term, zero coefficients left out."""
+    return [(v, c / scale) for v, c in terms if c != 0]
+
+
+def _expression(m: pyo.ConcreteModel, terms: Terms, scale: float = 1.0) -> LinearExpression:
+    """sum(c / scale * v) as a Pyomo expression (the objectives and the budget), zero coefficients left out."""
+    variables = m.columns.vars
+    return LinearExpression([MonomialTermExpression((c / scale, variables[v])) for v, c in terms if c != 0])
 
 
 # Rows compared variable with variable are written as Pyomo itself would standardise them
-# (``lhs <= rhs`` as ``lhs - rhs <= 0``, terms in the same order, zero coefficients kept),
-# so that the compiled matrices and column order are exactly what they were when these rows
-# were plain Pyomo relations, while every row is a LinearExpression that
-# solvers.linear_form reads without Pyomo's general expression walker.
-# The relations are made directly, as Pyomo's operators would make them, without
-# the operators' dispatch (0.15 us a row).
+# (``lhs <= rhs`` as ``lhs - rhs <= 0``, terms in the same order, zero coefficients kept
+# for the reader to drop), so that the compiled matrices and column order are exactly
+# what they were when these rows were Pyomo relations.
 
 
-def _linear(terms: Terms) -> LinearExpression:
-    """sum(c * v); a variable with coefficient 1 stands as itself, as in Pyomo's own sums."""
-    return LinearExpression([v if c == 1 else MonomialTermExpression((c, v)) for v, c in terms])
+def _at_most(terms: Terms, bound: float) -> Row:
+    """terms <= bound."""
+    return terms, -math.inf, bound
 
 
-def _at_most(body: LinearExpression, bound: float) -> InequalityExpression:
-    """body <= bound."""
-    return InequalityExpression((body, bound), False)
+def _at_least(terms: Terms, bound: float) -> Row:
+    """terms >= bound."""
+    return terms, bound, math.inf
 
 
-def _at_least(body: LinearExpression, bound: float) -> InequalityExpression:
-    """body >= bound."""
-    return InequalityExpression((bound, body), False)
+def _equal(terms: Terms, value: float) -> Row:
+    """terms == value."""
+    return terms, value, value
 
 
-def _equal(body: LinearExpression, value: float) -> EqualityExpression:
-    """body == value."""
-    return EqualityExpression((body, value))
-
-
-def _le(lhs: Terms, rhs: Terms) -> InequalityExpression:
+def _le(lhs: Terms, rhs: Terms) -> Row:
     """lhs <= rhs, both sides with variables."""
-    return _at_most(_linear(lhs + [(v, -c) for v, c in rhs]), 0)
+    return _at_most(lhs + [(v, -c) for v, c in rhs], 0)
 
 
-def _eq(lhs: Terms, rhs: Terms) -> EqualityExpression:
+def _eq(lhs: Terms, rhs: Terms) -> Row:
     """lhs == rhs, both sides with variables."""
-    return _equal(_linear(lhs + [(v, -c) for v, c in rhs]), 0)
-
-
-class _Built(ItemInitializer):
-    """A Pyomo rule that hands out rows already built, one per index.
-
-    A plain dict rule makes Pyomo validate every index again as it stores the row
-    (``__setitem__``); an initializer without embedded indices lets it store each
-    row straight under the index set's own keys: 4.3 -> 2.5 microseconds a row.
-    """
-
-    __slots__ = ()
-
-    def contains_indices(self) -> bool:
-        return False
-
-    def __call__(self, parent: object, idx: object) -> object:
-        try:
-            return self._dict[idx]
-        except TypeError:
-            # Pyomo probing the rule with template indices (TEMPLATIZE_CONSTRAINTS, off by
-            # default): these rows cannot be templated, and this error makes it build them one by one.
-            raise TemplateExpressionError(None) from None
+    return _equal(lhs + [(v, -c) for v, c in rhs], 0)
 
 
 def _keys(keys: list) -> pyo.SetOf:
@@ -257,12 +237,10 @@ def _keys(keys: list) -> pyo.SetOf:
     return pyo.SetOf(keys)
 
 
-def _rows(index: Iterable, row: Callable) -> pyo.Constraint:
-    """An indexed constraint from a function of the index."""
+def _rows(m: pyo.ConcreteModel, index: Iterable, row: Callable[..., Row]) -> Rows:
+    """A constraint family from a function of the index, held as one matrix (solvers.rows)."""
     keys = list(index)
-    return pyo.Constraint(
-        _keys(keys), rule=_Built({key: row(*key) if isinstance(key, tuple) else row(key) for key in keys})
-    )
+    return Rows(keys, RowMatrix([row(*key) if isinstance(key, tuple) else row(key) for key in keys]), m.columns)
 
 
 def spend_terms(m: pyo.ConcreteModel, i: int) -> Terms:
@@ -306,8 +284,8 @@ def _add_incremental_order(m: pyo.ConcreteModel, inst: Instance) -> None:
     # (So z[i, k] <= z[i, k-1]: tier k-1's two rows imply it, widths being > 0, and it is not written.)
     v = m.vars
     rows = [(i, k) for (i, k) in m.z.index_set() if inst.offers[i].shape == CostShape.INCREMENTAL]
-    m.tier_open = _rows(rows, lambda i, k: _le([(v.seg[i, k], 1)], [(v.z[i, k], _width(inst.offers[i], k))]))
-    m.tier_full = _rows(rows, lambda i, k: _le([(v.z[i, k], _width(inst.offers[i], k - 1))], [(v.seg[i, k - 1], 1)]))
+    m.tier_open = _rows(m, rows, lambda i, k: _le([(v.seg[i, k], 1)], [(v.z[i, k], _width(inst.offers[i], k))]))
+    m.tier_full = _rows(m, rows, lambda i, k: _le([(v.z[i, k], _width(inst.offers[i], k - 1))], [(v.seg[i, k - 1], 1)]))
 
 
 def _add_all_units_choice(m: pyo.ConcreteModel, inst: Instance) -> None:
@@ -315,7 +293,7 @@ def _add_all_units_choice(m: pyo.ConcreteModel, inst: Instance) -> None:
     v = m.vars
     offers = [i for i, od in enumerate(inst.offers) if od.shape == CostShape.ALL_UNITS]
     m.tier_pick = _rows(
-        offers, lambda i: _eq([(v.z[i, k], 1) for k in range(len(inst.offers[i].tiers))], [(v.y[i], 1)])
+        m, offers, lambda i: _eq([(v.z[i, k], 1) for k in range(len(inst.offers[i].tiers))], [(v.y[i], 1)])
     )
     rows = [(i, k) for i in offers for k in range(len(inst.offers[i].tiers))]
 
@@ -324,8 +302,8 @@ def _add_all_units_choice(m: pyo.ConcreteModel, inst: Instance) -> None:
         return _le([(v.z[i, k], od.tiers[k].lo / od.bound)], [(v.seg[i, k], 1)])
 
     # A tier from zero has no lower row: 0 <= seg[i, k] is its bound.
-    m.tier_low = _rows([(i, k) for i, k in rows if inst.offers[i].tiers[k].lo > 0], within_low)
-    m.tier_high = _rows(rows, lambda i, k: _le([(v.seg[i, k], 1)], [(v.z[i, k], _width(inst.offers[i], k))]))
+    m.tier_low = _rows(m, [(i, k) for i, k in rows if inst.offers[i].tiers[k].lo > 0], within_low)
+    m.tier_high = _rows(m, rows, lambda i, k: _le([(v.seg[i, k], 1)], [(v.z[i, k], _width(inst.offers[i], k))]))
 
 
 def _add_usage_links(m: pyo.ConcreteModel, inst: Instance) -> None:
@@ -333,7 +311,7 @@ def _add_usage_links(m: pyo.ConcreteModel, inst: Instance) -> None:
     # (All-units offers need no row: x = sum of seg <= sum of width x z <= sum of z = y, widths being <= 1.)
     v = m.vars
     rows = [i for i in m.y.index_set() if not _all_units_linked(inst.offers[i])]
-    m.use_link = _rows(rows, lambda i: _le(fraction_terms(m, i), [(v.y[i], 1)]))
+    m.use_link = _rows(m, rows, lambda i: _le(fraction_terms(m, i), [(v.y[i], 1)]))
 
 
 def _all_units_linked(od: OfferData) -> bool:
@@ -346,10 +324,10 @@ def _add_min_orders(m: pyo.ConcreteModel, inst: Instance) -> None:
     v = m.vars
     rows = [i for i in m.y.index_set() if inst.offers[i].offer.min_order > 0 and inst.offers[i].lots is None]
     m.min_order = _rows(
-        rows, lambda i: _le([(v.y[i], inst.offers[i].offer.min_order / inst.offers[i].bound)], fraction_terms(m, i))
+        m, rows, lambda i: _le([(v.y[i], inst.offers[i].offer.min_order / inst.offers[i].bound)], fraction_terms(m, i))
     )
     lot_rows = [i for i in m.y.index_set() if inst.offers[i].lots is not None]
-    m.min_lots = _rows(lot_rows, lambda i: _le([(v.y[i], inst.offers[i].min_lots)], [(v.n[i], 1)]))
+    m.min_lots = _rows(m, lot_rows, lambda i: _le([(v.y[i], inst.offers[i].min_lots)], [(v.n[i], 1)]))
 
 
 def _add_lots(m: pyo.ConcreteModel, inst: Instance) -> None:
@@ -360,7 +338,7 @@ def _add_lots(m: pyo.ConcreteModel, inst: Instance) -> None:
         od = inst.offers[i]
         return _eq(fraction_terms(m, i), [(v.n[i], od.offer.lot_size / od.bound)])
 
-    m.lots = _rows(m.n.index_set(), whole_lots)
+    m.lots = _rows(m, m.n.index_set(), whole_lots)
 
 
 def _add_mineral_totals(m: pyo.ConcreteModel, inst: Instance) -> None:
@@ -369,9 +347,9 @@ def _add_mineral_totals(m: pyo.ConcreteModel, inst: Instance) -> None:
 
     def total(j: int):
         terms = [t for i in inst.minerals[j].offers for t in quantity_terms(m, i)]
-        return _equal(_expr(terms + [(v.Q[j], -1.0)]), 0)
+        return _equal(_scaled(terms + [(v.Q[j], -1.0)]), 0)
 
-    m.total = _rows(range(len(inst.minerals)), total)
+    m.total = _rows(m, range(len(inst.minerals)), total)
 
 
 def _add_floors(m: pyo.ConcreteModel, inst: Instance) -> None:
@@ -381,14 +359,14 @@ def _add_floors(m: pyo.ConcreteModel, inst: Instance) -> None:
     rows = [j for j, md in enumerate(inst.minerals) if md.floor > 0]
     if m.elastic_floors:
         m.shortage = pyo.Var(_keys(rows), bounds=(0, 1))
-        short = dict(m.shortage.items())
+        short = _positions(m.columns, m.shortage)
 
     def floor(j: int):
         level = inst.minerals[j].floor / inst.minerals[j].reference
         terms = [(v.Q[j], 1)] + ([(short[j], level)] if m.elastic_floors else [])
-        return _at_least(_linear(terms), level)
+        return _at_least(terms, level)
 
-    m.floor = _rows(rows, floor)
+    m.floor = _rows(m, rows, floor)
 
 
 def _add_coverage(m: pyo.ConcreteModel, inst: Instance) -> None:
@@ -399,7 +377,7 @@ def _add_coverage(m: pyo.ConcreteModel, inst: Instance) -> None:
         md = inst.minerals[j]
         return _le([(v.cov[j], 1)], [(v.Q[j], md.reference / md.mineral.target)])
 
-    m.coverage = _rows(range(len(inst.minerals)), cov)
+    m.coverage = _rows(m, range(len(inst.minerals)), cov)
 
 
 def money_scale(inst: Instance, j: int) -> float:
@@ -416,20 +394,20 @@ def _add_mineral_spend(m: pyo.ConcreteModel, inst: Instance) -> None:
 
     def spend(j: int):
         terms = [t for i in inst.minerals[j].offers for t in m.offer_spend[i]]
-        return _equal(_expr(terms + [(v.S[j], -money_scale(inst, j))], money_scale(inst, j)), 0)
+        return _equal(_scaled(terms + [(v.S[j], -money_scale(inst, j))], money_scale(inst, j)), 0)
 
-    m.mineral_spend = _rows(m.S.index_set(), spend)
+    m.mineral_spend = _rows(m, m.S.index_set(), spend)
 
 
 def _add_budget(m: pyo.ConcreteModel, inst: Instance) -> None:
     # Total spend stays within the budget (row scaled by the budget).
-    m.budget = pyo.Constraint(expr=_at_most(total_spend(m, inst), 1))
+    m.budget = pyo.Constraint(expr=InequalityExpression((total_spend(m, inst), 1), False))
 
 
 def total_spend(m: pyo.ConcreteModel, inst: Instance) -> LinearExpression:
     """Total spend as a fraction of the budget."""
     v = m.vars
-    return _expr([(v.S[j], money_scale(inst, j)) for j in m.S.index_set()], inst.request.budget)
+    return _expression(m, [(v.S[j], money_scale(inst, j)) for j in m.S.index_set()], inst.request.budget)
 
 
 def country_cap_rows(inst: Instance) -> list[tuple[int, int, list[int]]]:
@@ -456,9 +434,9 @@ def _add_country_caps(m: pyo.ConcreteModel, inst: Instance) -> None:
     def cap(r: int):
         c, j, capped = rows[r]
         terms = [t for i in capped for t in quantity_terms(m, i)]
-        return _at_most(_expr(terms + [(v.Q[j], -share[c].max_share)]), 0)
+        return _at_most(_scaled(terms + [(v.Q[j], -share[c].max_share)]), 0)
 
-    m.country_cap = _rows(range(len(rows)), cap)
+    m.country_cap = _rows(m, range(len(rows)), cap)
 
 
 def _add_supplier_shares(m: pyo.ConcreteModel, inst: Instance) -> None:
@@ -473,9 +451,9 @@ def _add_supplier_shares(m: pyo.ConcreteModel, inst: Instance) -> None:
     rows = [] if share >= 1 else [i for i, od in enumerate(inst.offers) if not implied(od)]
 
     def cap(i: int):
-        return _at_most(_expr(quantity_terms(m, i) + [(v.Q[inst.offers[i].mineral], -share)]), 0)
+        return _at_most(_scaled(quantity_terms(m, i) + [(v.Q[inst.offers[i].mineral], -share)]), 0)
 
-    m.supplier_share = _rows(rows, cap)
+    m.supplier_share = _rows(m, rows, cap)
 
 
 def _add_supplier_counts(m: pyo.ConcreteModel, inst: Instance) -> None:
@@ -483,18 +461,20 @@ def _add_supplier_counts(m: pyo.ConcreteModel, inst: Instance) -> None:
     v = m.vars
     limit = inst.request.policy.max_suppliers
     rows = [] if limit is None else [j for j, md in enumerate(inst.minerals) if len(md.offers) > limit]
-    m.supplier_count = _rows(rows, lambda j: _at_most(_linear([(v.y[i], 1) for i in inst.minerals[j].offers]), limit))
+    m.supplier_count = _rows(m, rows, lambda j: _at_most([(v.y[i], 1) for i in inst.minerals[j].offers], limit))
 
 
 def _add_objectives(m: pyo.ConcreteModel, inst: Instance) -> None:
     # score: weighted coverage in [0, 1]; spend: total spend as a fraction of the budget.
     v = m.vars
     weight = inst.total_weight
-    m.score = pyo.Expression(expr=_expr([(v.cov[j], md.mineral.weight / weight) for j, md in enumerate(inst.minerals)]))
+    m.score = pyo.Expression(
+        expr=_expression(m, [(v.cov[j], md.mineral.weight / weight) for j, md in enumerate(inst.minerals)])
+    )
     # The objective is written over the offers, not over S: HiGHS's objective-driven
     # pruning sees the fixed costs and prices directly (measured faster than sum of S_j).
     spend = [t for terms in m.offer_spend for t in terms]
-    m.spend = pyo.Expression(expr=_expr(spend, inst.request.budget))
+    m.spend = pyo.Expression(expr=_expression(m, spend, inst.request.budget))
     m.max_score = pyo.Objective(expr=m.score, sense=pyo.maximize)
     m.min_spend = pyo.Objective(expr=m.spend, sense=pyo.minimize)
     if inst.request.objective is Objective.MIN_COST:

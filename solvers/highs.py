@@ -115,7 +115,10 @@ def compile_model(model: pyo.ConcreteModel) -> Compiled:
     A = info.A.tocsc()
     A.sum_duplicates()  # highspy misbehaves on duplicate entries; Pyomo merges them, be sure
     rhs = np.asarray(info.rhs, dtype=float)
-    kinds = np.fromiter((kind for _, kind in info.rows), dtype=np.int8, count=len(info.rows))
+    if fast is not None:
+        kinds = fast.kinds
+    else:
+        kinds = np.fromiter((kind for _, kind in info.rows), dtype=np.int8, count=len(info.rows))
     row_lower = np.where(kinds <= 0, rhs, -np.inf)  # 0: equality, -1: >= rhs
     row_upper = np.where(kinds >= 0, rhs, np.inf)  # 0: equality, 1: <= rhs
     columns = info.columns

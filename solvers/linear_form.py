@@ -37,6 +37,8 @@ from pyomo.core.base.var import VarData
 from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 from pyomo.core.expr.relational_expr import EqualityExpression, InequalityExpression
 
+from solvers.rows import Rows
+
 # Components whose presence the fast reader understands (they add no rows of their own).
 _PLAIN = {pyo.Var, pyo.Constraint, pyo.Objective, pyo.Expression, pyo.Set, pyo.RangeSet, pyo.Param}
 
@@ -53,7 +55,8 @@ class LinearForm:
     c_offset: np.ndarray
     A: Any  # scipy.sparse.csc_array
     rhs: np.ndarray
-    rows: list[tuple[Any, int]]  # (constraint, kind): 0 equality, 1 <=, -1 >=
+    constraints: list[Any]  # the row of every constraint (Pyomo's ``rows``, without the kinds)
+    kinds: np.ndarray  # of every row: 0 equality, 1 <=, -1 >=
     columns: list[VarData]
     objectives: list[Any]
     unused: list[VarData]  # variables in no row or objective (not columns)
@@ -84,17 +87,24 @@ class _Reader:
         for objective in objectives:
             offsets.append(self._append(_linear_of(objective.expr), c_index, c_data))
             c_ptr.append(len(c_data))
-        a_data, a_index, a_ptr, rhs, rows = [], [], [0], [], []
-        for con in model.component_data_objects(pyo.Constraint, active=True, descend_into=False):
-            lb, body, ub = _bounded(con)
-            constant = self._append(body, a_index, a_data)
-            # _bounded gives one finite side, or the same value on both (an equality)
-            rows.append((con, 0 if lb == ub else 1 if ub is not None else -1))
-            rhs.append((ub if ub is not None else lb) - constant)
-            a_ptr.append(len(a_data))
+        rows = _RowPieces()
+        # In the order of component_data_objects(Constraint, active=True): components in
+        # declaration order, each one's active rows in index order.
+        for component in model.component_objects(pyo.Constraint, active=True, descend_into=False):
+            if isinstance(component, Rows) and not component.touched:
+                self._read_family(component, rows)
+                continue
+            for con in component.values():
+                if not con.active:
+                    continue
+                lb, body, ub = _bounded(con)
+                constant = self._append(body, rows.index, rows.data)
+                # _bounded gives one finite side, or the same value on both (an equality)
+                kind = 0 if lb == ub else 1 if ub is not None else -1
+                rows.add_row(con, kind, (ub if ub is not None else lb) - constant)
         n = len(self.variables)
         c = _csc(c_data, c_index, c_ptr, n)
-        A = _csc(a_data, a_index, a_ptr, n)
+        A = _csc(*rows.arrays(), n)
         if A.shape[0] and not np.bincount(A.indices, minlength=A.shape[0]).all():
             raise _NotPlain  # a constant row: Pyomo drops it or reports it infeasible
         used = (np.diff(A.indptr) > 0) | (np.diff(c.indptr) > 0)
@@ -106,7 +116,39 @@ class _Reader:
                 unused.extend(v for v in component.values() if not v.fixed)
         c = sp.csc_array((c.data, c.indices, c.indptr[keep]), shape=(c.shape[0], len(columns)))
         A = sp.csc_array((A.data, A.indices, A.indptr[keep]), shape=(A.shape[0], len(columns)))
-        return LinearForm(c, np.array(offsets), A, np.array(rhs), rows, columns, objectives, unused)
+        return LinearForm(
+            c, np.array(offsets), A, rows.rhs_array(), rows.constraints, rows.kind_array(), columns, objectives, unused
+        )
+
+    def _read_family(self, family: Rows, rows: _RowPieces) -> None:
+        """Append a ``Rows`` family as it stands in its arrays, every row at once."""
+        lower, upper = family.lower, family.upper
+        equal = lower == upper
+        at_most = ~equal & (lower == -np.inf) & (upper < np.inf)
+        at_least = ~equal & (upper == np.inf) & (lower > -np.inf)
+        if not (equal | at_most | at_least).all():
+            raise _NotPlain  # a ranged row, or one with no bound: Pyomo's compiler decides
+        positions = family.indices
+        columns = family.columns
+        starts = np.asarray(columns.starts, dtype=np.int64)
+        owner = np.searchsorted(starts, positions, side="right") - 1  # the Var component of every entry
+        met, first = np.unique(owner, return_index=True)
+        shift = np.zeros(len(starts), dtype=np.int64)  # reader column - position, per component
+        for c in met[np.argsort(first, kind="stable")].tolist():  # components in the order first met
+            var = columns.vars[starts[c]]
+            column = self.column_of.get(id(var))
+            if column is None:
+                column = self._add_component(var, expected=columns.count(c))
+            shift[c] = column - starts[c]
+        kinds = np.where(equal, 0, np.where(at_most, 1, -1)).astype(np.int8)
+        rows.add_block(
+            family.data,
+            positions + shift[owner],
+            np.diff(family.indptr),
+            list(family.values()),
+            kinds,
+            np.where(at_least, lower, upper),
+        )
 
     def _append(self, expr: LinearExpression, index: list[int], data: list[float]) -> float:
         """Append expr's (column, coefficient) terms to ``index`` and ``data``; return its constant.
@@ -136,13 +178,18 @@ class _Reader:
             add_data(coef)
         return constant
 
-    def _add_component(self, var: VarData) -> int:
-        """Give every variable of ``var``'s component a column, in index order (as Pyomo does)."""
+    def _add_component(self, var: VarData, expected: int | None = None) -> int:
+        """Give every variable of ``var``'s component a column, in index order (as Pyomo does).
+
+        ``expected``: how many variables ``Columns`` numbered in the component.
+        """
         if not isinstance(var, VarData) or var.fixed:
             raise _NotPlain
         component = var.parent_component()
         if id(component) in self.seen:
             raise _NotPlain  # not reachable from its own component
+        if expected is not None and len(component) != expected:
+            raise _NotPlain  # the component changed since its rows were built
         self.seen.add(id(component))
         for v in component.values():
             if v.fixed:
@@ -175,14 +222,69 @@ def _bounded(con: Any) -> tuple[float | None, LinearExpression, float | None]:
     raise _NotPlain
 
 
-def _csc(data: list[float], index: list[int], ptr: list[int], n_cols: int) -> Any:
-    """Row-wise lists to a canonical CSC array, by the same steps as Pyomo's compiler."""
+class _RowPieces:
+    """The rows read so far, in order: runs of single rows (kept in lists) and whole families (arrays)."""
+
+    def __init__(self) -> None:
+        self.data: list[float] = []  # entries of the current run of single rows
+        self.index: list[int] = []
+        self.constraints: list[Any] = []
+        self._lengths: list[int] = []  # entries of each row of the current run
+        self._kinds: list[int] = []
+        self._rhs: list[float] = []
+        self._mark = 0
+        self._pieces: list[tuple[np.ndarray, ...]] = []  # (data, index, lengths, kinds, rhs)
+
+    def add_row(self, con: Any, kind: int, rhs: float) -> None:
+        """A row whose entries were just appended to ``data`` and ``index``."""
+        self._lengths.append(len(self.data) - self._mark)
+        self._mark = len(self.data)
+        self.constraints.append(con)
+        self._kinds.append(kind)
+        self._rhs.append(rhs)
+
+    def add_block(self, data, index, lengths, constraints: list[Any], kinds, rhs) -> None:
+        self._flush()
+        self._pieces.append((data, index, lengths, kinds, rhs))
+        self.constraints.extend(constraints)
+
+    def _flush(self) -> None:
+        if self._lengths:
+            self._pieces.append(
+                (
+                    np.array(self.data, dtype=np.float64),
+                    np.array(self.index, dtype=np.int64),
+                    np.array(self._lengths, dtype=np.int64),
+                    np.array(self._kinds, dtype=np.int8),
+                    np.array(self._rhs, dtype=np.float64),
+                )
+            )
+        self.data, self.index, self._lengths, self._kinds, self._rhs, self._mark = [], [], [], [], [], 0
+
+    def _joined(self, field: int, dtype: type) -> np.ndarray:
+        self._flush()
+        return np.concatenate([piece[field] for piece in self._pieces]) if self._pieces else np.zeros(0, dtype)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(data, index, ptr) of every row, row-wise."""
+        ptr = np.concatenate(([0], np.cumsum(self._joined(2, np.int64))))
+        return self._joined(0, np.float64), self._joined(1, np.int64), ptr
+
+    def kind_array(self) -> np.ndarray:
+        return self._joined(3, np.int8)
+
+    def rhs_array(self) -> np.ndarray:
+        return self._joined(4, np.float64)
+
+
+def _csc(data, index, ptr, n_cols: int) -> Any:
+    """Row-wise entries (lists or arrays) to a canonical CSC array, by the same steps as Pyomo's compiler."""
     nnz = len(data)
     matrix = sp.csr_array(
         (
-            np.fromiter(data, np.float64, nnz),
-            np.fromiter(index, np.int32, nnz),
-            np.array(ptr, dtype=np.int32),
+            np.asarray(data, dtype=np.float64),
+            np.asarray(index, dtype=np.int32),
+            np.asarray(ptr, dtype=np.int32),
         ),
         [len(ptr) - 1, n_cols],
     ).tocsc()

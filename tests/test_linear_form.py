@@ -30,7 +30,9 @@ def _assert_same_form(model: pyo.ConcreteModel) -> None:
     assert fast is not None, "create_model's rows should all take the fast path"
     ref = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
     assert [v.name for v in fast.columns] == [v.name for v in ref.columns]
-    assert [(c.name, kind) for c, kind in fast.rows] == [(c.name, kind) for c, kind in ref.rows]
+    assert [(c.name, int(kind)) for c, kind in zip(fast.constraints, fast.kinds, strict=True)] == [
+        (c.name, kind) for c, kind in ref.rows
+    ]
     assert [o.name for o in fast.objectives] == [o.name for o in ref.objectives]
     columns = {id(v) for v in ref.columns}
     assert {id(v) for v in fast.unused} == {id(v) for v in model.component_data_objects(pyo.Var)} - columns

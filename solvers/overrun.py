@@ -65,7 +65,12 @@ def watched(
     # Not a daemon: an interpreter that exits while HiGHS runs on a daemon thread aborts
     # (std::terminate, exit code 134); it waits for this one instead (see module docstring).
     thread = threading.Thread(target=target, name="stockpile-highs")
-    thread.start()
+    try:
+        thread.start()
+    except RuntimeError as exc:
+        # "can't start new thread": no room for the thread's stack, as in a worker whose
+        # address space is capped and nearly full. Out of memory, like a failed allocation.
+        raise MemoryError(f"no memory left to start HiGHS's thread ({exc})") from exc
     thread.join(max(time_left, 0.0) + OVERRUN_S)
     if thread.is_alive():
         with _behind_lock:

@@ -50,6 +50,17 @@ def test_an_error_in_the_run_is_raised_to_the_caller():
         watched(run, None, None, 5.0)
 
 
+def test_no_room_for_the_runs_thread_is_out_of_memory(monkeypatch):
+    # Seen in a worker capped near its peak: the model fitted, the thread's stack did not,
+    # and "can't start new thread" came back as a 500 instead of "model too large".
+    def start(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    with pytest.raises(MemoryError, match="HiGHS's thread"):
+        watched(lambda *a, **k: DONE, None, None, 5.0)
+
+
 def test_a_run_past_its_limit_is_left_behind_until_it_returns():
     release = threading.Event()
 

@@ -198,6 +198,8 @@ def test_a_model_over_the_worker_memory_cap_is_refused_cleanly(dla_request):
     # The cap is set a few MiB above what a warm worker has used, so the warm-up
     # and a small solve fit and a model of 7,500 offers does not (5,000 offers now fit: the
     # model compiles without Pyomo's general expression walker, which needed more memory).
+    # Since its rows are matrices (solvers.rows) the model itself may fit, and the memory
+    # then runs out when HiGHS's thread is started: that too is "model too large", not a 500.
     with live_server(workers=1, worker_memory_mb=0) as probe:
         probe.wait_ready(workers=1)
         [pid] = probe.gateway.worker_pids()

@@ -15,8 +15,6 @@ constraint family. Scaling is part of the formulation, not an afterthought:
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,12 +24,7 @@ from pyomo.core.expr.relational_expr import InequalityExpression
 
 from models import Objective
 from solvers.prepare import CostShape, Instance, OfferData
-from solvers.rows import Columns, RowMatrix, Rows
-
-# A row's or objective's terms: (position of the variable in the model's Columns, coefficient).
-Terms = list[tuple[int, float]]
-# A row: its terms, lower bound and upper bound (-inf / +inf where it has none).
-Row = tuple[Terms, float, float]
+from solvers.rows import Columns, Rows, entries_to_rows
 
 # Stage two may give back this much coverage score (absolute, score in [0, 1]) ...
 SCORE_SLACK = 1e-12
@@ -50,8 +43,6 @@ def create_model(instance: Instance, elastic_floors: bool = False) -> pyo.Concre
     m.elastic_floors = elastic_floors
     m.columns = Columns()  # every variable by position, for the rows' matrices
     _add_variables(m, instance)
-    # Every offer's spend terms, made once for the mineral spend rows and the objective.
-    m.offer_spend = [spend_terms(m, i) for i in range(len(instance.offers))]
     _add_incremental_order(m, instance)
     _add_all_units_choice(m, instance)
     _add_usage_links(m, instance)
@@ -94,12 +85,14 @@ def uses_indicator(instance: Instance, od: OfferData) -> bool:
 
 def column_offers(m: pyo.ConcreteModel, columns: list[pyo.Var]) -> np.ndarray:
     """The offer (position in instance.offers) of every column; -1 for a mineral's column."""
-    owner = {id(var): i for i, var in m.x.items()}
-    for per_offer in (m.seg, m.z):
-        owner.update((id(var), i) for (i, _), var in per_offer.items())
-    for per_offer in (m.y, m.n):
-        owner.update((id(var), i) for i, var in per_offer.items())
-    return np.fromiter((owner.get(id(var), -1) for var in columns), dtype=np.int64, count=len(columns))
+    a = m.arrays
+    owner = np.full(len(m.columns.vars), -1, dtype=np.int64)
+    owner[a.part_position] = a.part_offer
+    owner[a.part_z[a.part_z >= 0]] = a.part_offer[a.part_z >= 0]
+    for per_offer in (a.y, a.n):
+        owner[per_offer[per_offer >= 0]] = np.flatnonzero(per_offer >= 0)
+    position = {id(var): p for p, var in enumerate(m.columns.vars)}
+    return owner[np.fromiter((position[id(var)] for var in columns), dtype=np.int64, count=len(columns))]
 
 
 def segmented(od: OfferData) -> bool:
@@ -114,7 +107,7 @@ def _add_variables(m: pyo.ConcreteModel, inst: Instance) -> None:
     segs = [(i, k) for i, od in enumerate(inst.offers) if segmented(od) for k in range(len(od.tiers))]
     chosen = [(i, k) for i, k in segs if _tier_binary(inst.offers[i], k)]
     # x[i]: quantity bought from single-price offer i, as a fraction of its bound
-    # (a tiered offer's is the sum of its tier segments: see fraction_terms).
+    # (a tiered offer's is the sum of its tier segments: its "parts", see Arrays).
     m.x = pyo.Var(_keys([i for i in offers if not segmented(inst.offers[i])]), bounds=(0, 1))
     # seg[i, k]: the part of offer i's quantity (as a fraction of its bound) priced at tier k
     # (at most the tier's width: set below).
@@ -132,33 +125,101 @@ def _add_variables(m: pyo.ConcreteModel, inst: Instance) -> None:
     m.cov = pyo.Var(range(len(inst.minerals)), bounds=(0, 1))
     # S[j]: spend on mineral j, in units of its money scale (bound 1 = its cap, or the budget).
     m.S = pyo.Var([j for j, md in enumerate(inst.minerals) if md.offers], bounds=(0, 1))
-    m.vars = Variables(*(_positions(m.columns, var) for var in (m.x, m.seg, m.z, m.y, m.n, m.Q, m.cov, m.S)))
+    m.arrays = _arrays(m, inst)
     # Upper bounds that differ by index are set one by one: given to Var as a dict,
     # they cost Pyomo's initializer 1.2 us more a variable.
-    for (i, k), var in m.seg.items():
-        var.setub(_width(inst.offers[i], k))
+    for var, width in zip(m.seg.values(), m.arrays.part_width[m.arrays.part_is_seg].tolist(), strict=True):
+        var.setub(width)
     for i, var in m.n.items():
         var.setub(inst.offers[i].lots)
 
 
 @dataclass(slots=True)
-class Variables:
-    """The position in ``m.columns`` of each of the model's variables, by index, for building its rows."""
+class Arrays:
+    """The data the rows are built from, as numpy arrays, with the variables' positions in ``m.columns``.
 
-    x: dict[int, int]
-    seg: dict[tuple[int, int], int]
-    z: dict[tuple[int, int], int]
-    y: dict[int, int]
-    n: dict[int, int]
-    Q: dict[int, int]
-    cov: dict[int, int]
-    S: dict[int, int]
+    An offer's *parts* are its quantity columns: x[i], or seg[i, k] for each of its
+    tiers; the quantity bought, as a fraction of the offer's bound, is their sum.
+    Parts are listed offer by offer, each offer's in tier order. A position is -1
+    where the variable does not exist.
+    """
+
+    # per offer
+    mineral: np.ndarray
+    quantity: np.ndarray  # bound / the mineral's reference quantity
+    money: np.ndarray  # (1 + tariff) x bound: the spend of the whole bound at a price of 1
+    fixed: np.ndarray  # fixed cost
+    shape: np.ndarray  # CostShape
+    first_part: np.ndarray  # offer i's parts are first_part[i]:first_part[i + 1]
+    y: np.ndarray
+    n: np.ndarray
+    # per part
+    part_offer: np.ndarray
+    part_is_seg: np.ndarray
+    part_position: np.ndarray
+    part_z: np.ndarray
+    part_low: np.ndarray  # its tier's lower end, as a fraction of the bound
+    part_width: np.ndarray  # its tier's width as a fraction of the bound (an all-units tier: its upper end)
+    part_price: np.ndarray
+    # per mineral
+    Q: np.ndarray
+    cov: np.ndarray
+    S: np.ndarray
 
 
-def _positions(columns: Columns, var: pyo.Var) -> dict:
-    """Number ``var``'s variables in ``columns``; their positions by index."""
-    start = columns.add(var)
-    return {key: start + k for k, key in enumerate(var.index_set())}
+def _arrays(m: pyo.ConcreteModel, inst: Instance) -> Arrays:
+    offers = inst.offers
+    count = len(offers)
+    # Every variable numbered, component by component, in the order declared.
+    starts = {name: m.columns.add(getattr(m, name)) for name in ("x", "seg", "z", "y", "n", "Q", "cov", "S")}
+    mineral = np.fromiter((od.mineral for od in offers), dtype=np.int64, count=count)
+    bound = np.fromiter((od.bound for od in offers), dtype=float, count=count)
+    shape = np.array([od.shape for od in offers], dtype=object)
+    reference = np.array([md.reference for md in inst.minerals], dtype=float)
+    tiers = [od.tiers if segmented(od) else od.tiers[:1] for od in offers]
+    per_offer = np.fromiter(map(len, tiers), dtype=np.int64, count=count)
+    first_part = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(per_offer, out=first_part[1:])
+    parts = int(first_part[-1])
+    part_offer = np.repeat(np.arange(count), per_offer)
+    part_is_seg = np.repeat(per_offer > 1, per_offer)
+    position = np.empty(parts, dtype=np.int64)
+    position[~part_is_seg] = starts["x"] + np.arange(len(m.x))
+    position[part_is_seg] = starts["seg"] + np.arange(len(m.seg))
+    part_z = np.full(parts, -1, dtype=np.int64)
+    part_z[[int(first_part[i]) + k for i, k in m.z.index_set()]] = starts["z"] + np.arange(len(m.z))
+    lo = np.fromiter((t.lo for ts in tiers for t in ts), dtype=float, count=parts)
+    hi = np.fromiter((t.hi for ts in tiers for t in ts), dtype=float, count=parts)
+    part_bound = bound[part_offer]
+    # _width's floats: an all-units tier's upper end, an incremental tier's hi - lo
+    width = np.where((shape == CostShape.ALL_UNITS)[part_offer], hi / part_bound, (hi - lo) / part_bound)
+    return Arrays(
+        mineral=mineral,
+        quantity=bound / reference[mineral],
+        money=np.fromiter((od.money_factor * od.bound for od in offers), dtype=float, count=count),
+        fixed=np.fromiter((od.offer.fixed_cost for od in offers), dtype=float, count=count),
+        shape=shape,
+        first_part=first_part,
+        y=_by_key(count, m.y.index_set(), starts["y"]),
+        n=_by_key(count, m.n.index_set(), starts["n"]),
+        part_offer=part_offer,
+        part_is_seg=part_is_seg,
+        part_position=position,
+        part_z=part_z,
+        part_low=lo / part_bound,
+        part_width=np.where(part_is_seg, width, 1.0),
+        part_price=np.fromiter((t.price for ts in tiers for t in ts), dtype=float, count=parts),
+        Q=starts["Q"] + np.arange(len(inst.minerals)),
+        cov=starts["cov"] + np.arange(len(inst.minerals)),
+        S=_by_key(len(inst.minerals), m.S.index_set(), starts["S"]),
+    )
+
+
+def _by_key(size: int, keys, start: int) -> np.ndarray:
+    """Positions by key (0 .. size-1) of a Var over ``keys`` numbered from ``start``; -1 for keys it lacks."""
+    out = np.full(size, -1, dtype=np.int64)
+    out[np.fromiter(keys, dtype=np.int64, count=len(keys))] = start + np.arange(len(keys))
+    return out
 
 
 def _tier_binary(od: OfferData, k: int) -> bool:
@@ -185,48 +246,6 @@ def _quantity_cap(inst: Instance, j: int) -> float | None:
 # --- helpers -------------------------------------------------------------------
 
 
-def _scaled(terms: Iterable[tuple[int, float]], scale: float = 1.0) -> Terms:
-    """c / scale for every term, zero coefficients left out."""
-    return [(v, c / scale) for v, c in terms if c != 0]
-
-
-def _expression(m: pyo.ConcreteModel, terms: Terms, scale: float = 1.0) -> LinearExpression:
-    """sum(c / scale * v) as a Pyomo expression (the objectives and the budget), zero coefficients left out."""
-    variables = m.columns.vars
-    return LinearExpression([MonomialTermExpression((c / scale, variables[v])) for v, c in terms if c != 0])
-
-
-# Rows compared variable with variable are written as Pyomo itself would standardise them
-# (``lhs <= rhs`` as ``lhs - rhs <= 0``, terms in the same order, zero coefficients kept
-# for the reader to drop), so that the compiled matrices and column order are exactly
-# what they were when these rows were Pyomo relations.
-
-
-def _at_most(terms: Terms, bound: float) -> Row:
-    """terms <= bound."""
-    return terms, -math.inf, bound
-
-
-def _at_least(terms: Terms, bound: float) -> Row:
-    """terms >= bound."""
-    return terms, bound, math.inf
-
-
-def _equal(terms: Terms, value: float) -> Row:
-    """terms == value."""
-    return terms, value, value
-
-
-def _le(lhs: Terms, rhs: Terms) -> Row:
-    """lhs <= rhs, both sides with variables."""
-    return _at_most(lhs + [(v, -c) for v, c in rhs], 0)
-
-
-def _eq(lhs: Terms, rhs: Terms) -> Row:
-    """lhs == rhs, both sides with variables."""
-    return _equal(lhs + [(v, -c) for v, c in rhs], 0)
-
-
 def _keys(keys: list) -> pyo.SetOf:
     """An index set over ``keys`` as they are, in their order.
 
@@ -237,43 +256,68 @@ def _keys(keys: list) -> pyo.SetOf:
     return pyo.SetOf(keys)
 
 
-def _rows(m: pyo.ConcreteModel, index: Iterable, row: Callable[..., Row]) -> Rows:
-    """A constraint family from a function of the index, held as one matrix (solvers.rows)."""
-    keys = list(index)
-    return Rows(keys, RowMatrix([row(*key) if isinstance(key, tuple) else row(key) for key in keys]), m.columns)
+# A family's rows are made from groups of entries: (row of each entry, variable position
+# of each entry, coefficient of each entry or one for all). Within a row, entries keep the
+# order of their groups and then their order in the group. A row "lhs <= rhs" with
+# variables on both sides is written lhs - rhs <= 0, terms in the order Pyomo itself
+# would standardise them, so the compiled matrices and column order are those that Pyomo
+# expressions of the same rows give (up to 02a711a the rows were such expressions).
+Group = tuple[np.ndarray, np.ndarray, "np.ndarray | float"]
 
 
-def spend_terms(m: pyo.ConcreteModel, i: int) -> Terms:
-    """Spend of offer i in money: goods x (1 + tariff) + fixed cost if used."""
-    v = m.vars
-    od: OfferData = m.instance.offers[i]
-    factor = od.money_factor * od.bound
-    if segmented(od):
-        terms = [(v.seg[i, k], factor * t.price) for k, t in enumerate(od.tiers)]
-    else:
-        terms = [(v.x[i], factor * od.tiers[0].price)]
-    if od.offer.fixed_cost > 0:
-        terms.append((v.y[i], od.offer.fixed_cost))
-    return terms
+def _family(m: pyo.ConcreteModel, keys: list, groups: list[Group], lower=-np.inf, upper=np.inf) -> Rows:
+    """The rows over ``keys`` (row r is the row of keys[r]) from their entries: lower <= row <= upper."""
+    return Rows(keys, entries_to_rows(len(keys), groups, lower, upper), m.columns)
 
 
-def fraction_terms(m: pyo.ConcreteModel, i: int, scale: float = 1.0) -> Terms:
-    """scale x the quantity of offer i as a fraction of its bound: x[i], or the sum of its tier segments.
-
-    A tiered offer has no column of its own for the whole: a row x[i] = sum of seg[i, k]
-    and its column per tiered offer would only be substituted back by HiGHS's presolve.
-    """
-    v = m.vars
-    od: OfferData = m.instance.offers[i]
-    if segmented(od):
-        return [(v.seg[i, k], scale) for k in range(len(od.tiers))]
-    return [(v.x[i], scale)]
+def _each(positions: np.ndarray, coef: np.ndarray | float) -> Group:
+    """One entry in each row: row r's variable at positions[r]."""
+    return np.arange(len(positions)), positions, coef
 
 
-def quantity_terms(m: pyo.ConcreteModel, i: int) -> Terms:
-    """Quantity of offer i in its mineral's reference units."""
-    od: OfferData = m.instance.offers[i]
-    return fraction_terms(m, i, od.bound / m.instance.minerals[od.mineral].reference)
+def _parts_of(a: Arrays, offers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(which of ``offers``, part) for every part of each of ``offers``, in that order."""
+    counts = a.first_part[offers + 1] - a.first_part[offers]
+    which = np.repeat(np.arange(len(offers)), counts)
+    part = np.arange(int(counts.sum())) + np.repeat(a.first_part[offers] - (np.cumsum(counts) - counts), counts)
+    return which, part
+
+
+def _quantities(a: Arrays, rows: np.ndarray, offers: np.ndarray, scale: np.ndarray | float = 1.0) -> Group:
+    """Row rows[r] gets scale[r] x the quantity of offers[r] as a fraction of its bound (the sum of its parts)."""
+    which, part = _parts_of(a, offers)
+    return rows[which], a.part_position[part], np.broadcast_to(scale, len(offers))[which]
+
+
+def _spend(a: Arrays, rows: np.ndarray, offers: np.ndarray) -> Group:
+    """Row rows[r] gets the spend of offers[r] in money: goods x (1 + tariff), then its fixed cost if used."""
+    which, part = _parts_of(a, offers)
+    paid = np.flatnonzero(a.fixed[offers] > 0)
+    # each offer's parts, then its y: sorted by offer, then goods before the fixed cost, then as listed
+    offer_of = np.concatenate((which, paid))
+    fixed_last = np.concatenate((np.zeros(len(which)), np.ones(len(paid))))
+    order = np.lexsort((np.arange(len(offer_of)), fixed_last, offer_of))
+    row = np.concatenate((rows[which], rows[paid]))
+    position = np.concatenate((a.part_position[part], a.y[offers[paid]]))
+    coef = np.concatenate((a.money[offers[which]] * a.part_price[part], a.fixed[offers[paid]]))
+    return row[order], position[order], coef[order]
+
+
+def _offers_of(inst: Instance, minerals: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(row, offer) for every offer of each mineral listed (row r: minerals[r]), in that order."""
+    lists = [inst.minerals[j].offers for j in minerals]
+    rows = np.repeat(np.arange(len(lists)), [len(offers) for offers in lists]).astype(np.int64)
+    return rows, np.fromiter((i for offers in lists for i in offers), dtype=np.int64, count=len(rows))
+
+
+def _tier_keys(a: Arrays, parts: np.ndarray) -> list[tuple[int, int]]:
+    """The (offer, tier) of every part listed."""
+    offer = a.part_offer[parts]
+    return list(zip(offer.tolist(), (parts - a.first_part[offer]).tolist(), strict=True))
+
+
+def _offer_array(offers: list[int]) -> np.ndarray:
+    return np.array(offers, dtype=np.int64).reshape(-1)
 
 
 # --- constraint families ---------------------------------------------------------
@@ -282,36 +326,40 @@ def quantity_terms(m: pyo.ConcreteModel, i: int) -> Terms:
 def _add_incremental_order(m: pyo.ConcreteModel, inst: Instance) -> None:
     # Incremental tiers fill in order: tier k holds units only once tier k-1 is full.
     # (So z[i, k] <= z[i, k-1]: tier k-1's two rows imply it, widths being > 0, and it is not written.)
-    v = m.vars
-    rows = [(i, k) for (i, k) in m.z.index_set() if inst.offers[i].shape == CostShape.INCREMENTAL]
-    m.tier_open = _rows(m, rows, lambda i, k: _le([(v.seg[i, k], 1)], [(v.z[i, k], _width(inst.offers[i], k))]))
-    m.tier_full = _rows(m, rows, lambda i, k: _le([(v.z[i, k], _width(inst.offers[i], k - 1))], [(v.seg[i, k - 1], 1)]))
+    a = m.arrays
+    p = np.flatnonzero((a.part_z >= 0) & (a.shape == CostShape.INCREMENTAL)[a.part_offer])  # (i, k), k >= 1
+    keys = _tier_keys(a, p)
+    # seg[i, k] <= width_k z[i, k]
+    open_ = [_each(a.part_position[p], 1.0), _each(a.part_z[p], -a.part_width[p])]
+    m.tier_open = _family(m, keys, open_, upper=0)
+    # width_{k-1} z[i, k] <= seg[i, k-1]
+    full = [_each(a.part_z[p], a.part_width[p - 1]), _each(a.part_position[p - 1], -1.0)]
+    m.tier_full = _family(m, keys, full, upper=0)
 
 
 def _add_all_units_choice(m: pyo.ConcreteModel, inst: Instance) -> None:
     # All-units: exactly one tier is chosen when anything is bought, and the quantity lies in it.
-    v = m.vars
-    offers = [i for i, od in enumerate(inst.offers) if od.shape == CostShape.ALL_UNITS]
-    m.tier_pick = _rows(
-        m, offers, lambda i: _eq([(v.z[i, k], 1) for k in range(len(inst.offers[i].tiers))], [(v.y[i], 1)])
-    )
-    rows = [(i, k) for i in offers for k in range(len(inst.offers[i].tiers))]
-
-    def within_low(i: int, k: int):
-        od = inst.offers[i]
-        return _le([(v.z[i, k], od.tiers[k].lo / od.bound)], [(v.seg[i, k], 1)])
-
-    # A tier from zero has no lower row: 0 <= seg[i, k] is its bound.
-    m.tier_low = _rows(m, [(i, k) for i, k in rows if inst.offers[i].tiers[k].lo > 0], within_low)
-    m.tier_high = _rows(m, rows, lambda i, k: _le([(v.seg[i, k], 1)], [(v.z[i, k], _width(inst.offers[i], k))]))
+    a = m.arrays
+    offers = np.flatnonzero(a.shape == CostShape.ALL_UNITS)
+    which, p = _parts_of(a, offers)
+    # sum over k of z[i, k] == y[i]
+    m.tier_pick = _family(m, offers.tolist(), [(which, a.part_z[p], 1.0), _each(a.y[offers], -1.0)], 0, 0)
+    # lo_k z[i, k] <= seg[i, k]; a tier from zero has no such row: 0 <= seg[i, k] is its bound.
+    low = p[a.part_low[p] > 0]
+    rows = [_each(a.part_z[low], a.part_low[low]), _each(a.part_position[low], -1.0)]
+    m.tier_low = _family(m, _tier_keys(a, low), rows, upper=0)
+    # seg[i, k] <= width_k z[i, k]
+    rows = [_each(a.part_position[p], 1.0), _each(a.part_z[p], -a.part_width[p])]
+    m.tier_high = _family(m, _tier_keys(a, p), rows, upper=0)
 
 
 def _add_usage_links(m: pyo.ConcreteModel, inst: Instance) -> None:
-    # Nothing is bought from an offer unless it is marked used.
+    # Nothing is bought from an offer unless it is marked used: quantity <= y[i].
     # (All-units offers need no row: x = sum of seg <= sum of width x z <= sum of z = y, widths being <= 1.)
-    v = m.vars
-    rows = [i for i in m.y.index_set() if not _all_units_linked(inst.offers[i])]
-    m.use_link = _rows(m, rows, lambda i: _le(fraction_terms(m, i), [(v.y[i], 1)]))
+    a = m.arrays
+    offers = _offer_array([i for i in m.y.index_set() if not _all_units_linked(inst.offers[i])])
+    rows = np.arange(len(offers))
+    m.use_link = _family(m, offers.tolist(), [_quantities(a, rows, offers), _each(a.y[offers], -1.0)], upper=0)
 
 
 def _all_units_linked(od: OfferData) -> bool:
@@ -320,64 +368,55 @@ def _all_units_linked(od: OfferData) -> bool:
 
 
 def _add_min_orders(m: pyo.ConcreteModel, inst: Instance) -> None:
-    # A used offer supplies at least its minimum order.
-    v = m.vars
-    rows = [i for i in m.y.index_set() if inst.offers[i].offer.min_order > 0 and inst.offers[i].lots is None]
-    m.min_order = _rows(
-        m, rows, lambda i: _le([(v.y[i], inst.offers[i].offer.min_order / inst.offers[i].bound)], fraction_terms(m, i))
+    # A used offer supplies at least its minimum order: (min_order / bound) y[i] <= quantity.
+    a = m.arrays
+    offers = _offer_array(
+        [i for i in m.y.index_set() if inst.offers[i].offer.min_order > 0 and inst.offers[i].lots is None]
     )
-    lot_rows = [i for i in m.y.index_set() if inst.offers[i].lots is not None]
-    m.min_lots = _rows(m, lot_rows, lambda i: _le([(v.y[i], inst.offers[i].min_lots)], [(v.n[i], 1)]))
+    least = np.array([inst.offers[i].offer.min_order / inst.offers[i].bound for i in offers.tolist()], dtype=float)
+    rows = np.arange(len(offers))
+    m.min_order = _family(m, offers.tolist(), [_each(a.y[offers], least), _quantities(a, rows, offers, -1.0)], upper=0)
+    # ... in whole lots: min_lots y[i] <= n[i].
+    lots = _offer_array([i for i in m.y.index_set() if inst.offers[i].lots is not None])
+    least_lots = np.array([inst.offers[i].min_lots for i in lots.tolist()], dtype=float)
+    m.min_lots = _family(m, lots.tolist(), [_each(a.y[lots], least_lots), _each(a.n[lots], -1.0)], upper=0)
 
 
 def _add_lots(m: pyo.ConcreteModel, inst: Instance) -> None:
-    # Lot offers sell whole lots only.
-    v = m.vars
-
-    def whole_lots(i: int):
-        od = inst.offers[i]
-        return _eq(fraction_terms(m, i), [(v.n[i], od.offer.lot_size / od.bound)])
-
-    m.lots = _rows(m, m.n.index_set(), whole_lots)
+    # Lot offers sell whole lots only: quantity == (lot_size / bound) n[i].
+    a = m.arrays
+    offers = np.flatnonzero(a.n >= 0)
+    size = np.array([inst.offers[i].offer.lot_size / inst.offers[i].bound for i in offers.tolist()], dtype=float)
+    rows = np.arange(len(offers))
+    m.lots = _family(m, offers.tolist(), [_quantities(a, rows, offers), _each(a.n[offers], -size)], 0, 0)
 
 
 def _add_mineral_totals(m: pyo.ConcreteModel, inst: Instance) -> None:
-    # A mineral's total is what its offers supply.
-    v = m.vars
-
-    def total(j: int):
-        terms = [t for i in inst.minerals[j].offers for t in quantity_terms(m, i)]
-        return _equal(_scaled(terms + [(v.Q[j], -1.0)]), 0)
-
-    m.total = _rows(m, range(len(inst.minerals)), total)
+    # A mineral's total is what its offers supply: sum of quantities (reference units) == Q[j].
+    a = m.arrays
+    minerals = list(range(len(inst.minerals)))
+    rows, offers = _offers_of(inst, minerals)
+    m.total = _family(m, minerals, [_quantities(a, rows, offers, a.quantity[offers]), _each(a.Q, -1.0)], 0, 0)
 
 
 def _add_floors(m: pyo.ConcreteModel, inst: Instance) -> None:
     # Each mineral reaches its hard floor (min_quantity; the target too under min_cost),
     # or, when the floors are elastic, falls short of it by shortage[j] x floor.
-    v = m.vars
-    rows = [j for j, md in enumerate(inst.minerals) if md.floor > 0]
+    a = m.arrays
+    minerals = [j for j, md in enumerate(inst.minerals) if md.floor > 0]
+    level = np.array([inst.minerals[j].floor / inst.minerals[j].reference for j in minerals], dtype=float)
+    rows = [_each(a.Q[_offer_array(minerals)], 1.0)]
     if m.elastic_floors:
-        m.shortage = pyo.Var(_keys(rows), bounds=(0, 1))
-        short = _positions(m.columns, m.shortage)
-
-    def floor(j: int):
-        level = inst.minerals[j].floor / inst.minerals[j].reference
-        terms = [(v.Q[j], 1)] + ([(short[j], level)] if m.elastic_floors else [])
-        return _at_least(terms, level)
-
-    m.floor = _rows(m, rows, floor)
+        m.shortage = pyo.Var(_keys(minerals), bounds=(0, 1))
+        rows.append(_each(m.columns.add(m.shortage) + np.arange(len(minerals)), level))
+    m.floor = _family(m, minerals, rows, lower=level)
 
 
 def _add_coverage(m: pyo.ConcreteModel, inst: Instance) -> None:
-    # Coverage is at most quantity / target (and at most 1, by its bound).
-    v = m.vars
-
-    def cov(j: int):
-        md = inst.minerals[j]
-        return _le([(v.cov[j], 1)], [(v.Q[j], md.reference / md.mineral.target)])
-
-    m.coverage = _rows(m, range(len(inst.minerals)), cov)
+    # Coverage is at most quantity / target (and at most 1, by its bound): cov[j] <= (reference / target) Q[j].
+    a = m.arrays
+    per_unit = np.array([md.reference / md.mineral.target for md in inst.minerals], dtype=float)
+    m.coverage = _family(m, list(range(len(inst.minerals))), [_each(a.cov, 1.0), _each(a.Q, -per_unit)], upper=0)
 
 
 def money_scale(inst: Instance, j: int) -> float:
@@ -390,13 +429,14 @@ def _add_mineral_spend(m: pyo.ConcreteModel, inst: Instance) -> None:
     # S[j] is mineral j's spend (row scaled by its money scale); S[j] <= 1 is its spend cap.
     # One short row per mineral keeps the budget row short too (J entries, not every offer),
     # which HiGHS's cut separation handles far faster at thousands of offers.
-    v = m.vars
-
-    def spend(j: int):
-        terms = [t for i in inst.minerals[j].offers for t in m.offer_spend[i]]
-        return _equal(_scaled(terms + [(v.S[j], -money_scale(inst, j))], money_scale(inst, j)), 0)
-
-    m.mineral_spend = _rows(m, m.S.index_set(), spend)
+    a = m.arrays
+    minerals = list(m.S.index_set())
+    scale = np.array([money_scale(inst, j) for j in minerals], dtype=float)
+    rows, offers = _offers_of(inst, minerals)
+    row, position, coef = _spend(a, rows, offers)
+    own = _offer_array(minerals)
+    spend = [(row, position, coef / scale[row]), _each(a.S[own], -scale / scale)]
+    m.mineral_spend = _family(m, minerals, spend, 0, 0)
 
 
 def _add_budget(m: pyo.ConcreteModel, inst: Instance) -> None:
@@ -406,8 +446,21 @@ def _add_budget(m: pyo.ConcreteModel, inst: Instance) -> None:
 
 def total_spend(m: pyo.ConcreteModel, inst: Instance) -> LinearExpression:
     """Total spend as a fraction of the budget."""
-    v = m.vars
-    return _expression(m, [(v.S[j], money_scale(inst, j)) for j in m.S.index_set()], inst.request.budget)
+    minerals = list(m.S.index_set())
+    scale = np.array([money_scale(inst, j) for j in minerals], dtype=float)
+    return _expression(m, m.arrays.S[_offer_array(minerals)], scale / inst.request.budget)
+
+
+def _expression(m: pyo.ConcreteModel, positions: np.ndarray, coefs: np.ndarray) -> LinearExpression:
+    """sum(coef x variable) as a Pyomo expression, zero coefficients left out."""
+    variables = m.columns.vars
+    return LinearExpression(
+        [
+            MonomialTermExpression((c, variables[p]))
+            for p, c in zip(positions.tolist(), coefs.tolist(), strict=True)
+            if c != 0
+        ]
+    )
 
 
 def country_cap_rows(inst: Instance) -> list[tuple[int, int, list[int]]]:
@@ -427,54 +480,50 @@ def country_cap_rows(inst: Instance) -> list[tuple[int, int, list[int]]]:
 
 def _add_country_caps(m: pyo.ConcreteModel, inst: Instance) -> None:
     # Quantity from capped countries is at most max_share of the mineral's total.
-    v = m.vars
-    rows = country_cap_rows(inst)
-    share = inst.request.policy.country_caps
-
-    def cap(r: int):
-        c, j, capped = rows[r]
-        terms = [t for i in capped for t in quantity_terms(m, i)]
-        return _at_most(_scaled(terms + [(v.Q[j], -share[c].max_share)]), 0)
-
-    m.country_cap = _rows(m, range(len(rows)), cap)
+    a = m.arrays
+    caps = country_cap_rows(inst)
+    rows = np.repeat(np.arange(len(caps)), [len(capped) for _, _, capped in caps]).astype(np.int64)
+    offers = _offer_array([i for _, _, capped in caps for i in capped])
+    mineral = _offer_array([j for _, j, _ in caps])
+    share = np.array([inst.request.policy.country_caps[c].max_share for c, _, _ in caps], dtype=float)
+    capped = [_quantities(a, rows, offers, a.quantity[offers]), _each(a.Q[mineral], -share)]
+    m.country_cap = _family(m, list(range(len(caps))), capped, upper=0)
 
 
 def _add_supplier_shares(m: pyo.ConcreteModel, inst: Instance) -> None:
     # No offer supplies more than max_supplier_share of its mineral's total.
     # (Not written where the mineral's hard floor implies it: bound_i <= share x floor_j.)
-    v = m.vars
+    a = m.arrays
     share = inst.request.policy.max_supplier_share
 
     def implied(od: OfferData) -> bool:
         return not m.elastic_floors and od.bound <= share * inst.minerals[od.mineral].floor
 
-    rows = [] if share >= 1 else [i for i, od in enumerate(inst.offers) if not implied(od)]
-
-    def cap(i: int):
-        return _at_most(_scaled(quantity_terms(m, i) + [(v.Q[inst.offers[i].mineral], -share)]), 0)
-
-    m.supplier_share = _rows(m, rows, cap)
+    offers = _offer_array([] if share >= 1 else [i for i, od in enumerate(inst.offers) if not implied(od)])
+    rows = np.arange(len(offers))
+    capped = [_quantities(a, rows, offers, a.quantity[offers]), _each(a.Q[a.mineral[offers]], -share)]
+    m.supplier_share = _family(m, offers.tolist(), capped, upper=0)
 
 
 def _add_supplier_counts(m: pyo.ConcreteModel, inst: Instance) -> None:
     # At most max_suppliers offers are used per mineral.
-    v = m.vars
+    a = m.arrays
     limit = inst.request.policy.max_suppliers
-    rows = [] if limit is None else [j for j, md in enumerate(inst.minerals) if len(md.offers) > limit]
-    m.supplier_count = _rows(m, rows, lambda j: _at_most([(v.y[i], 1) for i in inst.minerals[j].offers], limit))
+    minerals = [] if limit is None else [j for j, md in enumerate(inst.minerals) if len(md.offers) > limit]
+    rows, offers = _offers_of(inst, minerals)
+    m.supplier_count = _family(m, minerals, [(rows, a.y[offers], 1.0)], upper=limit if limit is not None else 0)
 
 
 def _add_objectives(m: pyo.ConcreteModel, inst: Instance) -> None:
     # score: weighted coverage in [0, 1]; spend: total spend as a fraction of the budget.
-    v = m.vars
-    weight = inst.total_weight
-    m.score = pyo.Expression(
-        expr=_expression(m, [(v.cov[j], md.mineral.weight / weight) for j, md in enumerate(inst.minerals)])
-    )
+    a = m.arrays
+    weight = np.array([md.mineral.weight for md in inst.minerals], dtype=float)
+    m.score = pyo.Expression(expr=_expression(m, a.cov, weight / inst.total_weight))
     # The objective is written over the offers, not over S: HiGHS's objective-driven
     # pruning sees the fixed costs and prices directly (measured faster than sum of S_j).
-    spend = [t for terms in m.offer_spend for t in terms]
-    m.spend = pyo.Expression(expr=_expression(m, spend, inst.request.budget))
+    offers = np.arange(len(inst.offers))
+    _, position, coef = _spend(a, offers, offers)
+    m.spend = pyo.Expression(expr=_expression(m, position, coef / inst.request.budget))
     m.max_score = pyo.Objective(expr=m.score, sense=pyo.maximize)
     m.min_spend = pyo.Objective(expr=m.spend, sense=pyo.minimize)
     if inst.request.objective is Objective.MIN_COST:

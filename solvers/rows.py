@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
-from itertools import chain
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -62,29 +62,37 @@ class Columns:
         return end - self.starts[c]
 
 
+@dataclass(slots=True)
 class RowMatrix:
-    """Rows under construction, each as built: (terms, lower, upper), terms as (position, coefficient).
+    """A family's rows as CSR arrays over ``Columns`` positions, with each row's bounds (+-inf for none)."""
 
-    Kept as the builder made them and flattened into arrays once, by ``Rows``:
-    appending entry by entry costs more than building the rows.
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+
+
+def entries_to_rows(count: int, groups: Sequence[tuple[Any, Any, Any]], lower: Any, upper: Any) -> RowMatrix:
+    """``count`` rows from groups of entries (row of each, position of each, coefficient of each or one for all).
+
+    Within a row, entries keep the order of their groups, then their order in the group.
+    ``lower`` and ``upper`` are one bound for every row or one per row.
     """
-
-    __slots__ = ("rows",)
-
-    def __init__(self, rows: list[tuple[Sequence[tuple[int, float]], float, float]]) -> None:
-        self.rows = rows  # lower or upper is -inf / +inf where the row has no such bound
-
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(indptr, indices, data, lower, upper)."""
-        rows = self.rows
-        lengths = np.fromiter((len(terms) for terms, _, _ in rows), dtype=np.int64, count=len(rows))
-        nnz = int(lengths.sum())
-        flat = np.fromiter(chain.from_iterable(chain.from_iterable(terms for terms, _, _ in rows)), float, 2 * nnz)
-        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=indptr[1:])
-        lower = np.fromiter((lo for _, lo, _ in rows), dtype=float, count=len(rows))
-        upper = np.fromiter((up for _, _, up in rows), dtype=float, count=len(rows))
-        return indptr, flat[0::2].astype(np.int64), flat[1::2].copy(), lower, upper
+    sizes = [len(rows) for rows, _, _ in groups]
+    rows = np.concatenate([np.asarray(r, dtype=np.int64) for r, _, _ in groups]) if groups else np.zeros(0, np.int64)
+    order = np.argsort(rows, kind="stable")
+    positions = np.concatenate([np.asarray(p, dtype=np.int64) for _, p, _ in groups]) if groups else rows
+    coefs = np.concatenate([np.broadcast_to(np.asarray(c, dtype=float), n) for (_, _, c), n in zip(groups, sizes)])
+    indptr = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=count), out=indptr[1:])
+    return RowMatrix(
+        indptr,
+        positions[order],
+        coefs[order],
+        np.broadcast_to(np.asarray(lower, dtype=float), count).copy(),
+        np.broadcast_to(np.asarray(upper, dtype=float), count).copy(),
+    )
 
 
 class RowData(ConstraintData):
@@ -130,11 +138,12 @@ class Rows(IndexedConstraint):
     _ComponentDataClass = RowData
 
     def __init__(self, keys: list, matrix: RowMatrix, columns: Columns, **kwargs: Any) -> None:
-        assert len(keys) == len(matrix.rows)
+        assert len(keys) == len(matrix.lower) == len(matrix.indptr) - 1
         super().__init__(pyo.SetOf(keys), **kwargs)
         self.keys_in_order = keys
         self.columns = columns
-        self.indptr, self.indices, self.data, self.lower, self.upper = matrix.arrays()
+        self.indptr, self.indices, self.data = matrix.indptr, matrix.indices, matrix.data
+        self.lower, self.upper = matrix.lower, matrix.upper
         # False while every row is as built and active: solvers.linear_form may read the arrays
         self.touched = False
 

@@ -176,8 +176,5 @@ class Rows(IndexedConstraint):
             return InequalityExpression((lower, body), False)
         return RangedExpression((lower, body, upper), (False, False))
 
-    def _setitem_when_not_present(self, index: Any, value: Any = None):
-        raise TypeError(f"{self.name} holds the rows it was built with; add rows as another constraint")
-
     def __delitem__(self, index: Any) -> None:
         raise TypeError(f"{self.name} holds the rows it was built with; deactivate a row instead")

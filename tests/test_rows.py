@@ -1,0 +1,141 @@
+"""solvers.rows: a constraint family held as a matrix is still an ordinary Pyomo constraint.
+
+Every reader must see the same rows: the engine's fast reader (which reads an
+untouched family's arrays at once), Pyomo's own standard-form compiler and LP
+writer (which ask each row for its expression), and ``value``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pyomo.environ as pyo
+import pytest
+from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+from solvers.highs import compile_model
+from solvers.linear_form import read_linear_form
+from solvers.rows import Columns, Rows, entries_to_rows
+
+
+def _model() -> pyo.ConcreteModel:
+    """x[0..2] in [0, 4]; rows a: x0 + 2 x1 <= 3, b: x1 - x2 == 0, c: x0 + x2 >= 1; minimise x0 + x1 + x2."""
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(range(3), bounds=(0, 4))
+    m.columns = Columns()
+    start = m.columns.add(m.x)
+    rows = np.array([0, 0, 1, 1, 2, 2])
+    positions = start + np.array([0, 1, 1, 2, 0, 2])
+    coefs = np.array([1.0, 2.0, 1.0, -1.0, 1.0, 1.0])
+    matrix = entries_to_rows(3, [(rows, positions, coefs)], [-math.inf, 0, 1], [3, 0, math.inf])
+    m.rows = Rows(["a", "b", "c"], matrix, m.columns)
+    m.cost = pyo.Objective(expr=sum(m.x.values()))
+    return m
+
+
+def _dense(model: pyo.ConcreteModel, fast: bool) -> tuple[list, np.ndarray, list[float], list[int]]:
+    """(column names, A, rhs, kinds) by the fast reader or by Pyomo's compiler."""
+    if fast:
+        form = read_linear_form(model)
+        assert form is not None
+        return [v.name for v in form.columns], form.A.toarray(), list(form.rhs), [int(k) for k in form.kinds]
+    ref = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+    return [v.name for v in ref.columns], ref.A.toarray(), list(ref.rhs), [kind for _, kind in ref.rows]
+
+
+def test_a_family_reads_the_same_by_the_fast_reader_and_by_pyomo() -> None:
+    fast = _dense(_model(), fast=True)
+    pyomo = _dense(_model(), fast=False)
+    assert fast[0] == pyomo[0] == ["x[0]", "x[1]", "x[2]"]
+    assert np.array_equal(fast[1], pyomo[1])
+    assert fast[1].tolist() == [[1, 2, 0], [0, 1, -1], [1, 0, 1]]
+    assert fast[2] == pyomo[2] == [3, 0, 1]
+    assert fast[3] == pyomo[3] == [1, 0, -1]
+
+
+def test_each_row_is_a_constraint_with_its_own_expression_and_value() -> None:
+    m = _model()
+    assert [c.name for c in m.component_data_objects(pyo.Constraint)] == ["rows[a]", "rows[b]", "rows[c]"]
+    for v, value in zip(m.x.values(), (1.0, 2.0, 3.0), strict=True):
+        v.set_value(value)
+    assert pyo.value(m.rows["a"].body) == 5.0
+    assert (m.rows["a"].lb, m.rows["a"].ub) == (None, 3.0)
+    assert m.rows["b"].equality and m.rows["b"].lb == m.rows["b"].ub == 0.0
+    assert (m.rows["c"].lb, m.rows["c"].ub) == (1.0, None)
+    assert m.rows["c"]() == 4.0
+    assert not m.rows.touched  # reading a row does not change it
+
+
+def test_pyomo_writes_the_rows_to_an_lp_file(tmp_path) -> None:
+    m = _model()
+    path = tmp_path / "model.lp"
+    m.write(str(path), io_options={"symbolic_solver_labels": True})
+    text = path.read_text()
+    for name in ("rows(a)", "rows(b)", "rows(c)"):
+        assert name in text
+
+
+def test_a_changed_row_is_read_as_changed_by_both_readers() -> None:
+    m = _model()
+    m.rows["a"].set_value(m.x[0] + m.x[1] <= 2)
+    assert m.rows.touched
+    fast, pyomo = _dense(m, fast=True), _dense(m, fast=False)
+    assert fast[1][0].tolist() == pyomo[1][0].tolist() == [1, 1, 0]
+    assert fast[2][0] == pyomo[2][0] == 2
+
+
+def test_a_row_switched_off_is_left_out_by_both_readers() -> None:
+    m = _model()
+    m.rows["b"].deactivate()
+    assert m.rows.touched
+    fast, pyomo = _dense(m, fast=True), _dense(m, fast=False)
+    assert fast[1].shape == pyomo[1].shape == (2, 3)
+    assert fast[2] == pyomo[2] == [3, 1]
+
+
+def test_a_ranged_row_goes_to_pyomos_compiler() -> None:
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(range(2), bounds=(0, 4))
+    m.columns = Columns()
+    m.columns.add(m.x)
+    m.rows = Rows([0], entries_to_rows(1, [(np.zeros(2), np.arange(2), 1.0)], 1, 3), m.columns)
+    m.cost = pyo.Objective(expr=m.x[0])
+    assert read_linear_form(m) is None
+    compiled = compile_model(m)
+    # Pyomo's compiler writes 1 <= x0 + x1 <= 3 as two rows, one for each side
+    assert sorted(zip(compiled.row_lower.tolist(), compiled.row_upper.tolist())) == [(-math.inf, 3.0), (1.0, math.inf)]
+
+
+def test_a_family_takes_no_rows_after_it_is_built() -> None:
+    m = _model()
+    with pytest.raises(KeyError):
+        m.rows["d"] = m.x[0] <= 1  # not one of the family's keys
+    with pytest.raises(TypeError, match="holds the rows it was built with"):
+        del m.rows["a"]
+
+
+def test_entries_keep_the_order_of_their_groups_within_each_row() -> None:
+    first = (np.array([1, 0]), np.array([10, 11]), np.array([1.0, 2.0]))
+    second = (np.array([0, 1]), np.array([12, 13]), -1.0)
+    matrix = entries_to_rows(2, [first, second], -math.inf, 0)
+    assert matrix.indptr.tolist() == [0, 2, 4]
+    assert matrix.indices.tolist() == [11, 12, 10, 13]
+    assert matrix.data.tolist() == [2.0, -1.0, 1.0, -1.0]
+    assert matrix.upper.tolist() == [0.0, 0.0] and matrix.lower.tolist() == [-math.inf, -math.inf]
+
+
+def test_pprint_shows_every_row() -> None:
+    out = io.StringIO()
+    _model().rows.pprint(ostream=out)
+    assert out.getvalue().count("x[") >= 6
+
+
+def test_a_cloned_or_pickled_model_keeps_its_rows_on_its_own_variables() -> None:
+    import pickle
+
+    m = _model()
+    for copy in (m.clone(), pickle.loads(pickle.dumps(m))):
+        assert copy.rows.columns.vars[0] is copy.x[0]
+        assert np.array_equal(_dense(copy, fast=True)[1], _dense(m, fast=True)[1])

@@ -1,7 +1,7 @@
 """What a 10% overhead share leaves the engine on each instance, against what work outside HiGHS costs.
 
     python -m bench.share_budget bench/results/set-2026-11-27/*.json
-    python -m bench.share_budget bench/results/set-2026-11-27/*.json --floor --matrix --only min_cost
+    python -m bench.share_budget bench/results/set-2026-11-27/*.json --floor --only min_cost
 
 Issue 6 asks that the engine's time outside HiGHS's ``run`` be at most 10% of its total
 from 500 offers up: at most a ninth of its own HiGHS time. For every case of 500 offers
@@ -10,13 +10,12 @@ budget, the engine's overhead, and the raw highspy baseline's overhead (its mode
 with numpy, no Pyomo), all medians from the runs.
 
 ``--floor`` also measures, on each instance, a floor for the engine's way of building:
-its own compiled matrix, entry for entry, as one bare ``Var`` component and
-``LinearExpression`` rows (no data preparation, no model logic, no reading the answer
-back), built the way ``solvers.build`` builds rows and read back by the engine's reader
-(``solvers.linear_form``). An engine that builds and reads its model so cannot spend
-less outside HiGHS. ``--matrix`` measures the lightest Pyomo route instead: the same
-matrix handed to Pyomo's ``MatrixConstraint`` as CSR arrays, after the variables.
-``--only`` keeps the cases whose name contains a string.
+its own compiled matrix, entry for entry, as one bare ``Var`` component and one family of
+rows held as a matrix (``solvers.rows``, as ``solvers.build`` holds each of its families
+since 88bcc6b), with no data preparation, no model logic and no reading the answer back,
+read back by the engine's reader (``solvers.linear_form``). An engine that builds and
+reads its model so cannot spend less outside HiGHS. ``--only`` keeps the cases whose
+name contains a string.
 """
 
 from __future__ import annotations
@@ -27,15 +26,11 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass
-from itertools import pairwise
 from pathlib import Path
 
+import numpy as np
 import pyomo.environ as pyo
-from pyomo.common.errors import TemplateExpressionError
-from pyomo.core.base.initializer import ItemInitializer
-from pyomo.core.base.matrix_constraint import MatrixConstraint
 from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
-from pyomo.core.expr.relational_expr import InequalityExpression
 
 from bench.instances import named
 from bench.verdict import load_runs, merge_by_seed
@@ -43,6 +38,7 @@ from solvers.build import _keys, create_model, release
 from solvers.highs import compile_model
 from solvers.linear_form import read_linear_form
 from solvers.prepare import prepare
+from solvers.rows import Columns, RowMatrix, Rows
 
 # The issue's target: overhead at most this share of the total, from this many offers up.
 SHARE, FROM_OFFERS = 0.10, 500
@@ -55,17 +51,13 @@ def budget(solver_s: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Matrix:
-    """The engine's compiled matrix of one instance, as CSR lists, with each row's upper bound."""
+    """The engine's compiled matrix of one instance, as CSR arrays, with each row's upper bound."""
 
-    indptr: list[int]
-    indices: list[int]
-    data: list[float]
-    upper: list[float]  # a row's one finite side is enough for a floor (0 where it has none)
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    upper: np.ndarray  # a row's one finite side is enough for a floor (0 where it has none)
     columns: int
-
-    def rows(self) -> list[tuple[list[int], list[float]]]:
-        """Each row's (columns, coefficients)."""
-        return [(self.indices[a:b], self.data[a:b]) for a, b in pairwise(self.indptr)]
 
 
 def matrix_of(case: str, seed: int) -> Matrix:
@@ -73,46 +65,22 @@ def matrix_of(case: str, seed: int) -> Matrix:
     model = create_model(prepare(named(case, seed).request))
     compiled = compile_model(model)
     csr = compiled.matrix.tocsr()
-    upper = [float(u) if u < float("inf") else 0.0 for u in compiled.row_upper]
-    matrix = Matrix(csr.indptr.tolist(), csr.indices.tolist(), csr.data.tolist(), upper, len(compiled.columns))
+    upper = np.where(compiled.row_upper < np.inf, compiled.row_upper, 0.0)
+    matrix = Matrix(csr.indptr.astype(np.int64), csr.indices.astype(np.int64), csr.data, upper, len(compiled.columns))
     release(model)
     return matrix
 
 
-class _Built(ItemInitializer):
-    """A Pyomo rule that hands out rows already built, one per index (how solvers.build made rows up to 02a711a).
-
-    An initializer without embedded indices lets Pyomo store each row straight under the
-    index set's own keys, without validating every index again.
-    """
-
-    __slots__ = ()
-
-    def contains_indices(self) -> bool:
-        return False
-
-    def __call__(self, parent: object, idx: object) -> object:
-        try:
-            return self._dict[idx]
-        except TypeError:
-            raise TemplateExpressionError(None) from None
-
-
-def _at_most(body: LinearExpression, bound: float) -> InequalityExpression:
-    return InequalityExpression((body, bound), False)
-
-
 def bare_model(matrix: Matrix) -> pyo.ConcreteModel:
-    """The matrix as variables in [0, 1] and ``<=`` rows, each row built as ``solvers.build`` builds rows."""
+    """The matrix as variables in [0, 1] and one family of ``<=`` rows, held as ``solvers.build`` holds its families."""
     bare = pyo.ConcreteModel()
     bare.x = pyo.Var(_keys(list(range(matrix.columns))), bounds=(0, 1))
-    x = list(bare.x.values())
-    built = {
-        r: _at_most(LinearExpression([MonomialTermExpression((c, x[k])) for k, c in zip(cols, coefs)]), matrix.upper[r])
-        for r, (cols, coefs) in enumerate(matrix.rows())
-    }
-    bare.rows = pyo.Constraint(_keys(list(range(len(built)))), rule=_Built(built))
-    bare.cost = pyo.Objective(expr=LinearExpression([MonomialTermExpression((1.0, v)) for v in x]))
+    bare.columns = Columns()
+    bare.columns.add(bare.x)
+    count = len(matrix.upper)
+    rows = RowMatrix(matrix.indptr, matrix.indices, matrix.data, np.full(count, -np.inf), matrix.upper)
+    bare.rows = Rows(list(range(count)), rows, bare.columns)
+    bare.cost = pyo.Objective(expr=LinearExpression([MonomialTermExpression((1.0, v)) for v in bare.x.values()]))
     return bare
 
 
@@ -133,32 +101,10 @@ def floor_seconds(case: str, seed: int, reps: int = 3) -> tuple[float, float]:
     return statistics.median(builds), statistics.median(reads)
 
 
-def matrix_constraint_seconds(case: str, seed: int, reps: int = 3) -> tuple[float, float]:
-    """(variables, rows) seconds, medians of ``reps``, of the case's matrix in Pyomo's ``MatrixConstraint``.
-
-    Rows given as CSR arrays, no expression objects: the lightest way into a Pyomo model
-    measured. Pyomo 6.10's own compiler cannot read it back (docs/performance.md).
-    """
-    m = matrix_of(case, seed)
-    variables, rows = [], []
-    for _ in range(reps):
-        began = time.perf_counter()
-        bare = pyo.ConcreteModel()
-        bare.x = pyo.Var(_keys(list(range(m.columns))), bounds=(0, 1))
-        x = list(bare.x.values())
-        middle = time.perf_counter()
-        bare.rows = MatrixConstraint(m.data, m.indices, m.indptr, [None] * len(m.upper), m.upper, x)
-        variables.append(middle - began)
-        rows.append(time.perf_counter() - middle)
-        del bare, x
-    return statistics.median(variables), statistics.median(rows)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--floor", action="store_true", help="also build each instance's bare Pyomo model")
-    parser.add_argument("--matrix", action="store_true", help="also put each instance's matrix in a MatrixConstraint")
     parser.add_argument("--only", default="", help="only cases whose name contains this (min_cost, 40x250, ...)")
     args = parser.parse_args(argv)
     rows = []
@@ -172,12 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     gc.disable()  # as the engine builds (solvers.engine._without_gc)
     try:
         head = "| case | seed | HiGHS s | budget ms | engine overhead ms | raw baseline overhead ms |"
-        print(
-            head
-            + (" floor ms (build + read) |" if args.floor else "")
-            + (" MatrixConstraint ms (vars + rows) |" if args.matrix else "")
-        )
-        print("|---|---:|---:|---:|---:|---:|" + "---:|" * (args.floor + args.matrix))
+        print(head + (" floor ms (build + read) |" if args.floor else ""))
+        print("|---|---:|---:|---:|---:|---:|" + "---:|" * args.floor)
         for case, _offers, seed, engine, raw in sorted(rows, key=lambda r: (r[1], r[0], r[2])):
             solver_s = engine["median_solver_s"]
             raw_ms = "-" if raw is None else f"{1e3 * raw['median_overhead_s']:.0f}"
@@ -189,10 +131,6 @@ def main(argv: list[str] | None = None) -> int:
                 build, read = floor_seconds(case, seed)
                 gc.collect()
                 line += f" {1e3 * (build + read):.0f} ({1e3 * build:.0f} + {1e3 * read:.0f}) |"
-            if args.matrix:
-                variables, matrix = matrix_constraint_seconds(case, seed)
-                gc.collect()
-                line += f" {1e3 * (variables + matrix):.0f} ({1e3 * variables:.0f} + {1e3 * matrix:.0f}) |"
             print(line, flush=True)
     finally:
         if collecting:

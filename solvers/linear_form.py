@@ -26,6 +26,7 @@ many models.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,9 @@ from solvers.rows import Rows
 
 # Components whose presence the fast reader understands (they add no rows of their own).
 _PLAIN = {pyo.Var, pyo.Constraint, pyo.Objective, pyo.Expression, pyo.Set, pyo.RangeSet, pyo.Param}
+
+
+_fixed = attrgetter("fixed")
 
 
 class _NotPlain(Exception):
@@ -76,12 +80,17 @@ class _Reader:
         self.column_of: dict[int, int] = {}  # id(VarData) -> column before unused ones are removed
         self.variables: list[VarData] = []
         self.seen: set[int] = set()  # id of every Var component met
+        self.numbered: dict[int, list[VarData]] = {}  # id(Var component) -> its variables, from Rows families
 
     def read(self) -> LinearForm:
         model = self.model
+        registries: set[int] = set()
         for component in model.component_objects(descend_into=True):
             if component.ctype not in _PLAIN:
                 raise _NotPlain
+            if isinstance(component, Rows) and id(component.columns) not in registries:
+                registries.add(id(component.columns))
+                self.numbered.update(component.columns.numbered())
         objectives = list(model.component_data_objects(pyo.Objective, active=True, descend_into=False))
         c_data, c_index, c_ptr, offsets = [], [], [0], []
         for objective in objectives:
@@ -109,8 +118,10 @@ class _Reader:
             raise _NotPlain  # a constant row: Pyomo drops it or reports it infeasible
         used = (np.diff(A.indptr) > 0) | (np.diff(c.indptr) > 0)
         keep = np.concatenate((used, [True]))
-        columns = [v for v, u in zip(self.variables, used) if u]
-        unused = [v for v, u in zip(self.variables, used) if not u]
+        variables = np.empty(n, dtype=object)
+        variables[:] = self.variables
+        columns = variables[used].tolist()
+        unused = variables[~used].tolist()
         for component in model.component_objects(pyo.Var, descend_into=False):
             if id(component) not in self.seen:  # a Var in no row or objective at all
                 unused.extend(v for v in component.values() if not v.fixed)
@@ -138,14 +149,14 @@ class _Reader:
             var = columns.vars[starts[c]]
             column = self.column_of.get(id(var))
             if column is None:
-                column = self._add_component(var, expected=columns.count(c))
+                column = self._add_component(var)
             shift[c] = column - starts[c]
         kinds = np.where(equal, 0, np.where(at_most, 1, -1)).astype(np.int8)
         rows.add_block(
             family.data,
             positions + shift[owner],
             np.diff(family.indptr),
-            list(family.values()),
+            list(family._data.values()),  # its rows, made in key order by Rows.construct
             kinds,
             np.where(at_least, lower, upper),
         )
@@ -178,25 +189,27 @@ class _Reader:
             add_data(coef)
         return constant
 
-    def _add_component(self, var: VarData, expected: int | None = None) -> int:
-        """Give every variable of ``var``'s component a column, in index order (as Pyomo does).
-
-        ``expected``: how many variables ``Columns`` numbered in the component.
-        """
+    def _add_component(self, var: VarData) -> int:
+        """Give every variable of ``var``'s component a column, in index order (as Pyomo does)."""
         if not isinstance(var, VarData) or var.fixed:
             raise _NotPlain
         component = var.parent_component()
         if id(component) in self.seen:
             raise _NotPlain  # not reachable from its own component
-        if expected is not None and len(component) != expected:
-            raise _NotPlain  # the component changed since its rows were built
         self.seen.add(id(component))
-        for v in component.values():
-            if v.fixed:
-                raise _NotPlain
-            self.column_of[id(v)] = len(self.variables)
-            self.variables.append(v)
-        return self.column_of[id(var)]
+        # The variables as a family's Columns listed them (component.values() when it was
+        # numbered: the same list while the component has as many), or as Pyomo lists them.
+        numbered = self.numbered.get(id(component))
+        values = numbered if numbered is not None and len(numbered) == len(component) else list(component.values())
+        if any(map(_fixed, values)):
+            raise _NotPlain
+        start = len(self.variables)
+        self.column_of.update(zip(map(id, values), range(start, start + len(values))))
+        self.variables.extend(values)
+        try:
+            return self.column_of[id(var)]
+        except KeyError:
+            raise _NotPlain from None  # not among its own component's variables
 
 
 def _linear_of(expr: Any) -> LinearExpression:

@@ -48,18 +48,20 @@ class Columns:
     def __init__(self) -> None:
         self.vars: list[VarData] = []
         self.starts: list[int] = []  # position of each component's first variable
+        self.components: list[pyo.Var] = []
 
     def add(self, component: pyo.Var) -> int:
         """Number ``component``'s variables (in index order, as Pyomo lists them); return the first position."""
         start = len(self.vars)
         self.starts.append(start)
+        self.components.append(component)
         self.vars.extend(component.values())
         return start
 
-    def count(self, c: int) -> int:
-        """How many variables the ``c``-th component added has."""
-        end = self.starts[c + 1] if c + 1 < len(self.starts) else len(self.vars)
-        return end - self.starts[c]
+    def numbered(self) -> dict[int, list[VarData]]:
+        """id(component) -> its variables as numbered, for every component added."""
+        ends = [*self.starts[1:], len(self.vars)]
+        return {id(c): self.vars[a:b] for c, a, b in zip(self.components, self.starts, ends, strict=True)}
 
 
 @dataclass(slots=True)

@@ -46,8 +46,8 @@ RETIRING = "retiring"  # a worker's message before a reply after which it exits 
 MIN_SOLVE_S = 0.05
 # A solve with a provisional answer in hand is waited for this long after the later of its due
 # time and that answer's arrival: an engine that stops at its limit ends a few tens of ms past
-# it, and one whose HiGHS run overran gives up on that run 0.5 s past it
-# (solvers.overrun.OVERRUN_S) and answers itself (docs/reliability.md).
+# it, and one whose HiGHS run overran gives up on that run at it (the run's own limit was
+# set solvers.overrun.OVERRUN_S earlier) and answers itself (docs/reliability.md).
 OVERTIME_AFTER_S = 1.0
 STARTUP_TIMEOUT_S = 120.0
 

@@ -4,10 +4,10 @@ HiGHS polls its time limit in most of its loops, not all: at 50,000 offers a ful
 model's root cut separation, which polls neither the limit nor the interrupt
 callbacks, ran 99-112 s on a model given 50-66 s (docs/performance.md, changes
 19-21). ``watched`` runs such a solve on a thread of its own (``Highs.run``
-releases the GIL) and waits for it until its time limit plus ``OVERRUN_S``;
-a run still going then is left behind, its answer never read, and the caller
-gets a time-limit outcome with nothing found, so the engine answers with what
-it already has about half a second past its limit at worst.
+releases the GIL), gives HiGHS the time left less ``OVERRUN_S`` and waits
+for it until the time left; a run still going then is left behind, its
+answer never read, and the caller gets a time-limit outcome with nothing
+found, so the engine answers with what it already has at its limit.
 
 A run left behind keeps its core and its memory until HiGHS returns of its own
 accord (46 s past its limit in the case measured). ``left_running``
@@ -32,9 +32,10 @@ from solvers.options import SolverOptions
 
 log = logging.getLogger("stockpile.solvers")
 
-# How far past its time limit a watched run is waited for. A run that stops at its limit
-# returns up to 0.2 s after it on a 10,000-offer model (measured: docs/performance.md).
-# Less than service.pool.OVERTIME_AFTER_S: the engine gives up first and answers itself.
+# How far past its own time limit a watched run is waited for (its limit is set this much
+# before the caller's). A run that stops at its limit returns up to 0.2 s after it on a
+# 10,000-offer model (measured: docs/performance.md). Less than
+# service.pool.OVERTIME_AFTER_S: the engine gives up first and answers itself.
 OVERRUN_S = 0.5
 
 _behind: list[threading.Thread] = []
@@ -48,17 +49,22 @@ def watched(
     time_left: float,
     start: np.ndarray | None = None,
 ) -> SolveOutcome:
-    """``run(compiled, options, time_left, start=start)`` (``solvers.highs.solve``), waited for
-    until ``time_left + OVERRUN_S`` seconds at most.
+    """``run(compiled, options, limit, start=start)`` (``solvers.highs.solve``), waited for
+    until ``time_left`` seconds at most.
 
-    An exception in the run is raised here. A run still going then is left behind and
-    the outcome is LIMIT_NO_SOLUTION: whatever it finds later is never read.
+    The run's own ``limit`` is ``time_left - OVERRUN_S``, so that a run that stops at its
+    limit, a little past it, is in before ``time_left``, and one that overruns is given up
+    at ``time_left``, not past it. With less than ``2 * OVERRUN_S`` left the run gets all
+    of it and is waited for until ``time_left + OVERRUN_S``. An exception in the run is
+    raised here. A run still going then is left behind and the outcome is
+    LIMIT_NO_SOLUTION: whatever it finds later is never read.
     """
     box: dict[str, Any] = {}
+    limit = time_left - OVERRUN_S if time_left >= 2 * OVERRUN_S else time_left
 
     def target() -> None:
         try:
-            box["outcome"] = run(compiled, options, time_left, start=start)
+            box["outcome"] = run(compiled, options, limit, start=start)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             box["error"] = exc
 
@@ -71,12 +77,12 @@ def watched(
         # "can't start new thread": no room for the thread's stack, as in a worker whose
         # address space is capped and nearly full. Out of memory, like a failed allocation.
         raise MemoryError(f"no memory left to start HiGHS's thread ({exc})") from exc
-    thread.join(max(time_left, 0.0) + OVERRUN_S)
+    thread.join(max(limit, 0.0) + OVERRUN_S)
     if thread.is_alive():
         with _behind_lock:
             _behind.append(thread)
-        log.warning("HiGHS did not stop at its %.1f s time limit; left running, its answer unread", time_left)
-        seconds = max(time_left, 0.0) + OVERRUN_S
+        log.warning("HiGHS did not stop at its %.1f s time limit; left running, its answer unread", limit)
+        seconds = max(limit, 0.0) + OVERRUN_S
         return SolveOutcome(SolveState.LIMIT_NO_SOLUTION, None, None, None, seconds, None, "time limit overrun")
     if "error" in box:
         raise box["error"]

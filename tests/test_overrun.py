@@ -38,7 +38,9 @@ def test_a_run_that_stops_in_time_is_returned_as_it_is():
         return DONE
 
     assert watched(run, "compiled", "options", 5.0, start="start") is DONE
-    assert seen == [("compiled", "options", 5.0, "start")]
+    # HiGHS's own limit is set OVERRUN_S early, so that even a run that overruns it is
+    # given up by the caller's limit
+    assert seen == [("compiled", "options", 5.0 - OVERRUN_S, "start")]
     assert left_running() == 0
 
 
@@ -59,6 +61,27 @@ def test_no_room_for_the_runs_thread_is_out_of_memory(monkeypatch):
     monkeypatch.setattr(threading.Thread, "start", start)
     with pytest.raises(MemoryError, match="HiGHS's thread"):
         watched(lambda *a, **k: DONE, None, None, 5.0)
+
+
+def test_a_run_that_overruns_is_given_up_at_the_callers_limit():
+    release = threading.Event()
+    given = []
+
+    def run(compiled, options, time_left, start=None):
+        given.append(time_left)
+        release.wait(30)  # a HiGHS root that polls no limit
+        return DONE
+
+    began = time.perf_counter()
+    outcome = watched(run, None, None, 1.5)
+    waited = time.perf_counter() - began
+    try:
+        assert given == [1.5 - OVERRUN_S]
+        assert outcome.state is SolveState.LIMIT_NO_SOLUTION
+        assert 1.5 <= waited < 1.5 + 0.25  # at the caller's limit, not OVERRUN_S past it
+    finally:
+        release.set()
+    _join_left_behind()
 
 
 def test_a_run_past_its_limit_is_left_behind_until_it_returns():

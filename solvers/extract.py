@@ -71,7 +71,7 @@ def _tidy(q: float) -> float:
 
 
 def _fraction(model: pyo.ConcreteModel, i: int, od) -> float:
-    """Offer i's quantity as a fraction of its bound (solvers.build.fraction_terms)."""
+    """Offer i's quantity as a fraction of its bound: the sum of its parts (solvers.build.Arrays)."""
     if segmented(od):
         return sum(pyo.value(model.seg[i, k]) for k in range(len(od.tiers)))
     return pyo.value(model.x[i])

@@ -99,10 +99,17 @@ class _Reader:
         rows = _RowPieces()
         # In the order of component_data_objects(Constraint, active=True): components in
         # declaration order, each one's active rows in index order.
+        batch: list[Rows] = []  # untouched families in a row over one Columns, read together
         for component in model.component_objects(pyo.Constraint, active=True, descend_into=False):
             if isinstance(component, Rows) and not component.touched:
-                self._read_family(component, rows)
+                if batch and component.columns is not batch[0].columns:
+                    self._read_families(batch, rows)
+                    batch = []
+                batch.append(component)
                 continue
+            if batch:
+                self._read_families(batch, rows)
+                batch = []
             for con in component.values():
                 if not con.active:
                     continue
@@ -111,6 +118,8 @@ class _Reader:
                 # _bounded gives one finite side, or the same value on both (an equality)
                 kind = 0 if lb == ub else 1 if ub is not None else -1
                 rows.add_row(con, kind, (ub if ub is not None else lb) - constant)
+        if batch:
+            self._read_families(batch, rows)
         n = len(self.variables)
         c = _csc(c_data, c_index, c_ptr, n)
         A = _csc(*rows.arrays(), n)
@@ -131,16 +140,20 @@ class _Reader:
             c, np.array(offsets), A, rows.rhs_array(), rows.constraints, rows.kind_array(), columns, objectives, unused
         )
 
-    def _read_family(self, family: Rows, rows: _RowPieces) -> None:
-        """Append a ``Rows`` family as it stands in its arrays, every row at once."""
-        lower, upper = family.lower, family.upper
+    def _read_families(self, families: list[Rows], rows: _RowPieces) -> None:
+        """Append ``Rows`` families over one ``Columns`` as they stand in their arrays, every row at once."""
+        families = [f for f in families if len(f.lower)]
+        if not families:
+            return
+        lower = np.concatenate([f.lower for f in families])
+        upper = np.concatenate([f.upper for f in families])
         equal = lower == upper
         at_most = ~equal & (lower == -np.inf) & (upper < np.inf)
         at_least = ~equal & (upper == np.inf) & (lower > -np.inf)
         if not (equal | at_most | at_least).all():
             raise _NotPlain  # a ranged row, or one with no bound: Pyomo's compiler decides
-        positions = family.indices
-        columns = family.columns
+        positions = np.concatenate([f.indices for f in families])
+        columns = families[0].columns
         starts = np.asarray(columns.starts, dtype=np.int64)
         owner = np.searchsorted(starts, positions, side="right") - 1  # the Var component of every entry
         met, first = np.unique(owner, return_index=True)
@@ -153,10 +166,10 @@ class _Reader:
             shift[c] = column - starts[c]
         kinds = np.where(equal, 0, np.where(at_most, 1, -1)).astype(np.int8)
         rows.add_block(
-            family.data,
+            np.concatenate([f.data for f in families]),
             positions + shift[owner],
-            np.diff(family.indptr),
-            list(family._data.values()),  # its rows, made in key order by Rows.construct
+            np.concatenate([np.diff(f.indptr) for f in families]),
+            [row for f in families for row in f._data.values()],  # each family's rows, in key order (Rows.construct)
             kinds,
             np.where(at_least, lower, upper),
         )

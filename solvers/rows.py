@@ -81,20 +81,24 @@ def entries_to_rows(count: int, groups: Sequence[tuple[Any, Any, Any]], lower: A
     Within a row, entries keep the order of their groups, then their order in the group.
     ``lower`` and ``upper`` are one bound for every row or one per row.
     """
-    sizes = [len(rows) for rows, _, _ in groups]
-    rows = np.concatenate([np.asarray(r, dtype=np.int64) for r, _, _ in groups]) if groups else np.zeros(0, np.int64)
+    if count == 0:
+        empty = np.zeros(0)
+        return RowMatrix(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64), empty, empty, empty)
+    rows = np.concatenate([np.asarray(r, dtype=np.int64) for r, _, _ in groups])
     order = np.argsort(rows, kind="stable")
-    positions = np.concatenate([np.asarray(p, dtype=np.int64) for _, p, _ in groups]) if groups else rows
-    coefs = np.concatenate([np.broadcast_to(np.asarray(c, dtype=float), n) for (_, _, c), n in zip(groups, sizes)])
+    positions = np.concatenate([np.asarray(p, dtype=np.int64) for _, p, _ in groups])
+    coefs = np.concatenate([_each(c, len(r)) for r, _, c in groups])
     indptr = np.zeros(count + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=count), out=indptr[1:])
-    return RowMatrix(
-        indptr,
-        positions[order],
-        coefs[order],
-        np.broadcast_to(np.asarray(lower, dtype=float), count).copy(),
-        np.broadcast_to(np.asarray(upper, dtype=float), count).copy(),
-    )
+    return RowMatrix(indptr, positions[order], coefs[order], _each(lower, count), _each(upper, count))
+
+
+def _each(value: Any, count: int) -> np.ndarray:
+    """``value`` as ``count`` floats: one for all, or one each."""
+    if isinstance(value, int | float):
+        return np.full(count, value, dtype=float)
+    array = np.asarray(value, dtype=float)
+    return np.full(count, array) if array.ndim == 0 else array.reshape(count)
 
 
 class RowData(ConstraintData):

@@ -4,11 +4,13 @@
 
 * ``dict rule``: the build before engine change 13: a dict rule over a plain list index,
   variables looked up through Pyomo's indexing, relations made by Pyomo's operators;
-* ``engine``: how ``solvers.build`` makes rows now: ``SetOf`` index, rows handed over by
-  an initializer without embedded indices, variables from plain dicts, relations made
-  directly;
+* ``expressions``: how ``solvers.build`` made rows from engine change 13 to 22 (up to
+  02a711a): ``SetOf`` index, rows handed over by an initializer without embedded
+  indices, variables from plain dicts, relations made directly;
 * ``kernel``: ``pyomo.kernel``'s ``linear_constraint`` (variables and coefficients, no
-  expression objects), Pyomo's lighter modelling layer.
+  expression objects), Pyomo's lighter modelling layer;
+* ``rows``: how ``solvers.build`` makes rows now (change 23): the family's entries as numpy
+  arrays, held as one matrix by a ``solvers.rows.Rows`` constraint.
 
 Each figure is per row including its two variables, interpreter warm, collector off.
 """
@@ -20,12 +22,16 @@ import statistics
 import sys
 import time
 
+import numpy as np
 import pyomo.environ as pyo
 import pyomo.kernel as pmo
+from pyomo.common.errors import TemplateExpressionError
+from pyomo.core.base.initializer import ItemInitializer
 from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 from pyomo.core.expr.relational_expr import InequalityExpression
 
-from solvers.build import _Built, _keys
+from solvers.build import _keys
+from solvers.rows import Columns, Rows, entries_to_rows
 
 N = 3_000
 
@@ -42,7 +48,22 @@ def dict_rule() -> object:
     return m
 
 
-def engine() -> object:
+class _Built(ItemInitializer):
+    """A rule handing out rows already built, without embedded indices (solvers.build up to 02a711a)."""
+
+    __slots__ = ()
+
+    def contains_indices(self) -> bool:
+        return False
+
+    def __call__(self, parent: object, idx: object) -> object:
+        try:
+            return self._dict[idx]
+        except TypeError:
+            raise TemplateExpressionError(None) from None
+
+
+def expressions() -> object:
     m = pyo.ConcreteModel()
     m.x = pyo.Var(_keys(list(range(N))), bounds=(0, 1))
     m.y = pyo.Var(_keys(list(range(N))), domain=pyo.Binary)
@@ -54,6 +75,18 @@ def engine() -> object:
         for k in range(N)
     }
     m.c = pyo.Constraint(_keys(list(range(N))), rule=_Built(rows))
+    return m
+
+
+def rows() -> object:
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(_keys(list(range(N))), bounds=(0, 1))
+    m.y = pyo.Var(_keys(list(range(N))), domain=pyo.Binary)
+    m.columns = Columns()
+    x, y = m.columns.add(m.x), m.columns.add(m.y)
+    k = np.arange(N)
+    entries = [(k, x + k, 1.0), (k, y + k, -1.0)]
+    m.c = Rows(list(range(N)), entries_to_rows(N, entries, -np.inf, 0.0), m.columns)
     return m
 
 
@@ -69,7 +102,7 @@ def kernel() -> object:
 
 def main() -> int:
     gc.disable()
-    for build in (dict_rule, engine, kernel):
+    for build in (dict_rule, expressions, kernel, rows):
         build()  # warm-up
         times = []
         for _ in range(9):

@@ -3,7 +3,10 @@
 ``create_model(instance)`` returns a ``ConcreteModel`` with both objectives
 declared; the score first, and under max_coverage both active (stage one
 solves the first, stage two the second on the same compiled matrices). One small function adds each
-constraint family. Scaling is part of the formulation, not an afterthought:
+constraint family, computed with numpy over the offers (``Arrays``) and held as
+one sparse matrix in a ``solvers.rows.Rows`` component, an ordinary Pyomo
+constraint whose rows make their expressions only when asked. Scaling is part
+of the formulation, not an afterthought:
 
 * every quantity column is a fraction of its offer's bound (``x`` in [0, 1]);
 * every money row is divided by its own right-hand side (the budget, or that

@@ -94,8 +94,9 @@ def column_offers(m: pyo.ConcreteModel, columns: list[pyo.Var]) -> np.ndarray:
     owner[a.part_z[a.part_z >= 0]] = a.part_offer[a.part_z >= 0]
     for per_offer in (a.y, a.n):
         owner[per_offer[per_offer >= 0]] = np.flatnonzero(per_offer >= 0)
+    owner = np.append(owner, -1)  # position -1: a column the model's Columns did not number
     position = {id(var): p for p, var in enumerate(m.columns.vars)}
-    return owner[np.fromiter((position[id(var)] for var in columns), dtype=np.int64, count=len(columns))]
+    return owner[np.fromiter((position.get(id(var), -1) for var in columns), dtype=np.int64, count=len(columns))]
 
 
 def segmented(od: OfferData) -> bool:

@@ -145,6 +145,8 @@ class _Reader:
         families = [f for f in families if len(f.lower)]
         if not families:
             return
+        if any(len(f._data) != len(f.lower) for f in families):
+            raise _NotPlain  # rows removed (clear()): the arrays no longer say which rows there are
         lower = np.concatenate([f.lower for f in families])
         upper = np.concatenate([f.upper for f in families])
         equal = lower == upper
@@ -159,6 +161,8 @@ class _Reader:
         met, first = np.unique(owner, return_index=True)
         shift = np.zeros(len(starts), dtype=np.int64)  # reader column - position, per component
         for c in met[np.argsort(first, kind="stable")].tolist():  # components in the order first met
+            if len(columns.components[c]) != columns.count(c):
+                raise _NotPlain  # variables added or deleted since they were numbered: positions are stale
             var = columns.vars[starts[c]]
             column = self.column_of.get(id(var))
             if column is None:

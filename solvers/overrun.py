@@ -50,17 +50,17 @@ def watched(
     start: np.ndarray | None = None,
 ) -> SolveOutcome:
     """``run(compiled, options, limit, start=start)`` (``solvers.highs.solve``), waited for
-    until ``time_left`` seconds at most.
+    until ``limit + OVERRUN_S`` seconds at most.
 
     The run's own ``limit`` is ``time_left - OVERRUN_S``, so that a run that stops at its
     limit, a little past it, is in before ``time_left``, and one that overruns is given up
-    at ``time_left``, not past it. With less than ``2 * OVERRUN_S`` left the run gets all
-    of it and is waited for until ``time_left + OVERRUN_S``. An exception in the run is
-    raised here. A run still going then is left behind and the outcome is
-    LIMIT_NO_SOLUTION: whatever it finds later is never read.
+    at ``time_left``, not past it. With less than ``2 * OVERRUN_S`` left the run gets half
+    of it: given up up to ``OVERRUN_S`` past ``time_left`` (less, the more time there is).
+    An exception in the run is raised here. A run still going then is left behind and the
+    outcome is LIMIT_NO_SOLUTION: whatever it finds later is never read.
     """
     box: dict[str, Any] = {}
-    limit = time_left - OVERRUN_S if time_left >= 2 * OVERRUN_S else time_left
+    limit = max(time_left - OVERRUN_S, time_left / 2)
 
     def target() -> None:
         try:

@@ -58,6 +58,11 @@ class Columns:
         self.vars.extend(component.values())
         return start
 
+    def count(self, c: int) -> int:
+        """How many variables the ``c``-th component added had when it was numbered."""
+        end = self.starts[c + 1] if c + 1 < len(self.starts) else len(self.vars)
+        return end - self.starts[c]
+
     def numbered(self) -> dict[int, list[VarData]]:
         """id(component) -> its variables as numbered, for every component added."""
         ends = [*self.starts[1:], len(self.vars)]
@@ -148,8 +153,12 @@ class Rows(IndexedConstraint):
         super().__init__(pyo.SetOf(keys), **kwargs)
         self.keys_in_order = keys
         self.columns = columns
+        if len(matrix.indices) and (matrix.indices.min() < 0 or matrix.indices.max() >= len(columns.vars)):
+            raise ValueError(f"a row refers to a variable that Columns has not numbered: {matrix.indices.min()}..")
         self.indptr, self.indices, self.data = matrix.indptr, matrix.indices, matrix.data
         self.lower, self.upper = matrix.lower, matrix.upper
+        for array in (self.indptr, self.indices, self.data, self.lower, self.upper):
+            array.flags.writeable = False  # the rows as built; change a row with set_value
         # False while every row is as built and active: solvers.linear_form may read the arrays
         self.touched = False
 

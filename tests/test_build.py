@@ -67,3 +67,14 @@ def test_the_leaner_model_still_finds_the_exact_optimum(objective, budget):
     if objective == "max_coverage":
         assert result.coverage_score == pytest.approx(expected.score, abs=1e-6)
     assert result.total_spend == pytest.approx(expected.spend, abs=1e-6 * budget)
+
+
+def test_a_column_the_model_did_not_number_has_no_offer():
+    import pyomo.environ as pyo
+
+    from solvers.build import column_offers
+
+    model = create_model(prepare(_request()))
+    model.extra = pyo.Var()
+    owners = column_offers(model, [model.extra, next(iter(model.seg.values()))])
+    assert owners[0] == -1 and owners[1] >= 0

@@ -139,3 +139,43 @@ def test_a_cloned_or_pickled_model_keeps_its_rows_on_its_own_variables() -> None
     for copy in (m.clone(), pickle.loads(pickle.dumps(m))):
         assert copy.rows.columns.vars[0] is copy.x[0]
         assert np.array_equal(_dense(copy, fast=True)[1], _dense(m, fast=True)[1])
+
+
+@pytest.mark.parametrize("change", ["add", "delete"])
+def test_variables_added_or_deleted_after_numbering_send_the_model_to_pyomo(change: str) -> None:
+    # Positions in the arrays would point at the wrong variables: both readers must still agree.
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(range(4), dense=False, bounds=(0, 4))
+    for k in (0, 2, 3):
+        m.x[k].setlb(0)  # touching an index of a sparse Var makes it
+    m.columns = Columns()
+    start = m.columns.add(m.x)  # x[0], x[2], x[3]
+    m.rows = Rows(["a"], entries_to_rows(1, [(np.zeros(1), np.array([start + 1]), 1.0)], -math.inf, 3), m.columns)
+    if change == "add":
+        m.x[1].setlb(0)
+    else:
+        del m.x[0]
+    m.cost = pyo.Objective(expr=sum(m.x.values()))
+    assert read_linear_form(m) is None
+    compiled = compile_model(m)  # Pyomo's compiler: the row is x[2] <= 3
+    (row,) = compiled.matrix.toarray()
+    assert [v.name for v, a in zip(compiled.columns, row, strict=True) if a] == ["x[2]"]
+
+
+def test_a_familys_arrays_are_read_only_and_a_cleared_family_goes_to_pyomo() -> None:
+    m = _model()
+    with pytest.raises(ValueError):
+        m.rows.upper[0] = 7.0  # a row is changed with set_value, which Pyomo's readers see too
+    m.rows.clear()
+    assert read_linear_form(m) is None
+    assert compile_model(m).matrix.shape[0] == 0
+
+
+def test_a_row_cannot_refer_to_a_variable_columns_has_not_numbered() -> None:
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(range(2))
+    m.columns = Columns()
+    m.columns.add(m.x)
+    for position in (-1, 2):
+        with pytest.raises(ValueError, match="not numbered"):
+            Rows([0], entries_to_rows(1, [(np.zeros(1), np.array([position]), 1.0)], 0, 0), m.columns)

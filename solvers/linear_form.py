@@ -1,11 +1,13 @@
-"""Pyomo's linear standard form, read straight off models whose rows are ``LinearExpression``s.
+"""Pyomo's linear standard form, read straight off models whose rows are matrices or ``LinearExpression``s.
 
 ``LinearStandardFormCompiler`` walks every constraint with a general expression
 visitor: at 500 offers that is 20 ms, more than the model takes to build. The
-rows ``solvers.build`` makes are all ``LinearExpression`` against a constant,
-so they can be read directly. ``read_linear_form`` does that and returns the
-same data, entry for entry, as ``LinearStandardFormCompiler().write(model,
-mixed_form=True, set_sense=None)``:
+rows ``solvers.build`` makes are ``solvers.rows.Rows`` families, whose arrays
+are read at once while no row of theirs has been changed, and a budget row and
+objectives that are ``LinearExpression``s against a constant, read term by
+term. ``read_linear_form`` does that and returns the same data, entry for
+entry, as ``LinearStandardFormCompiler().write(model, mixed_form=True,
+set_sense=None)``:
 
 * rows in the order of ``component_data_objects(Constraint, active=True)``,
   an equality as one row (kind 0), an inequality as a ``<=`` row (kind 1)
@@ -18,9 +20,10 @@ mixed_form=True, set_sense=None)``:
 Anything else (a fixed variable in a row, a nonlinear or general expression,
 a ranged or strict inequality, a row with no nonzero coefficient, a
 sub-block, an unusual component) returns None, and the caller uses Pyomo's
-compiler (diagnose's elastic model, for one, when a row it rewrites is no
-longer a ``LinearExpression``). ``tests/test_linear_form.py`` compares both on
-many models.
+compiler (so does a family whose Var components gained or lost variables
+since ``Columns`` numbered them, or whose rows were cleared).
+``tests/test_linear_form.py`` and ``tests/test_rows.py`` compare both on many
+models.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ callbacks, ran 99-112 s on a model given 50-66 s (docs/performance.md, changes
 releases the GIL), gives HiGHS the time left less ``OVERRUN_S`` and waits
 for it until the time left; a run still going then is left behind, its
 answer never read, and the caller gets a time-limit outcome with nothing
-found, so the engine answers with what it already has at its limit.
+found, so the engine answers with what it already has at its limit (from a
+second left up; with less, up to half a second past it).
 
 A run left behind keeps its core and its memory until HiGHS returns of its own
 accord (46 s past its limit in the case measured). ``left_running``

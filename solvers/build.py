@@ -195,7 +195,7 @@ def _arrays(m: pyo.ConcreteModel, inst: Instance) -> Arrays:
     lo = np.fromiter((t.lo for ts in tiers for t in ts), dtype=float, count=parts)
     hi = np.fromiter((t.hi for ts in tiers for t in ts), dtype=float, count=parts)
     part_bound = bound[part_offer]
-    # _width's floats: an all-units tier's upper end, an incremental tier's hi - lo
+    # an all-units tier's upper end, an incremental tier's hi - lo (as fractions of the bound)
     width = np.where((shape == CostShape.ALL_UNITS)[part_offer], hi / part_bound, (hi - lo) / part_bound)
     return Arrays(
         mineral=mineral,
@@ -230,13 +230,6 @@ def _tier_binary(od: OfferData, k: int) -> bool:
     if od.shape == CostShape.ALL_UNITS:
         return True
     return od.shape == CostShape.INCREMENTAL and k > 0
-
-
-def _width(od: OfferData, k: int) -> float:
-    t = od.tiers[k]
-    if od.shape == CostShape.ALL_UNITS:
-        return t.hi / od.bound
-    return (t.hi - t.lo) / od.bound
 
 
 def _quantity_cap(inst: Instance, j: int) -> float | None:
@@ -361,14 +354,12 @@ def _add_usage_links(m: pyo.ConcreteModel, inst: Instance) -> None:
     # Nothing is bought from an offer unless it is marked used: quantity <= y[i].
     # (All-units offers need no row: x = sum of seg <= sum of width x z <= sum of z = y, widths being <= 1.)
     a = m.arrays
-    offers = _offer_array([i for i in m.y.index_set() if not _all_units_linked(inst.offers[i])])
+    wide = np.zeros(len(inst.offers), dtype=bool)  # an offer with a part wider than its bound
+    wide[a.part_offer[a.part_width > 1]] = True
+    linked = (a.shape == CostShape.ALL_UNITS) & ~wide
+    offers = _offer_array([i for i in m.y.index_set() if not linked[i]])
     rows = np.arange(len(offers))
     m.use_link = _family(m, offers.tolist(), [_quantities(a, rows, offers), _each(a.y[offers], -1.0)], upper=0)
-
-
-def _all_units_linked(od: OfferData) -> bool:
-    """Whether the all-units rows already tie the offer's quantity to its usage binary."""
-    return od.shape == CostShape.ALL_UNITS and all(_width(od, k) <= 1 for k in range(len(od.tiers)))
 
 
 def _add_min_orders(m: pyo.ConcreteModel, inst: Instance) -> None:

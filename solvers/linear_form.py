@@ -164,8 +164,6 @@ class _Reader:
         met, first = np.unique(owner, return_index=True)
         shift = np.zeros(len(starts), dtype=np.int64)  # reader column - position, per component
         for c in met[np.argsort(first, kind="stable")].tolist():  # components in the order first met
-            if len(columns.components[c]) != columns.count(c):
-                raise _NotPlain  # variables added or deleted since they were numbered: positions are stale
             var = columns.vars[starts[c]]
             column = self.column_of.get(id(var))
             if column is None:
@@ -218,9 +216,11 @@ class _Reader:
             raise _NotPlain  # not reachable from its own component
         self.seen.add(id(component))
         # The variables as a family's Columns listed them (component.values() when it was
-        # numbered: the same list while the component has as many), or as Pyomo lists them.
+        # numbered), or as Pyomo lists them.
         numbered = self.numbered.get(id(component))
-        values = numbered if numbered is not None and len(numbered) == len(component) else list(component.values())
+        if numbered is not None and len(numbered) != len(component):
+            raise _NotPlain  # variables added or deleted since they were numbered: positions are stale
+        values = numbered if numbered is not None else list(component.values())
         if any(map(_fixed, values)):
             raise _NotPlain
         start = len(self.variables)

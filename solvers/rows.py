@@ -58,11 +58,6 @@ class Columns:
         self.vars.extend(component.values())
         return start
 
-    def count(self, c: int) -> int:
-        """How many variables the ``c``-th component added had when it was numbered."""
-        end = self.starts[c + 1] if c + 1 < len(self.starts) else len(self.vars)
-        return end - self.starts[c]
-
     def numbered(self) -> dict[int, list[VarData]]:
         """id(component) -> its variables as numbered, for every component added."""
         ends = [*self.starts[1:], len(self.vars)]

@@ -66,7 +66,7 @@ def main() -> None:
     gc.disable()
     model = create_model(instance)
     compiled = compile_model(model)
-    owners = column_offers(model, compiled.columns)
+    owners = column_offers(model, compiled)
     gc.enable()
     seconds, value = timed_run(relaxation(compiled, extra))
     print(f"full LP: {seconds:.2f} s, objective {value:.6f} ({len(instance.offers)} offers)")

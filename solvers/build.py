@@ -18,7 +18,8 @@ of the formulation, not an afterthought:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyomo.environ as pyo
@@ -28,6 +29,9 @@ from pyomo.core.expr.relational_expr import InequalityExpression
 from models import Objective
 from solvers.prepare import CostShape, Instance, OfferData
 from solvers.rows import Columns, Rows, entries_to_rows
+
+if TYPE_CHECKING:
+    from solvers.highs import Compiled
 
 # Stage two may give back this much coverage score (absolute, score in [0, 1]) ...
 SCORE_SLACK = 1e-12
@@ -79,15 +83,18 @@ def release(m: pyo.ConcreteModel) -> None:
             del data[None]
 
 
-def uses_indicator(instance: Instance, od: OfferData) -> bool:
-    """Whether the offer needs a binary 'anything bought' variable."""
-    limit = instance.request.policy.max_suppliers
-    crowded = limit is not None and len(instance.minerals[od.mineral].offers) > limit
-    return od.needs_indicator or crowded
+def _uses_indicator(inst: Instance, a: Arrays) -> np.ndarray:
+    """Whether each offer needs a binary 'anything bought' variable: see ``OfferData.needs_indicator``."""
+    limit = inst.request.policy.max_suppliers
+    needs = (a.fixed > 0) | (a.min_order > 0) | (a.shape != CostShape.LINEAR)
+    if limit is None:
+        return needs
+    crowded = np.array([len(md.offers) > limit for md in inst.minerals], dtype=bool)
+    return needs | crowded[a.mineral]
 
 
-def column_offers(m: pyo.ConcreteModel, columns: list[pyo.Var]) -> np.ndarray:
-    """The offer (position in instance.offers) of every column; -1 for a mineral's column."""
+def column_offers(m: pyo.ConcreteModel, compiled: Compiled) -> np.ndarray:
+    """The offer (position in instance.offers) of every column of ``compiled``; -1 for a mineral's column."""
     a = m.arrays
     owner = np.full(len(m.columns.vars), -1, dtype=np.int64)
     owner[a.part_position] = a.part_offer
@@ -95,7 +102,10 @@ def column_offers(m: pyo.ConcreteModel, columns: list[pyo.Var]) -> np.ndarray:
     for per_offer in (a.y, a.n):
         owner[per_offer[per_offer >= 0]] = np.flatnonzero(per_offer >= 0)
     owner = np.append(owner, -1)  # position -1: a column the model's Columns did not number
+    if compiled.positions is not None:  # read from m.columns
+        return owner[compiled.positions]
     position = {id(var): p for p, var in enumerate(m.columns.vars)}
+    columns = compiled.columns
     return owner[np.fromiter((position.get(id(var), -1) for var in columns), dtype=np.int64, count=len(columns))]
 
 
@@ -107,35 +117,52 @@ def segmented(od: OfferData) -> bool:
 
 
 def _add_variables(m: pyo.ConcreteModel, inst: Instance) -> None:
-    offers = range(len(inst.offers))
-    segs = [(i, k) for i, od in enumerate(inst.offers) if segmented(od) for k in range(len(od.tiers))]
-    chosen = [(i, k) for i, k in segs if _tier_binary(inst.offers[i], k)]
+    a = m.arrays = _arrays(inst)
+    seg_parts = np.flatnonzero(a.part_is_seg)
+    segs = _tier_keys(a, seg_parts)
+    chosen_parts = np.flatnonzero(a.part_is_seg & _tier_binary(a))
+    chosen = _tier_keys(a, chosen_parts)
+    lots = np.flatnonzero(a.lots > 0).tolist()
+    # Each large Var is declared sparse and its variables made by ``Columns.make``, which
+    # numbers them too; every variable gets a position, in declaration order.
+    columns = m.columns
     # x[i]: quantity bought from single-price offer i, as a fraction of its bound
     # (a tiered offer's is the sum of its tier segments: its "parts", see Arrays).
-    m.x = pyo.Var(_keys([i for i in offers if not segmented(inst.offers[i])]), bounds=(0, 1))
-    # seg[i, k]: the part of offer i's quantity (as a fraction of its bound) priced at tier k
-    # (at most the tier's width: set below).
-    m.seg = pyo.Var(_keys(segs), bounds=(0, 1))
+    m.x = pyo.Var(_keys(a.part_offer[~a.part_is_seg].tolist()), bounds=(0, 1), dense=False)
+    x = columns.make(m.x)
+    # seg[i, k]: the part of offer i's quantity (as a fraction of its bound) priced at tier k,
+    # at most the tier's width.
+    m.seg = pyo.Var(_keys(segs), bounds=(0, 1), dense=False)
+    seg = columns.make(m.seg, a.part_width[a.part_is_seg].tolist())
     # z[i, k]: tier k is reached (incremental) or chosen (all-units).
-    m.z = pyo.Var(_keys(chosen), domain=pyo.Binary)
+    m.z = pyo.Var(_keys(chosen), domain=pyo.Binary, dense=False)
+    z = columns.make(m.z)
     # y[i]: anything is bought from offer i.
-    m.y = pyo.Var(_keys([i for i in offers if uses_indicator(inst, inst.offers[i])]), domain=pyo.Binary)
-    # n[i]: whole lots bought from offer i (at most the lots its bound holds: set below).
-    lots = [i for i in offers if inst.offers[i].lots is not None]
-    m.n = pyo.Var(_keys(lots), domain=pyo.NonNegativeIntegers)
+    m.y = pyo.Var(_keys(np.flatnonzero(_uses_indicator(inst, a)).tolist()), domain=pyo.Binary, dense=False)
+    y = columns.make(m.y)
+    # n[i]: whole lots bought from offer i, at most the lots its bound holds.
+    m.n = pyo.Var(_keys(lots), domain=pyo.NonNegativeIntegers, dense=False)
+    n = columns.make(m.n, a.lots[lots].tolist())
     # Q[j]: total quantity of mineral j, in units of its reference quantity.
     m.Q = pyo.Var(range(len(inst.minerals)), bounds={j: (0, _quantity_cap(inst, j)) for j in range(len(inst.minerals))})
     # cov[j]: coverage of mineral j, min(1, quantity / target).
     m.cov = pyo.Var(range(len(inst.minerals)), bounds=(0, 1))
     # S[j]: spend on mineral j, in units of its money scale (bound 1 = its cap, or the budget).
     m.S = pyo.Var([j for j, md in enumerate(inst.minerals) if md.offers], bounds=(0, 1))
-    m.arrays = _arrays(m, inst)
-    # Upper bounds that differ by index are set one by one: given to Var as a dict,
-    # they cost Pyomo's initializer 1.2 us more a variable.
-    for var, width in zip(m.seg.values(), m.arrays.part_width[m.arrays.part_is_seg].tolist(), strict=True):
-        var.setub(width)
-    for i, var in m.n.items():
-        var.setub(inst.offers[i].lots)
+    minerals = len(inst.minerals)
+    a.Q = columns.add(m.Q) + np.arange(minerals)
+    a.cov = columns.add(m.cov) + np.arange(minerals)
+    a.S = _by_key(minerals, m.S.index_set(), columns.add(m.S))
+    a.part_position[~a.part_is_seg] = x + np.arange(len(m.x))
+    a.part_position[a.part_is_seg] = seg + np.arange(len(m.seg))
+    a.part_z[chosen_parts] = z + np.arange(len(m.z))
+    a.y = _by_key(len(inst.offers), m.y.index_set(), y)
+    a.n = _by_key(len(inst.offers), m.n.index_set(), n)
+
+
+def _not_yet() -> np.ndarray:
+    """A position array that ``_add_variables`` sets."""
+    return np.zeros(0, dtype=np.int64)
 
 
 @dataclass(slots=True)
@@ -153,29 +180,29 @@ class Arrays:
     quantity: np.ndarray  # bound / the mineral's reference quantity
     money: np.ndarray  # (1 + tariff) x bound: the spend of the whole bound at a price of 1
     fixed: np.ndarray  # fixed cost
+    min_order: np.ndarray
+    lots: np.ndarray  # the most whole lots its bound holds; 0 for an offer not sold in lots
     shape: np.ndarray  # CostShape
     first_part: np.ndarray  # offer i's parts are first_part[i]:first_part[i + 1]
-    y: np.ndarray
-    n: np.ndarray
     # per part
     part_offer: np.ndarray
     part_is_seg: np.ndarray
-    part_position: np.ndarray
-    part_z: np.ndarray
     part_low: np.ndarray  # its tier's lower end, as a fraction of the bound
     part_width: np.ndarray  # its tier's width as a fraction of the bound (an all-units tier: its upper end)
     part_price: np.ndarray
-    # per mineral
-    Q: np.ndarray
-    cov: np.ndarray
-    S: np.ndarray
+    # positions (set once the variables exist)
+    part_position: np.ndarray  # per part
+    part_z: np.ndarray  # per part
+    y: np.ndarray = field(default_factory=_not_yet)  # per offer
+    n: np.ndarray = field(default_factory=_not_yet)  # per offer
+    Q: np.ndarray = field(default_factory=_not_yet)  # per mineral
+    cov: np.ndarray = field(default_factory=_not_yet)  # per mineral
+    S: np.ndarray = field(default_factory=_not_yet)  # per mineral
 
 
-def _arrays(m: pyo.ConcreteModel, inst: Instance) -> Arrays:
+def _arrays(inst: Instance) -> Arrays:
     offers = inst.offers
     count = len(offers)
-    # Every variable numbered, component by component, in the order declared.
-    starts = {name: m.columns.add(getattr(m, name)) for name in ("x", "seg", "z", "y", "n", "Q", "cov", "S")}
     mineral = np.fromiter((od.mineral for od in offers), dtype=np.int64, count=count)
     bound = np.fromiter((od.bound for od in offers), dtype=float, count=count)
     shape = np.array([od.shape for od in offers], dtype=object)
@@ -187,11 +214,6 @@ def _arrays(m: pyo.ConcreteModel, inst: Instance) -> Arrays:
     parts = int(first_part[-1])
     part_offer = np.repeat(np.arange(count), per_offer)
     part_is_seg = np.repeat(per_offer > 1, per_offer)
-    position = np.empty(parts, dtype=np.int64)
-    position[~part_is_seg] = starts["x"] + np.arange(len(m.x))
-    position[part_is_seg] = starts["seg"] + np.arange(len(m.seg))
-    part_z = np.full(parts, -1, dtype=np.int64)
-    part_z[[int(first_part[i]) + k for i, k in m.z.index_set()]] = starts["z"] + np.arange(len(m.z))
     lo = np.fromiter((t.lo for ts in tiers for t in ts), dtype=float, count=parts)
     hi = np.fromiter((t.hi for ts in tiers for t in ts), dtype=float, count=parts)
     part_bound = bound[part_offer]
@@ -202,20 +224,17 @@ def _arrays(m: pyo.ConcreteModel, inst: Instance) -> Arrays:
         quantity=bound / reference[mineral],
         money=np.fromiter((od.money_factor * od.bound for od in offers), dtype=float, count=count),
         fixed=np.fromiter((od.offer.fixed_cost for od in offers), dtype=float, count=count),
+        min_order=np.fromiter((od.offer.min_order for od in offers), dtype=float, count=count),
+        lots=np.fromiter((od.lots or 0 for od in offers), dtype=np.int64, count=count),
         shape=shape,
         first_part=first_part,
-        y=_by_key(count, m.y.index_set(), starts["y"]),
-        n=_by_key(count, m.n.index_set(), starts["n"]),
         part_offer=part_offer,
         part_is_seg=part_is_seg,
-        part_position=position,
-        part_z=part_z,
         part_low=lo / part_bound,
         part_width=np.where(part_is_seg, width, 1.0),
         part_price=np.fromiter((t.price for ts in tiers for t in ts), dtype=float, count=parts),
-        Q=starts["Q"] + np.arange(len(inst.minerals)),
-        cov=starts["cov"] + np.arange(len(inst.minerals)),
-        S=_by_key(len(inst.minerals), m.S.index_set(), starts["S"]),
+        part_position=np.empty(parts, dtype=np.int64),
+        part_z=np.full(parts, -1, dtype=np.int64),
     )
 
 
@@ -226,10 +245,11 @@ def _by_key(size: int, keys, start: int) -> np.ndarray:
     return out
 
 
-def _tier_binary(od: OfferData, k: int) -> bool:
-    if od.shape == CostShape.ALL_UNITS:
-        return True
-    return od.shape == CostShape.INCREMENTAL and k > 0
+def _tier_binary(a: Arrays) -> np.ndarray:
+    """Whether each part has a tier binary z: an all-units offer's every tier, an incremental one's from the second."""
+    shape = a.shape[a.part_offer]
+    later = np.arange(len(a.part_offer)) > a.first_part[a.part_offer]  # not its offer's first part
+    return (shape == CostShape.ALL_UNITS) | ((shape == CostShape.INCREMENTAL) & later)
 
 
 def _quantity_cap(inst: Instance, j: int) -> float | None:

@@ -124,7 +124,7 @@ def _solve_model(
     request = instance.request
     compiled = compile_model(model)
     guide = (
-        _Guide(column_offers(model, compiled.columns), functools.cache(lambda: cheapest_offers(instance)))
+        _Guide(column_offers(model, compiled), functools.cache(lambda: cheapest_offers(instance)))
         if _guided(compiled, opts)
         else None
     )

@@ -14,7 +14,6 @@ import math
 import numpy as np
 import pyomo.environ as pyo
 
-from solvers.build import segmented
 from solvers.highs import Compiled
 from solvers.prepare import ZERO, CostShape, Instance
 
@@ -28,26 +27,50 @@ def load_values(compiled: Compiled, values: np.ndarray) -> None:
 
 
 def quantities(model: pyo.ConcreteModel, instance: Instance) -> list[float]:
-    """Quantity bought from every offer of the request (0 for dropped offers)."""
+    """Quantity bought from every offer of the request (0 for dropped offers).
+
+    Read from the values loaded in the model's variables, by their positions in
+    ``model.columns`` (``solvers.build.Arrays``); offers that buy nothing are
+    found with numpy, and only the others are snapped one by one.
+    """
+    a = model.arrays
+    value = _column_values(model)
     out = [0.0] * len(instance.request.suppliers)
-    for i, od in enumerate(instance.offers):
-        used = (pyo.value(model.y[i]) > 0.5) if i in model.y else None
-        if used is False:
-            continue
+    if not instance.offers:
+        return out
+    has_y = a.y >= 0
+    used = np.where(has_y, value[a.y] > 0.5, True)
+    # Each offer's fraction of its bound, to tell the ones that buy something; the exact
+    # sum is taken again below, in the parts' order, for those.
+    rough = np.add.reduceat(value[a.part_position], a.first_part[:-1])
+    buys = used & ((a.lots > 0) | (rough > ZERO / 2))
+    values, has_y = value.tolist(), has_y.tolist()
+    for i in np.flatnonzero(buys).tolist():
+        od = instance.offers[i]
         if od.lots is not None:  # whole lots: exact already
-            out[od.index] = round(pyo.value(model.n[i])) * od.offer.lot_size
+            out[od.index] = round(values[a.n[i]]) * od.offer.lot_size
             continue
-        q = min(max(_fraction(model, i, od), 0.0), 1.0) * od.bound
+        parts = a.part_position[a.first_part[i] : a.first_part[i + 1]].tolist()
+        q = min(max(sum(values[p] for p in parts), 0.0), 1.0) * od.bound
         if q <= ZERO * od.bound:
             continue
         # Round first, then snap to the structure the solver chose, which rounding must not undo.
         q = _tidy(q)
-        if used and od.offer.min_order > 0:
+        if has_y[i] and od.offer.min_order > 0:  # used, with a minimum order
             q = max(q, od.offer.min_order)
         if od.shape == CostShape.ALL_UNITS:
-            q = _into_chosen_tier(model, i, od, q)
+            q = _into_chosen_tier(values, a.part_z[a.first_part[i] : a.first_part[i + 1]].tolist(), od, q)
         out[od.index] = q
     return out
+
+
+def _column_values(model: pyo.ConcreteModel) -> np.ndarray:
+    """The value of every variable ``model.columns`` numbers, by position."""
+    values = [var._value for var in model.columns.vars]  # what var.value reads
+    if None in values:
+        missing = model.columns.vars[values.index(None)]
+        raise ValueError(f"no value for {missing.name}: load the solution first")
+    return np.array(values, dtype=float)
 
 
 # Significant digits a quantity is reported to: a thousand times finer than the
@@ -70,15 +93,9 @@ def _tidy(q: float) -> float:
     return float(f"{math.floor(q / step) * step:.{DIGITS}g}")
 
 
-def _fraction(model: pyo.ConcreteModel, i: int, od) -> float:
-    """Offer i's quantity as a fraction of its bound: the sum of its parts (solvers.build.Arrays)."""
-    if segmented(od):
-        return sum(pyo.value(model.seg[i, k]) for k in range(len(od.tiers)))
-    return pyo.value(model.x[i])
-
-
-def _into_chosen_tier(model: pyo.ConcreteModel, i: int, od, q: float) -> float:
-    for k, tier in enumerate(od.tiers):
-        if pyo.value(model.z[i, k]) > 0.5:
+def _into_chosen_tier(values: list[float], z: list[int], od, q: float) -> float:
+    """q within the tier whose binary (position ``z[k]`` for tier k) the solver set."""
+    for position, tier in zip(z, od.tiers, strict=True):
+        if values[position] > 0.5:
             return min(max(q, tier.lo), tier.hi)
     return q

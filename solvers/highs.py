@@ -75,6 +75,9 @@ class Compiled:
     unused: list[pyo.Var]
     # (sign, offset, cost) of every further active objective, for ``next_stage``
     following: list[tuple[float, float, np.ndarray]] = field(default_factory=list)
+    # each column's position in the model's ``solvers.rows.Columns`` (-1: not numbered there),
+    # when the columns were read from it (``solvers.linear_form``)
+    positions: np.ndarray | None = None
 
     @property
     def size(self) -> dict[str, int]:
@@ -144,6 +147,7 @@ def compile_model(model: pyo.ConcreteModel) -> Compiled:
         integrality=integrality,
         following=following,
         unused=unused,
+        positions=None if fast is None else fast.positions,
     )
 
 
@@ -220,6 +224,7 @@ def next_stage(compiled: Compiled, keep: float, row_scale: float) -> Compiled:
         integrality=compiled.integrality,
         following=compiled.following[1:],
         unused=compiled.unused,
+        positions=compiled.positions,
     )
 
 

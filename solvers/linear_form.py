@@ -67,6 +67,9 @@ class LinearForm:
     columns: list[VarData]
     objectives: list[Any]
     unused: list[VarData]  # variables in no row or objective (not columns)
+    # each column's position in the model's one ``Columns`` (-1: a variable it did not number);
+    # None when the model's families use more than one
+    positions: np.ndarray | None
 
 
 def read_linear_form(model: pyo.ConcreteModel) -> LinearForm | None:
@@ -83,7 +86,9 @@ class _Reader:
         self.column_of: dict[int, int] = {}  # id(VarData) -> column before unused ones are removed
         self.variables: list[VarData] = []
         self.seen: set[int] = set()  # id of every Var component met
-        self.numbered: dict[int, list[VarData]] = {}  # id(Var component) -> its variables, from Rows families
+        # id(Var component) -> (first position, its variables), from the Columns of Rows families
+        self.numbered: dict[int, tuple[int, list[VarData]]] = {}
+        self.positions: list[np.ndarray] = []  # of self.variables, component by component
 
     def read(self) -> LinearForm:
         model = self.model
@@ -139,8 +144,20 @@ class _Reader:
                 unused.extend(v for v in component.values() if not v.fixed)
         c = sp.csc_array((c.data, c.indices, c.indptr[keep]), shape=(c.shape[0], len(columns)))
         A = sp.csc_array((A.data, A.indices, A.indptr[keep]), shape=(A.shape[0], len(columns)))
+        positions = None
+        if len(registries) == 1:
+            positions = np.concatenate([np.zeros(0, dtype=np.int64), *self.positions])[used]
         return LinearForm(
-            c, np.array(offsets), A, rows.rhs_array(), rows.constraints, rows.kind_array(), columns, objectives, unused
+            c,
+            np.array(offsets),
+            A,
+            rows.rhs_array(),
+            rows.constraints,
+            rows.kind_array(),
+            columns,
+            objectives,
+            unused,
+            positions,
         )
 
     def _read_families(self, families: list[Rows], rows: _RowPieces) -> None:
@@ -217,13 +234,14 @@ class _Reader:
         self.seen.add(id(component))
         # The variables as a family's Columns listed them (component.values() when it was
         # numbered), or as Pyomo lists them.
-        numbered = self.numbered.get(id(component))
+        first, numbered = self.numbered.get(id(component), (-1, None))
         if numbered is not None and len(numbered) != len(component):
             raise _NotPlain  # variables added or deleted since they were numbered: positions are stale
         values = numbered if numbered is not None else list(component.values())
         if any(map(_fixed, values)):
             raise _NotPlain
         start = len(self.variables)
+        self.positions.append(first + np.arange(len(values)) if first >= 0 else np.full(len(values), -1))
         self.column_of.update(zip(map(id, values), range(start, start + len(values))))
         self.variables.extend(values)
         try:

@@ -70,11 +70,23 @@ def test_the_leaner_model_still_finds_the_exact_optimum(objective, budget):
 
 
 def test_a_column_the_model_did_not_number_has_no_offer():
+    import dataclasses
+
     import pyomo.environ as pyo
 
     from solvers.build import column_offers
+    from solvers.highs import compile_model
 
     model = create_model(prepare(_request()))
-    model.extra = pyo.Var()
-    owners = column_offers(model, [model.extra, next(iter(model.seg.values()))])
-    assert owners[0] == -1 and owners[1] >= 0
+    seg = next(iter(model.seg.values()))
+    model.extra = pyo.Var(bounds=(0, 1))
+    model.extra_row = pyo.Constraint(expr=model.extra + seg <= 1)
+    compiled = compile_model(model)
+    assert compiled.positions is not None  # read by the engine's reader, positions known
+    owners = column_offers(model, compiled)
+    names = [v.name for v in compiled.columns]
+    assert owners[names.index("extra")] == -1
+    assert owners[names.index(seg.name)] == seg.index()[0] >= 0
+    # Without positions (a model compiled by Pyomo's compiler), the same owners, found by identity.
+    unknown = dataclasses.replace(compiled, positions=None)
+    assert column_offers(model, unknown).tolist() == owners.tolist()

@@ -149,7 +149,7 @@ def test_restrict_fixes_every_column_of_the_other_offers():
     req = _two_offer_request()
     model = create_model(prepare(req))
     compiled = compile_model(model)
-    owners = column_offers(model, compiled.columns)
+    owners = column_offers(model, compiled)
     assert set(owners.tolist()) == {-1, 0, 1}
     kept = guide.restrict(compiled, owners, {0})
     dropped = owners == 1
@@ -334,7 +334,7 @@ def test_the_start_lies_within_every_restricted_model_it_is_handed_to(monkeypatc
     req = _two_offer_request()
     model = create_model(prepare(req))
     compiled = compile_model(model)
-    owners = column_offers(model, compiled.columns)
+    owners = column_offers(model, compiled)
     start = plain_solve(compiled, GUIDED.for_request(req), 10.0).values.copy()
     (dear_x,) = [c for c, var in enumerate(compiled.columns) if owners[c] == 1 and var.parent_component() is model.x]
     start[dear_x] = 5e-10

@@ -179,3 +179,47 @@ def test_a_row_cannot_refer_to_a_variable_columns_has_not_numbered() -> None:
     for position in (-1, 2):
         with pytest.raises(ValueError, match="not numbered"):
             Rows([0], entries_to_rows(1, [(np.zeros(1), np.array([position]), 1.0)], 0, 0), m.columns)
+
+
+def _state(var) -> tuple:
+    """Everything a variable holds, as Pyomo's own construction would leave it."""
+    return (var.index(), var.name, var._lb, var._ub, var.domain, var.value, var.fixed, var.stale)
+
+
+@pytest.mark.parametrize(
+    ("declared", "upper"),
+    [
+        ({"bounds": (0, 1)}, None),
+        ({"bounds": (0, 1)}, [0.25, 1.0, 0.5]),
+        ({"domain": pyo.Binary}, None),
+        ({"domain": pyo.NonNegativeIntegers}, [3, 7, 1]),
+        ({"bounds": (0, 2), "initialize": 1.5}, None),
+    ],
+)
+def test_made_variables_are_those_pyomo_would_make(declared: dict, upper: list | None) -> None:
+    keys = [(4, 0), (4, 1), (9, 0)]
+    theirs = pyo.ConcreteModel()
+    theirs.v = pyo.Var(pyo.SetOf(keys), **declared)
+    for var, bound in zip(theirs.v.values(), upper or [], strict=False):
+        var.setub(bound)
+    ours = pyo.ConcreteModel()
+    ours.v = pyo.Var(pyo.SetOf(keys), dense=False, **declared)
+    ours.columns = Columns()
+    assert ours.columns.make(ours.v, upper) == 0
+    assert [_state(v) for v in ours.v.values()] == [_state(v) for v in theirs.v.values()]
+    assert all(v.parent_component() is ours.v for v in ours.v.values())
+    assert ours.columns.vars == list(ours.v.values())
+    assert len(ours.v) == 3 and (9, 0) in ours.v and list(ours.v.keys()) == keys
+
+
+def test_make_refuses_a_dense_var_and_a_wrong_number_of_bounds() -> None:
+    m = pyo.ConcreteModel()
+    m.columns = Columns()
+    m.dense = pyo.Var(range(2))
+    with pytest.raises(ValueError, match="dense=False"):
+        m.columns.make(m.dense)
+    m.sparse = pyo.Var(range(2), dense=False)
+    with pytest.raises(ValueError, match="1 upper bounds for 2"):
+        m.columns.make(m.sparse, [1.0])
+    m.empty = pyo.Var(pyo.SetOf([]), dense=False)
+    assert m.columns.make(m.empty) == 0 and len(m.empty) == 0

@@ -38,21 +38,23 @@ class OfferCost:
 
 def tiers(offer: SupplierOffer) -> list[Tier]:
     """The offer's price tiers as closed ranges, cut at its capacity."""
+    capacity = offer.capacity
     if offer.price_tiers is None:
         assert offer.unit_price is not None
-        return [Tier(0.0, offer.capacity, offer.unit_price)]
+        return [Tier(0.0, capacity, offer.unit_price)]
     out: list[Tier] = []
     lo, previous_up_to = 0.0, None
     for tier in offer.price_tiers:
-        if lo >= offer.capacity:
-            if out and out[-1].hi == offer.capacity == previous_up_to:
+        if lo >= capacity:
+            if out and out[-1].hi == capacity == previous_up_to:
                 # The previous tier ends exactly at capacity: that breakpoint belongs to this
                 # tier too, which matters for all-units pricing (the lower price applies).
-                out.append(Tier(offer.capacity, offer.capacity, tier.unit_price))
+                out.append(Tier(capacity, capacity, tier.unit_price))
             break
-        hi = offer.capacity if tier.up_to is None else min(tier.up_to, offer.capacity)
+        up_to = tier.up_to
+        hi = capacity if up_to is None else min(up_to, capacity)
         out.append(Tier(lo, hi, tier.unit_price))
-        lo, previous_up_to = hi, tier.up_to
+        lo, previous_up_to = hi, up_to
     return out
 
 

@@ -19,6 +19,8 @@ of the formulation, not an afterthought:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -107,10 +109,6 @@ def column_offers(m: pyo.ConcreteModel, compiled: Compiled) -> np.ndarray:
     position = {id(var): p for p, var in enumerate(m.columns.vars)}
     columns = compiled.columns
     return owner[np.fromiter((position.get(id(var), -1) for var in columns), dtype=np.int64, count=len(columns))]
-
-
-def segmented(od: OfferData) -> bool:
-    return len(od.tiers) > 1
 
 
 # --- variables -----------------------------------------------------------------
@@ -207,22 +205,22 @@ def _arrays(inst: Instance) -> Arrays:
     bound = np.fromiter((od.bound for od in offers), dtype=float, count=count)
     shape = np.array([od.shape for od in offers], dtype=object)
     reference = np.array([md.reference for md in inst.minerals], dtype=float)
-    tiers = [od.tiers if segmented(od) else od.tiers[:1] for od in offers]
-    per_offer = np.fromiter(map(len, tiers), dtype=np.int64, count=count)
+    per_offer = np.fromiter(map(len, map(_TIERS, offers)), dtype=np.int64, count=count)
     first_part = np.zeros(count + 1, dtype=np.int64)
     np.cumsum(per_offer, out=first_part[1:])
     parts = int(first_part[-1])
     part_offer = np.repeat(np.arange(count), per_offer)
     part_is_seg = np.repeat(per_offer > 1, per_offer)
-    lo = np.fromiter((t.lo for ts in tiers for t in ts), dtype=float, count=parts)
-    hi = np.fromiter((t.hi for ts in tiers for t in ts), dtype=float, count=parts)
+    # every tier's (lo, hi, price), offer by offer: an offer's parts are its tiers
+    flat = np.fromiter(chain.from_iterable(chain.from_iterable(map(_TIERS, offers))), dtype=float, count=3 * parts)
+    lo, hi, price = np.ascontiguousarray(flat.reshape(parts, 3).T)
     part_bound = bound[part_offer]
     # an all-units tier's upper end, an incremental tier's hi - lo (as fractions of the bound)
     width = np.where((shape == CostShape.ALL_UNITS)[part_offer], hi / part_bound, (hi - lo) / part_bound)
     return Arrays(
         mineral=mineral,
         quantity=bound / reference[mineral],
-        money=np.fromiter((od.money_factor * od.bound for od in offers), dtype=float, count=count),
+        money=np.fromiter((od.money_factor for od in offers), dtype=float, count=count) * bound,
         fixed=np.fromiter((od.offer.fixed_cost for od in offers), dtype=float, count=count),
         min_order=np.fromiter((od.offer.min_order for od in offers), dtype=float, count=count),
         lots=np.fromiter((od.lots or 0 for od in offers), dtype=np.int64, count=count),
@@ -232,10 +230,13 @@ def _arrays(inst: Instance) -> Arrays:
         part_is_seg=part_is_seg,
         part_low=lo / part_bound,
         part_width=np.where(part_is_seg, width, 1.0),
-        part_price=np.fromiter((t.price for ts in tiers for t in ts), dtype=float, count=parts),
+        part_price=price,
         part_position=np.empty(parts, dtype=np.int64),
         part_z=np.full(parts, -1, dtype=np.int64),
     )
+
+
+_TIERS = attrgetter("tiers")
 
 
 def _by_key(size: int, keys, start: int) -> np.ndarray:

@@ -29,7 +29,7 @@ from solvers.build import SCORE_ROW_SCALE, SCORE_SLACK, column_offers, create_mo
 from solvers.check import Violation, check_result
 from solvers.diagnose import diagnose
 from solvers.errors import SolutionRejected, SolverFailed
-from solvers.extract import load_values, quantities
+from solvers.extract import quantities, solution
 from solvers.guide import cheapest_offers, solve_guided
 from solvers.highs import Compiled, SolveOutcome, SolveState, compile_model, next_stage, solve
 from solvers.options import SolverOptions
@@ -148,18 +148,20 @@ def _solve_model(
         findings = [stopped_finding(first.message, opts)]
         return empty_result(request, Status.NO_SOLUTION, time.perf_counter() - began, findings, size)
 
-    load_values(compiled, first.values)
+    answer = solution(model, compiled, first.values)
     proven = first.state is SolveState.OPTIMAL
     notes: list[Finding] = []
     if request.objective is Objective.MAX_COVERAGE:
         if report is not None:
-            report.send(first, first)
-        second = _least_spend_stage(compiled, guide, first, opts, deadline, report)
+            report.send(first, first, compiled)
+        second, cheaper = _least_spend_stage(model, compiled, guide, first, opts, deadline, report)
+        if cheaper is not None:
+            answer = cheaper
         proven = proven and second is SolveState.OPTIMAL
         if second is not SolveState.OPTIMAL:
             notes.append(_stage_two_note(second))
     stats = _stats(instance, Status.OPTIMAL if proven else Status.FEASIBLE, size, first)
-    result, violations = _read_result(model, instance, opts, stats, notes)
+    result, violations = _read_result(model, instance, answer, opts, stats, notes)
     if violations:
         if last_try:
             raise SolutionRejected(violations)
@@ -168,11 +170,17 @@ def _solve_model(
 
 
 def _read_result(
-    model: pyo.ConcreteModel, instance: Instance, opts: SolverOptions, stats: SolveStats, notes: list[Finding]
+    model: pyo.ConcreteModel,
+    instance: Instance,
+    answer: np.ndarray,
+    opts: SolverOptions,
+    stats: SolveStats,
+    notes: list[Finding],
 ) -> tuple[AllocationResult, list[Violation]]:
-    """The allocation loaded in ``model``, reported with ``notes`` and the findings; its violations (if verified)."""
+    """The allocation ``answer`` (an ``extract.solution`` of ``model``), reported with ``notes`` and the
+    findings; its violations (if verified)."""
     request = instance.request
-    result = build_result(request, quantities(model, instance), stats, [])
+    result = build_result(request, quantities(model, instance, answer), stats, [])
     violations = check_result(request, result) if opts.verify else []
     return result.model_copy(update={"diagnostics": notes + solved_findings(instance, result)}), violations
 
@@ -239,11 +247,11 @@ class _Provisional:
     opts: SolverOptions
     size: ModelSize
 
-    def send(self, outcome: SolveOutcome, first: SolveOutcome, compiled: Compiled | None = None) -> None:
-        """Report ``outcome``'s allocation (its stage's ``compiled`` loads it; None: already loaded).
+    def send(self, outcome: SolveOutcome, first: SolveOutcome, compiled: Compiled) -> None:
+        """Report ``outcome``'s allocation, a solution of its stage's ``compiled``.
 
         ``first`` is stage one's outcome, or ``outcome`` itself in stage one: gap and bound are its.
-        Values that are not all finite are neither loaded nor reported (stage two would not load them).
+        Values that are not all finite are not reported (stage two would not take them).
         """
         values = outcome.values
         if values is None or values is self.reporter.read or not self.reporter.due():
@@ -251,14 +259,12 @@ class _Provisional:
         if not np.all(np.isfinite(values)):
             return
         self.reporter.read = values  # (before reading: an allocation that fails to read fails again)
-        if compiled is not None:
-            load_values(compiled, values)
-        self.reporter.report(lambda: self._result(first))
+        self.reporter.report(lambda: self._result(first, solution(self.model, compiled, values)))
 
-    def _result(self, first: SolveOutcome) -> AllocationResult | None:
+    def _result(self, first: SolveOutcome, answer: np.ndarray) -> AllocationResult | None:
         stats = _stats(self.instance, Status.FEASIBLE, self.size, first)
         notes = [_stage_two_note(None)] if self.instance.request.objective is Objective.MAX_COVERAGE else []
-        result, violations = _read_result(self.model, self.instance, self.opts, stats, notes)
+        result, violations = _read_result(self.model, self.instance, answer, self.opts, stats, notes)
         return None if violations else result
 
     def stage(self, compiled: Compiled, first: SolveOutcome | None = None) -> Callable[[SolveOutcome], None]:
@@ -319,18 +325,19 @@ STAGE_TWO_SLACKS = (SCORE_SLACK, 1e-9, 1e-7)
 
 
 def _least_spend_stage(
+    model: pyo.ConcreteModel,
     compiled: Compiled,
     guide: _Guide | None,
     first: SolveOutcome,
     opts: SolverOptions,
     deadline: float,
     report: _Provisional | None,
-) -> SolveState:
-    """Stage two: least spend at the stage-one score; loads its allocation when it has one.
+) -> tuple[SolveState, np.ndarray | None]:
+    """Stage two: least spend at the stage-one score; its state, and its allocation when it has one.
 
     The stage-one matrices are reused (spend was compiled with them): one row,
     SCORE_ROW_SCALE x score >= SCORE_ROW_SCALE x (score* - slack), is appended.
-    Without a result, the model keeps stage one's allocation: valid, just not the cheapest.
+    Without a result, stage one's allocation stands: valid, just not the cheapest.
     """
     state = SolveState.LIMIT_NO_SOLUTION
     stage_opts = opts.for_stage_two(guided=guide is not None)
@@ -344,13 +351,10 @@ def _least_spend_stage(
         second = _solve(staged, guide, stage_opts, left, first.values, on_answer)
         state = second.state
         if second.values is not None and np.all(np.isfinite(second.values)):
-            load_values(staged, second.values)
-            return state
+            return state, solution(model, staged, second.values)
         if state is not SolveState.INFEASIBLE:
             break
-    # (A provisional answer of this stage, once loaded, is never left in the model: the guided
-    # solve reports one only when it has it as a fallback, and so returns values after it.)
-    return state
+    return state, None
 
 
 def _stage_two_note(state: SolveState | None) -> Finding:

@@ -26,15 +26,28 @@ def load_values(compiled: Compiled, values: np.ndarray) -> None:
         var.set_value(value, skip_validation=True)
 
 
-def quantities(model: pyo.ConcreteModel, instance: Instance) -> list[float]:
-    """Quantity bought from every offer of the request (0 for dropped offers).
+def solution(model: pyo.ConcreteModel, compiled: Compiled, values: np.ndarray) -> np.ndarray:
+    """A solution of ``compiled`` as the value of every variable ``model.columns`` numbers, by position.
 
-    Read from the values loaded in the model's variables, by their positions in
-    ``model.columns`` (``solvers.build.Arrays``); offers that buy nothing are
-    found with numpy, and only the others are snapped one by one.
+    Variables that are not columns (in no active row or objective) read 0. When the
+    columns' positions are not known (a model compiled by Pyomo's compiler), the
+    values go through the variables: loaded, then read back.
+    """
+    if compiled.positions is None:
+        load_values(compiled, values)
+        return _column_values(model)
+    out = np.zeros(len(model.columns.vars))
+    numbered = compiled.positions >= 0
+    out[compiled.positions[numbered]] = np.asarray(values, dtype=float)[numbered]
+    return out
+
+
+def quantities(model: pyo.ConcreteModel, instance: Instance, value: np.ndarray) -> list[float]:
+    """Quantity bought from every offer of the request (0 for dropped offers), from a ``solution``.
+
+    Offers that buy nothing are found with numpy; only the others are snapped one by one.
     """
     a = model.arrays
-    value = _column_values(model)
     out = [0.0] * len(instance.request.suppliers)
     if not instance.offers:
         return out
@@ -65,7 +78,7 @@ def quantities(model: pyo.ConcreteModel, instance: Instance) -> list[float]:
 
 
 def _column_values(model: pyo.ConcreteModel) -> np.ndarray:
-    """The value of every variable ``model.columns`` numbers, by position."""
+    """The value loaded in every variable ``model.columns`` numbers, by position."""
     values = [var._value for var in model.columns.vars]  # what var.value reads
     if None in values:
         missing = model.columns.vars[values.index(None)]

@@ -144,7 +144,7 @@ def test_the_engine_never_returns_an_allocation_that_fails_the_check(monkeypatch
     # re-solves with tighter tolerances once, then refuses to answer.
     calls = []
 
-    def broken_quantities(model, instance):
+    def broken_quantities(model, instance, answer):
         calls.append(1)
         return [offer.capacity * 2 for offer in instance.request.suppliers]
 

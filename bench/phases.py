@@ -29,6 +29,7 @@ PHASES = (
     "column_offers",
     "cheapest_offers",
     "load_values",
+    "solution",
     "quantities",
     "build_result",
     "check_result",

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
+from pyomo.core.expr.numeric_expr import LinearExpression
 from pyomo.core.expr.relational_expr import InequalityExpression
 
 from models import Objective
@@ -464,19 +464,7 @@ def total_spend(m: pyo.ConcreteModel, inst: Instance) -> LinearExpression:
     """Total spend as a fraction of the budget."""
     minerals = list(m.S.index_set())
     scale = np.array([money_scale(inst, j) for j in minerals], dtype=float)
-    return _expression(m, m.arrays.S[_offer_array(minerals)], scale / inst.request.budget)
-
-
-def _expression(m: pyo.ConcreteModel, positions: np.ndarray, coefs: np.ndarray) -> LinearExpression:
-    """sum(coef x variable) as a Pyomo expression, zero coefficients left out."""
-    variables = m.columns.vars
-    return LinearExpression(
-        [
-            MonomialTermExpression((c, variables[p]))
-            for p, c in zip(positions.tolist(), coefs.tolist(), strict=True)
-            if c != 0
-        ]
-    )
+    return m.columns.linear(m.arrays.S[_offer_array(minerals)], scale / inst.request.budget)
 
 
 def country_cap_rows(inst: Instance) -> list[tuple[int, int, list[int]]]:
@@ -534,12 +522,12 @@ def _add_objectives(m: pyo.ConcreteModel, inst: Instance) -> None:
     # score: weighted coverage in [0, 1]; spend: total spend as a fraction of the budget.
     a = m.arrays
     weight = np.array([md.mineral.weight for md in inst.minerals], dtype=float)
-    m.score = pyo.Expression(expr=_expression(m, a.cov, weight / inst.total_weight))
+    m.score = pyo.Expression(expr=m.columns.linear(a.cov, weight / inst.total_weight))
     # The objective is written over the offers, not over S: HiGHS's objective-driven
     # pruning sees the fixed costs and prices directly (measured faster than sum of S_j).
     offers = np.arange(len(inst.offers))
     _, position, coef = _spend(a, offers, offers)
-    m.spend = pyo.Expression(expr=_expression(m, position, coef / inst.request.budget))
+    m.spend = pyo.Expression(expr=m.columns.linear(position, coef / inst.request.budget))
     m.max_score = pyo.Objective(expr=m.score, sense=pyo.maximize)
     m.min_spend = pyo.Objective(expr=m.spend, sense=pyo.minimize)
     if inst.request.objective is Objective.MIN_COST:

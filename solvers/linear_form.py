@@ -41,7 +41,7 @@ from pyomo.core.base.var import VarData
 from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 from pyomo.core.expr.relational_expr import EqualityExpression, InequalityExpression
 
-from solvers.rows import Rows
+from solvers.rows import Columns, Rows
 
 # Components whose presence the fast reader understands (they add no rows of their own).
 _PLAIN = {pyo.Var, pyo.Constraint, pyo.Objective, pyo.Expression, pyo.Set, pyo.RangeSet, pyo.Param}
@@ -89,6 +89,8 @@ class _Reader:
         # id(Var component) -> (first position, its variables), from the Columns of Rows families
         self.numbered: dict[int, tuple[int, list[VarData]]] = {}
         self.positions: list[np.ndarray] = []  # of self.variables, component by component
+        # id(expression) -> (expression, positions, coefficients, Columns), from ``Columns.linear``
+        self.sums: dict[int, tuple[LinearExpression, np.ndarray, np.ndarray, Columns]] = {}
 
     def read(self) -> LinearForm:
         model = self.model
@@ -99,6 +101,8 @@ class _Reader:
             if isinstance(component, Rows) and id(component.columns) not in registries:
                 registries.add(id(component.columns))
                 self.numbered.update(component.columns.numbered())
+                columns = component.columns
+                self.sums.update((key, (*entry, columns)) for key, entry in columns.sums.items())
         objectives = list(model.component_data_objects(pyo.Objective, active=True, descend_into=False))
         c_data, c_index, c_ptr, offsets = [], [], [0], []
         for objective in objectives:
@@ -175,7 +179,18 @@ class _Reader:
         if not (equal | at_most | at_least).all():
             raise _NotPlain  # a ranged row, or one with no bound: Pyomo's compiler decides
         positions = np.concatenate([f.indices for f in families])
-        columns = families[0].columns
+        kinds = np.where(equal, 0, np.where(at_most, 1, -1)).astype(np.int8)
+        rows.add_block(
+            np.concatenate([f.data for f in families]),
+            self._columns_at(positions, families[0].columns),
+            np.concatenate([np.diff(f.indptr) for f in families]),
+            [row for f in families for row in f._data.values()],  # each family's rows, in key order (Rows.construct)
+            kinds,
+            np.where(at_least, lower, upper),
+        )
+
+    def _columns_at(self, positions: np.ndarray, columns: Columns) -> np.ndarray:
+        """The reader's column of each of ``columns``' positions; components met first numbered first."""
         starts = np.asarray(columns.starts, dtype=np.int64)
         owner = np.searchsorted(starts, positions, side="right") - 1  # the Var component of every entry
         met, first = np.unique(owner, return_index=True)
@@ -186,21 +201,20 @@ class _Reader:
             if column is None:
                 column = self._add_component(var)
             shift[c] = column - starts[c]
-        kinds = np.where(equal, 0, np.where(at_most, 1, -1)).astype(np.int8)
-        rows.add_block(
-            np.concatenate([f.data for f in families]),
-            positions + shift[owner],
-            np.concatenate([np.diff(f.indptr) for f in families]),
-            [row for f in families for row in f._data.values()],  # each family's rows, in key order (Rows.construct)
-            kinds,
-            np.where(at_least, lower, upper),
-        )
+        return positions + shift[owner]
 
     def _append(self, expr: LinearExpression, index: list[int], data: list[float]) -> float:
         """Append expr's (column, coefficient) terms to ``index`` and ``data``; return its constant.
 
         A repeated variable's terms are left for ``_csc`` to sum and zeros for it to drop.
+        An expression made by ``Columns.linear`` is read from its arrays, at once.
         """
+        known = self.sums.get(id(expr))
+        if known is not None and known[0] is expr:
+            _, positions, coefs, columns = known
+            index.extend(self._columns_at(positions, columns).tolist())
+            data.extend(coefs.tolist())
+            return 0
         constant = 0
         column_of = self.column_of
         add_index, add_data = index.append, data.append

@@ -50,6 +50,8 @@ class Columns:
         self.vars: list[VarData] = []
         self.starts: list[int] = []  # position of each component's first variable
         self.components: list[pyo.Var] = []
+        # id(expression) -> (the expression, its variables' positions, its coefficients): see ``linear``
+        self.sums: dict[int, tuple[LinearExpression, np.ndarray, np.ndarray]] = {}
 
     def add(self, component: pyo.Var) -> int:
         """Number ``component``'s variables (in index order, as Pyomo lists them); return the first position."""
@@ -85,6 +87,23 @@ class Columns:
         component._data.update(zip(keys, made))  # the template's place too
         component._dense = True  # every variable exists now, as if constructed dense
         return self._number(component, made)
+
+    def linear(self, positions: np.ndarray, coefs: np.ndarray) -> LinearExpression:
+        """sum(coef x variable at position) as a Pyomo expression, zero coefficients left out.
+
+        The expression is remembered with its arrays, so that ``solvers.linear_form``
+        reads an objective that is this very expression from them rather than term by
+        term. A Pyomo expression never changes once made (adding to it makes another),
+        so the arrays stay true to it.
+        """
+        nonzero = coefs != 0
+        positions, coefs = positions[nonzero], coefs[nonzero]
+        variables = self.vars
+        expr = LinearExpression(
+            [MonomialTermExpression((c, variables[p])) for p, c in zip(positions.tolist(), coefs.tolist(), strict=True)]
+        )
+        self.sums[id(expr)] = (expr, positions, coefs)
+        return expr
 
     def _number(self, component: pyo.Var, variables: Iterable[VarData]) -> int:
         start = len(self.vars)

@@ -223,3 +223,30 @@ def test_make_refuses_a_dense_var_and_a_wrong_number_of_bounds() -> None:
         m.columns.make(m.sparse, [1.0])
     m.empty = pyo.Var(pyo.SetOf([]), dense=False)
     assert m.columns.make(m.empty) == 0 and len(m.empty) == 0
+
+
+def _objective(model: pyo.ConcreteModel, fast: bool) -> tuple[list[str], list[float], float]:
+    """(column names, the objective's coefficients, its constant) by the fast reader or by Pyomo's compiler."""
+    form = read_linear_form(model) if fast else LinearStandardFormCompiler().write(model, mixed_form=True)
+    assert form is not None
+    return [v.name for v in form.columns], form.c.toarray()[0].tolist(), float(form.c_offset[0])
+
+
+def test_a_sum_made_by_columns_reads_the_same_from_its_arrays_and_term_by_term() -> None:
+    m = pyo.ConcreteModel()
+    m.y = pyo.Var(range(2), bounds=(0, 1))  # declared first, met second
+    m.x = pyo.Var(range(3), bounds=(0, 4))
+    m.columns = Columns()
+    y, x = m.columns.add(m.y), m.columns.add(m.x)
+    matrix = entries_to_rows(1, [(np.zeros(3), x + np.arange(3), 1.0)], -math.inf, 3)
+    m.rows = Rows(["a"], matrix, m.columns)
+    # x[2], y[1], x[0] with a repeated x[2] and a zero left out: 2 x[2] + 3 y[1] - x[0] + 0 y[0] + x[2]
+    spend = m.columns.linear(np.array([x + 2, y + 1, x, y, x + 2]), np.array([2.0, 3.0, -1.0, 0.0, 1.0]))
+    assert len(spend.args) == 4 and id(spend) in m.columns.sums
+    m.cost = pyo.Objective(expr=spend)
+    fast, pyomo = _objective(m, fast=True), _objective(m, fast=False)
+    assert fast == pyomo == (["x[0]", "x[1]", "x[2]", "y[1]"], [-1.0, 0.0, 3.0, 3.0], 0.0)
+    # A new expression made from it is not the remembered one: read term by term, as Pyomo reads it.
+    m.cost.set_value(spend + 2 * m.y[0] + 5)
+    fast, pyomo = _objective(m, fast=True), _objective(m, fast=False)
+    assert fast == pyomo and fast[0] == ["x[0]", "x[1]", "x[2]", "y[0]", "y[1]"] and fast[2] == 5.0

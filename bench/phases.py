@@ -5,7 +5,7 @@
 
 CASE is a name from ``bench.instances.suite()`` (dla-2025, 5x20-min_cost, 10x50-max_coverage,
 ..., 40x250-min_cost); REPS solves follow one warm-up. Each phase is the wall time of the
-engine's own call (``prepare``, ``create_model``, ``compile_model``, ``load_values``, ...,
+engine's own call (``prepare``, ``create_model``, ``compile_model``, ``solution``, ...,
 summed when called more than once), ``HiGHS run`` the time inside ``Highs.run``, and
 ``outside HiGHS`` the whole call less that: the issue's "engine overhead".
 

@@ -86,7 +86,12 @@ def release(m: pyo.ConcreteModel) -> None:
 
 
 def _uses_indicator(inst: Instance, a: Arrays) -> np.ndarray:
-    """Whether each offer needs a binary 'anything bought' variable: see ``OfferData.needs_indicator``."""
+    """Whether each offer needs a binary 'anything bought' variable.
+
+    It does when buying anything costs a fixed cost, must reach a minimum order, or
+    picks tiers by binaries (a shape other than linear), and when its mineral has more
+    offers than ``max_suppliers`` allows (the binaries count the suppliers used).
+    """
     limit = inst.request.policy.max_suppliers
     needs = (a.fixed > 0) | (a.min_order > 0) | (a.shape != CostShape.LINEAR)
     if limit is None:
@@ -104,7 +109,7 @@ def column_offers(m: pyo.ConcreteModel, compiled: Compiled) -> np.ndarray:
     for per_offer in (a.y, a.n):
         owner[per_offer[per_offer >= 0]] = np.flatnonzero(per_offer >= 0)
     owner = np.append(owner, -1)  # position -1: a column the model's Columns did not number
-    if compiled.positions is not None:  # read from m.columns
+    if compiled.numbering is m.columns:  # read from m.columns: each column's position is known
         return owner[compiled.positions]
     position = {id(var): p for p, var in enumerate(m.columns.vars)}
     columns = compiled.columns

@@ -236,7 +236,7 @@ def _better_result(a: AllocationResult, b: AllocationResult) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Provisional:
-    """One try's provisional answers: read from its model, reported and checked as a final answer is.
+    """One try's provisional answers: read from their values, reported and checked as a final answer is.
 
     One that fails the check is not reported (the final answer has its own second try).
     """

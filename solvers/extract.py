@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pyomo.environ as pyo
 
+from solvers.errors import SolverFailed
 from solvers.highs import Compiled
 from solvers.prepare import ZERO, CostShape, Instance
 
@@ -30,15 +31,19 @@ def solution(model: pyo.ConcreteModel, compiled: Compiled, values: np.ndarray) -
     """A solution of ``compiled`` as the value of every variable ``model.columns`` numbers, by position.
 
     Variables that are not columns (in no active row or objective) read 0. When the
-    columns' positions are not known (a model compiled by Pyomo's compiler), the
-    values go through the variables: loaded, then read back.
+    columns' positions in ``model.columns`` are not known (a model compiled by Pyomo's
+    compiler), the values go through the variables: loaded, then read back. Values
+    that are not all finite are the solver's failure, not an allocation.
     """
-    if compiled.positions is None:
+    values = np.asarray(values, dtype=float)
+    if not np.all(np.isfinite(values)):
+        raise SolverFailed("HiGHS returned column values that are not finite")
+    if compiled.numbering is not model.columns:
         load_values(compiled, values)
         return _column_values(model)
     out = np.zeros(len(model.columns.vars))
     numbered = compiled.positions >= 0
-    out[compiled.positions[numbered]] = np.asarray(values, dtype=float)[numbered]
+    out[compiled.positions[numbered]] = values[numbered]
     return out
 
 

@@ -75,8 +75,9 @@ class Compiled:
     unused: list[pyo.Var]
     # (sign, offset, cost) of every further active objective, for ``next_stage``
     following: list[tuple[float, float, np.ndarray]] = field(default_factory=list)
-    # each column's position in the model's ``solvers.rows.Columns`` (-1: not numbered there),
-    # when the columns were read from it (``solvers.linear_form``)
+    # the ``solvers.rows.Columns`` the columns were read from (``solvers.linear_form``), if any,
+    # and each column's position in it (-1: not numbered there)
+    numbering: object | None = None
     positions: np.ndarray | None = None
 
     @property
@@ -147,6 +148,7 @@ def compile_model(model: pyo.ConcreteModel) -> Compiled:
         integrality=integrality,
         following=following,
         unused=unused,
+        numbering=None if fast is None else fast.numbering,
         positions=None if fast is None else fast.positions,
     )
 
@@ -224,6 +226,7 @@ def next_stage(compiled: Compiled, keep: float, row_scale: float) -> Compiled:
         integrality=compiled.integrality,
         following=compiled.following[1:],
         unused=compiled.unused,
+        numbering=compiled.numbering,
         positions=compiled.positions,
     )
 

@@ -4,8 +4,9 @@
 visitor: at 500 offers that is 20 ms, more than the model takes to build. The
 rows ``solvers.build`` makes are ``solvers.rows.Rows`` families, whose arrays
 are read at once while no row of theirs has been changed, and a budget row and
-objectives that are ``LinearExpression``s against a constant, read term by
-term. ``read_linear_form`` does that and returns the same data, entry for
+objectives that are ``LinearExpression``s against a constant, read from the
+arrays they were made from (``Columns.linear``) or else term by term.
+``read_linear_form`` does that and returns the same data, entry for
 entry, as ``LinearStandardFormCompiler().write(model, mixed_form=True,
 set_sense=None)``:
 
@@ -67,8 +68,9 @@ class LinearForm:
     columns: list[VarData]
     objectives: list[Any]
     unused: list[VarData]  # variables in no row or objective (not columns)
-    # each column's position in the model's one ``Columns`` (-1: a variable it did not number);
-    # None when the model's families use more than one
+    # the one ``Columns`` the model's Rows families number their variables in (None: none, or several),
+    # and each column's position in it (-1: a variable it did not number)
+    numbering: Columns | None
     positions: np.ndarray | None
 
 
@@ -94,14 +96,13 @@ class _Reader:
 
     def read(self) -> LinearForm:
         model = self.model
-        registries: set[int] = set()
+        registries: dict[int, Columns] = {}
         for component in model.component_objects(descend_into=True):
             if component.ctype not in _PLAIN:
                 raise _NotPlain
             if isinstance(component, Rows) and id(component.columns) not in registries:
-                registries.add(id(component.columns))
-                self.numbered.update(component.columns.numbered())
-                columns = component.columns
+                columns = registries[id(component.columns)] = component.columns
+                self.numbered.update(columns.numbered())
                 self.sums.update((key, (*entry, columns)) for key, entry in columns.sums.items())
         objectives = list(model.component_data_objects(pyo.Objective, active=True, descend_into=False))
         c_data, c_index, c_ptr, offsets = [], [], [0], []
@@ -148,8 +149,9 @@ class _Reader:
                 unused.extend(v for v in component.values() if not v.fixed)
         c = sp.csc_array((c.data, c.indices, c.indptr[keep]), shape=(c.shape[0], len(columns)))
         A = sp.csc_array((A.data, A.indices, A.indptr[keep]), shape=(A.shape[0], len(columns)))
-        positions = None
+        numbering = positions = None
         if len(registries) == 1:
+            (numbering,) = registries.values()
             positions = np.concatenate([np.zeros(0, dtype=np.int64), *self.positions])[used]
         return LinearForm(
             c,
@@ -161,6 +163,7 @@ class _Reader:
             columns,
             objectives,
             unused,
+            numbering,
             positions,
         )
 

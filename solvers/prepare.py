@@ -44,11 +44,6 @@ class OfferData:
     min_lots: int  # fewest whole lots in an order (0 without lots)
 
     @property
-    def needs_indicator(self) -> bool:
-        o = self.offer
-        return o.fixed_cost > 0 or o.min_order > 0 or self.shape != CostShape.LINEAR
-
-    @property
     def money_factor(self) -> float:
         return 1.0 + self.tariff
 

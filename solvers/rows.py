@@ -20,7 +20,10 @@ constraint of the model:
   marks its family touched, and the family is then read row by row, as Pyomo
   would read it.
 
-``Columns`` numbers the variables the matrices refer to.
+``Columns`` numbers the variables the matrices refer to. It also makes the
+variables of a large ``Var`` (``make``: as Pyomo's dense construction would,
+at about half its cost) and sums over them (``linear``: a ``LinearExpression``
+that the reader takes from its arrays, as it takes a family's rows).
 """
 
 from __future__ import annotations
@@ -68,6 +71,10 @@ class Columns:
         """
         if component._dense or component._data:
             raise ValueError(f"{component.name}: declare the Var with dense=False, and make its variables here only")
+        rules = (component._rule_domain, component._rule_bounds, component._rule_init)
+        if not all(rule is None or rule.constant() for rule in rules):
+            # Pyomo would call such a rule for each index; the copies here would all take the first's.
+            raise ValueError(f"{component.name}: make takes one domain, bounds and value for all (upper bounds apart)")
         keys = list(component.index_set())
         if not keys:
             component._dense = True

@@ -82,11 +82,11 @@ def test_a_column_the_model_did_not_number_has_no_offer():
     model.extra = pyo.Var(bounds=(0, 1))
     model.extra_row = pyo.Constraint(expr=model.extra + seg <= 1)
     compiled = compile_model(model)
-    assert compiled.positions is not None  # read by the engine's reader, positions known
+    assert compiled.numbering is model.columns  # read by the engine's reader, positions known
     owners = column_offers(model, compiled)
     names = [v.name for v in compiled.columns]
     assert owners[names.index("extra")] == -1
     assert owners[names.index(seg.name)] == seg.index()[0] >= 0
     # Without positions (a model compiled by Pyomo's compiler), the same owners, found by identity.
-    unknown = dataclasses.replace(compiled, positions=None)
+    unknown = dataclasses.replace(compiled, numbering=None, positions=None)
     assert column_offers(model, unknown).tolist() == owners.tolist()

@@ -9,6 +9,7 @@ import pyomo.environ as pyo
 import pytest
 
 from solvers.build import create_model
+from solvers.errors import SolverFailed
 from solvers.extract import quantities, solution
 from solvers.highs import compile_model
 from solvers.prepare import prepare
@@ -38,11 +39,11 @@ def _position(model: pyo.ConcreteModel, var) -> int:
 def test_a_solution_reads_the_same_by_position_and_through_the_variables(elastic: bool) -> None:
     model = _model(elastic)
     compiled = compile_model(model)
-    assert compiled.positions is not None
+    assert compiled.numbering is model.columns and compiled.positions is not None
     values = np.random.default_rng(7).random(len(compiled.columns))
     by_position = solution(model, compiled, values)
     # Compiled by Pyomo's compiler, positions are not known: the values go through the variables.
-    through = solution(model, dataclasses.replace(compiled, positions=None), values)
+    through = solution(model, dataclasses.replace(compiled, numbering=None, positions=None), values)
     assert by_position.tolist() == through.tolist()
     columns = {id(v): values[c] for c, v in enumerate(compiled.columns)}
     assert by_position.tolist() == [columns.get(id(v), 0.0) for v in model.columns.vars]
@@ -63,3 +64,12 @@ def test_quantities_read_the_allocation_a_solution_holds() -> None:
     assert bought[0] == instance.offers[0].bound
     assert bought[instance.offers[lots].index] == 15.0
     assert sum(bought) == instance.offers[0].bound + 15.0
+
+
+def test_values_that_are_not_finite_are_the_solvers_failure() -> None:
+    model = _model()
+    compiled = compile_model(model)
+    values = np.zeros(len(compiled.columns))
+    values[3] = np.nan
+    with pytest.raises(SolverFailed, match="not finite"):
+        solution(model, compiled, values)

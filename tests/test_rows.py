@@ -225,6 +225,24 @@ def test_make_refuses_a_dense_var_and_a_wrong_number_of_bounds() -> None:
     assert m.columns.make(m.empty) == 0 and len(m.empty) == 0
 
 
+@pytest.mark.parametrize(
+    "declared",
+    [
+        {"bounds": {1: (0, 1), 2: (0, 5)}},
+        {"domain": lambda m, i: pyo.Binary if i == 1 else pyo.NonNegativeReals},
+        {"initialize": {1: 0.5, 2: 2.0}},
+    ],
+)
+def test_make_refuses_rules_that_differ_by_index(declared: dict) -> None:
+    # Pyomo calls such a rule for each index; make copies the first variable, so it would be wrong.
+    # (Values given by index make Pyomo create those variables at once: not make's to make.)
+    m = pyo.ConcreteModel()
+    m.columns = Columns()
+    m.v = pyo.Var([1, 2], dense=False, **declared)
+    with pytest.raises(ValueError, match="one domain, bounds and value|make its variables here only"):
+        m.columns.make(m.v)
+
+
 def _objective(model: pyo.ConcreteModel, fast: bool) -> tuple[list[str], list[float], float]:
     """(column names, the objective's coefficients, its constant) by the fast reader or by Pyomo's compiler."""
     form = read_linear_form(model) if fast else LinearStandardFormCompiler().write(model, mixed_form=True)
@@ -246,6 +264,11 @@ def test_a_sum_made_by_columns_reads_the_same_from_its_arrays_and_term_by_term()
     m.cost = pyo.Objective(expr=spend)
     fast, pyomo = _objective(m, fast=True), _objective(m, fast=False)
     assert fast == pyomo == (["x[0]", "x[1]", "x[2]", "y[1]"], [-1.0, 0.0, 3.0, 3.0], 0.0)
+    # The fast reader takes the remembered arrays, not the terms: doubled there, doubled in its reading.
+    expr, positions, coefs = m.columns.sums[id(spend)]
+    m.columns.sums[id(spend)] = (expr, positions, 2 * coefs)
+    assert _objective(m, fast=True)[1] == [-2.0, 0.0, 6.0, 6.0]
+    m.columns.sums[id(spend)] = (expr, positions, coefs)
     # A new expression made from it is not the remembered one: read term by term, as Pyomo reads it.
     m.cost.set_value(spend + 2 * m.y[0] + 5)
     fast, pyomo = _objective(m, fast=True), _objective(m, fast=False)

@@ -10,7 +10,8 @@ budget, the engine's overhead, and the raw highspy baseline's overhead (its mode
 with numpy, no Pyomo), all medians from the runs.
 
 ``--floor`` also measures, on each instance, a floor for the engine's way of building:
-its own compiled matrix, entry for entry, as one bare ``Var`` component and one family of
+its own compiled matrix, entry for entry, as one bare ``Var`` component (its variables
+made by ``Columns.make``, as ``solvers.build`` makes them since 6941ff4) and one family of
 rows held as a matrix (``solvers.rows``, as ``solvers.build`` holds each of its families
 since 88bcc6b), with no data preparation, no model logic and no reading the answer back,
 read back by the engine's reader (``solvers.linear_form``). An engine that builds and
@@ -30,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 
 from bench.instances import named
 from bench.verdict import load_runs, merge_by_seed
@@ -74,13 +74,13 @@ def matrix_of(case: str, seed: int) -> Matrix:
 def bare_model(matrix: Matrix) -> pyo.ConcreteModel:
     """The matrix as variables in [0, 1] and one family of ``<=`` rows, held as ``solvers.build`` holds its families."""
     bare = pyo.ConcreteModel()
-    bare.x = pyo.Var(_keys(list(range(matrix.columns))), bounds=(0, 1))
+    bare.x = pyo.Var(_keys(list(range(matrix.columns))), bounds=(0, 1), dense=False)
     bare.columns = Columns()
-    bare.columns.add(bare.x)
+    bare.columns.make(bare.x)
     count = len(matrix.upper)
     rows = RowMatrix(matrix.indptr, matrix.indices, matrix.data, np.full(count, -np.inf), matrix.upper)
     bare.rows = Rows(list(range(count)), rows, bare.columns)
-    bare.cost = pyo.Objective(expr=LinearExpression([MonomialTermExpression((1.0, v)) for v in bare.x.values()]))
+    bare.cost = pyo.Objective(expr=bare.columns.linear(np.arange(matrix.columns), np.ones(matrix.columns)))
     return bare
 
 

@@ -173,7 +173,14 @@ def _full(
         # Out of time with a start and no restricted answer, HiGHS still gets the start (for
         # its minimum time, as in the plain solve): that is how a start becomes an answer.
         # Watched: on the largest models HiGHS's root may run far past its limit (overrun.py).
-        full = watched(solve, compiled, opts, time_left, start=start)
+        try:
+            full = watched(solve, compiled, opts, time_left, start=start)
+        except MemoryError:
+            if fallback is None:
+                raise
+            # No memory for the full model's run (a worker at its memory cap, say): the
+            # restricted answer in hand stands, as when HiGHS fails.
+            full = SolveOutcome(SolveState.ERROR, None, None, None, 0.0, None, "out of memory for the full model")
     failed = full.state in (SolveState.INFEASIBLE, SolveState.ERROR)
     if failed and fallback is None:
         return replace(full, seconds=time.perf_counter() - began)

@@ -231,17 +231,22 @@ def test_out_of_time_the_start_still_becomes_an_allocation():
     assert check_result(req, result) == []
 
 
-@pytest.mark.parametrize("stop", ["time limit, nothing found", "solver error, values not vouched for"])
+@pytest.mark.parametrize(
+    "stop", ["time limit, nothing found", "solver error, values not vouched for", "no memory for its run"]
+)
 def test_full_model_without_a_better_answer_keeps_the_restricted_one_against_the_lp_bound(monkeypatch, stop):
     # Restricted to dear: 1,200. The full MIP then stops at its time limit with nothing,
-    # or fails (HiGHS 'Solve error') reporting values it does not vouch for. Either way the
-    # answer is dear's 1,200, feasible, with the LP's 1,050 as its bound: not the
-    # restricted model's own bound, not an exception.
+    # fails (HiGHS 'Solve error') reporting values it does not vouch for, or finds no
+    # memory to run in (a worker at its cap). Each way the answer is dear's 1,200,
+    # feasible, with the LP's 1,050 as its bound: not the restricted model's own bound,
+    # not an exception.
     from solvers.highs import SolveOutcome, SolveState
 
     def outcome(compiled):
         if stop.startswith("time"):
             return stopped()
+        if stop.startswith("no memory"):
+            raise MemoryError("no memory left to start HiGHS's thread")
         return SolveOutcome(SolveState.ERROR, 0.0, 0.0, 0.0, 0.0, np.zeros(len(compiled.columns)), "Solve error")
 
     runs = fake_run(monkeypatch, guide, 3, outcome)

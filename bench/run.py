@@ -29,6 +29,7 @@ import contextlib
 import json
 import os
 import platform
+import signal
 import socket
 import statistics
 import subprocess
@@ -194,6 +195,28 @@ class Server:
         return peak
 
 
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """Kill ``proc`` and every process under it (a server's workers), children first, and reap it."""
+    for pid in reversed(_tree(proc.pid)[1:]):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(Exception):
+        proc.kill()
+        proc.wait(timeout=20)
+
+
+def _stop_on_sigterm() -> None:
+    """Make SIGTERM end the run as Ctrl+C does, through ``finally`` blocks: its processes are killed.
+
+    By default SIGTERM ends Python at once, and a server's worker processes outlive it.
+    """
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def _env() -> dict[str, str]:
     return os.environ | {"PYTHONPATH": str(ROOT)}
 
@@ -238,8 +261,7 @@ def bench_case(case: Case, reps: int, contenders: list[str]) -> dict:
         peaks = {c: runners[c].close() for c in contenders}
     finally:
         for runner in runners.values():
-            with contextlib.suppress(Exception):
-                runner.proc.kill()
+            _kill_tree(runner.proc)
         os.unlink(path)
     return {
         "case": case.name,
@@ -469,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--render", action="store_true", help="only rewrite docs and plot from the saved results")
     args = parser.parse_args(argv)
+    _stop_on_sigterm()
     if args.render:
         saved = json.loads(RESULTS.read_text())
         write_doc(

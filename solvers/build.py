@@ -201,6 +201,7 @@ class Arrays:
     Q: np.ndarray = field(default_factory=_not_yet)  # per mineral
     cov: np.ndarray = field(default_factory=_not_yet)  # per mineral
     S: np.ndarray = field(default_factory=_not_yet)  # per mineral
+    shortage: np.ndarray = field(default_factory=_not_yet)  # per mineral, with elastic floors
 
 
 def _arrays(inst: Instance) -> Arrays:
@@ -429,7 +430,8 @@ def _add_floors(m: pyo.ConcreteModel, inst: Instance) -> None:
     rows = [_each(a.Q[_offer_array(minerals)], 1.0)]
     if m.elastic_floors:
         m.shortage = pyo.Var(_keys(minerals), bounds=(0, 1))
-        rows.append(_each(m.columns.add(m.shortage) + np.arange(len(minerals)), level))
+        a.shortage = _by_key(len(inst.minerals), minerals, m.columns.add(m.shortage))
+        rows.append(_each(a.shortage[_offer_array(minerals)], level))
     m.floor = _family(m, minerals, rows, lower=level)
 
 

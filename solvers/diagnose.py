@@ -16,7 +16,7 @@ import pyomo.environ as pyo
 
 from models import AllocationRequest, Finding, Objective, Severity, Status
 from solvers.build import create_model, release
-from solvers.extract import load_values, quantities, solution
+from solvers.extract import quantities, solution
 from solvers.highs import SolveState, compile_model, solve
 from solvers.options import SolverOptions
 from solvers.prepare import Instance
@@ -42,8 +42,8 @@ def _diagnose(model: pyo.ConcreteModel, instance: Instance, options: SolverOptio
     if outcome.values is None:
         why = "" if outcome.state is SolveState.INFEASIBLE else "the diagnosis ran out of time"
         return [_unexplained(request, why)]
-    load_values(compiled, outcome.values)  # (the shortages are read from the variables below)
-    q = quantities(model, instance, solution(model, compiled, outcome.values))
+    answer = solution(model, compiled, outcome.values)
+    q = quantities(model, instance, answer)
     elastic = build_result(request, q, SolveStats(Status.FEASIBLE, time.perf_counter() - began, size), [])
     limits = [f for f in solved_findings(instance, elastic) if f.code.endswith("_binding")]
     reached = {s.id: s.quantity for s in elastic.minerals}
@@ -51,7 +51,7 @@ def _diagnose(model: pyo.ConcreteModel, instance: Instance, options: SolverOptio
     for j, md in enumerate(instance.minerals):
         if md.floor <= 0:
             continue
-        short = pyo.value(model.shortage[j]) * md.floor
+        short = answer[model.arrays.shortage[j]] * md.floor
         if short <= SHORT * md.floor:
             continue
         m = md.mineral

@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import highspy
 import numpy as np
@@ -25,6 +26,9 @@ from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from solvers.linear_form import read_linear_form
 from solvers.options import SolverOptions
+
+if TYPE_CHECKING:
+    from solvers.rows import Columns
 
 
 def _quiet_first_instance() -> None:
@@ -77,7 +81,7 @@ class Compiled:
     following: list[tuple[float, float, np.ndarray]] = field(default_factory=list)
     # the ``solvers.rows.Columns`` the columns were read from (``solvers.linear_form``), if any,
     # and each column's position in it (-1: not numbered there)
-    numbering: object | None = None
+    numbering: Columns | None = None
     positions: np.ndarray | None = None
 
     @property

@@ -6,10 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 from bench.instances import ROOT
 from bench.run import _tree
+from tests.reliability.conftest import wait_until
 
 
 def _alive(pid: int) -> bool:
@@ -39,10 +39,7 @@ def test_a_terminated_run_leaves_no_process_behind() -> None:
         assert len(under) >= 2, "a server and its workers"
         run.send_signal(signal.SIGTERM)
         assert run.wait(timeout=60) == 128 + signal.SIGTERM
-        gone_by = time.monotonic() + 20
-        while any(map(_alive, under)) and time.monotonic() < gone_by:
-            time.sleep(0.1)
-        assert [pid for pid in under if _alive(pid)] == []
+        wait_until(lambda: not any(map(_alive, under)), timeout=20)
     finally:
         run.kill()
         run.wait()

@@ -29,7 +29,7 @@ from pyomo.core.expr.numeric_expr import LinearExpression
 from pyomo.core.expr.relational_expr import InequalityExpression
 
 from models import Objective
-from solvers.prepare import CostShape, Instance, OfferData
+from solvers.prepare import CostShape, Instance
 from solvers.rows import Columns, Rows, entries_to_rows
 
 if TYPE_CHECKING:
@@ -180,6 +180,7 @@ class Arrays:
 
     # per offer
     mineral: np.ndarray
+    bound: np.ndarray  # the offer's bound on its quantity (OfferData.bound)
     quantity: np.ndarray  # bound / the mineral's reference quantity
     money: np.ndarray  # (1 + tariff) x bound: the spend of the whole bound at a price of 1
     fixed: np.ndarray  # fixed cost
@@ -207,9 +208,9 @@ class Arrays:
 def _arrays(inst: Instance) -> Arrays:
     offers = inst.offers
     count = len(offers)
-    mineral = np.fromiter((od.mineral for od in offers), dtype=np.int64, count=count)
-    bound = np.fromiter((od.bound for od in offers), dtype=float, count=count)
-    shape = np.array([od.shape for od in offers], dtype=object)
+    mineral = np.fromiter(map(attrgetter("mineral"), offers), dtype=np.int64, count=count)
+    bound = np.fromiter(map(attrgetter("bound"), offers), dtype=float, count=count)
+    shape = np.array(list(map(attrgetter("shape"), offers)), dtype=object)
     reference = np.array([md.reference for md in inst.minerals], dtype=float)
     per_offer = np.fromiter(map(len, map(_TIERS, offers)), dtype=np.int64, count=count)
     first_part = np.zeros(count + 1, dtype=np.int64)
@@ -225,10 +226,11 @@ def _arrays(inst: Instance) -> Arrays:
     width = np.where((shape == CostShape.ALL_UNITS)[part_offer], hi / part_bound, (hi - lo) / part_bound)
     return Arrays(
         mineral=mineral,
+        bound=bound,
         quantity=bound / reference[mineral],
-        money=np.fromiter((od.money_factor for od in offers), dtype=float, count=count) * bound,
-        fixed=np.fromiter((od.offer.fixed_cost for od in offers), dtype=float, count=count),
-        min_order=np.fromiter((od.offer.min_order for od in offers), dtype=float, count=count),
+        money=np.fromiter(map(attrgetter("money_factor"), offers), dtype=float, count=count) * bound,
+        fixed=np.fromiter(map(attrgetter("offer.fixed_cost"), offers), dtype=float, count=count),
+        min_order=np.fromiter(map(attrgetter("offer.min_order"), offers), dtype=float, count=count),
         lots=np.fromiter((od.lots or 0 for od in offers), dtype=np.int64, count=count),
         shape=shape,
         first_part=first_part,
@@ -384,7 +386,7 @@ def _add_usage_links(m: pyo.ConcreteModel, inst: Instance) -> None:
     wide = np.zeros(len(inst.offers), dtype=bool)  # an offer with a part wider than its bound
     wide[a.part_offer[a.part_width > 1]] = True
     linked = (a.shape == CostShape.ALL_UNITS) & ~wide
-    offers = _offer_array([i for i in m.y.index_set() if not linked[i]])
+    offers = np.flatnonzero((a.y >= 0) & ~linked)
     rows = np.arange(len(offers))
     m.use_link = _family(m, offers.tolist(), [_quantities(a, rows, offers), _each(a.y[offers], -1.0)], upper=0)
 
@@ -392,14 +394,12 @@ def _add_usage_links(m: pyo.ConcreteModel, inst: Instance) -> None:
 def _add_min_orders(m: pyo.ConcreteModel, inst: Instance) -> None:
     # A used offer supplies at least its minimum order: (min_order / bound) y[i] <= quantity.
     a = m.arrays
-    offers = _offer_array(
-        [i for i in m.y.index_set() if inst.offers[i].offer.min_order > 0 and inst.offers[i].lots is None]
-    )
-    least = np.array([inst.offers[i].offer.min_order / inst.offers[i].bound for i in offers.tolist()], dtype=float)
+    offers = np.flatnonzero((a.y >= 0) & (a.min_order > 0) & (a.lots == 0))
+    least = a.min_order[offers] / a.bound[offers]
     rows = np.arange(len(offers))
     m.min_order = _family(m, offers.tolist(), [_each(a.y[offers], least), _quantities(a, rows, offers, -1.0)], upper=0)
     # ... in whole lots: min_lots y[i] <= n[i].
-    lots = _offer_array([i for i in m.y.index_set() if inst.offers[i].lots is not None])
+    lots = np.flatnonzero((a.y >= 0) & (a.lots > 0))
     least_lots = np.array([inst.offers[i].min_lots for i in lots.tolist()], dtype=float)
     m.min_lots = _family(m, lots.tolist(), [_each(a.y[lots], least_lots), _each(a.n[lots], -1.0)], upper=0)
 
@@ -507,10 +507,9 @@ def _add_supplier_shares(m: pyo.ConcreteModel, inst: Instance) -> None:
     a = m.arrays
     share = inst.request.policy.max_supplier_share
 
-    def implied(od: OfferData) -> bool:
-        return not m.elastic_floors and od.bound <= share * inst.minerals[od.mineral].floor
-
-    offers = _offer_array([] if share >= 1 else [i for i, od in enumerate(inst.offers) if not implied(od)])
+    floor = np.array([md.floor for md in inst.minerals], dtype=float)
+    implied = np.zeros(len(inst.offers), dtype=bool) if m.elastic_floors else a.bound <= share * floor[a.mineral]
+    offers = np.flatnonzero(~implied) if share < 1 else np.zeros(0, dtype=np.int64)
     rows = np.arange(len(offers))
     capped = [_quantities(a, rows, offers, a.quantity[offers]), _each(a.Q[a.mineral[offers]], -share)]
     m.supplier_share = _family(m, offers.tolist(), capped, upper=0)

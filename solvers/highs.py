@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from enum import Enum
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import highspy
@@ -157,6 +158,9 @@ def compile_model(model: pyo.ConcreteModel) -> Compiled:
     )
 
 
+_LB, _UB, _DOMAIN = attrgetter("_lb"), attrgetter("_ub"), attrgetter("_domain")
+
+
 def column_bounds(columns: list[VarData]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Lower and upper bounds (+-inf where there is none) and integrality (0/1) of every column.
 
@@ -167,8 +171,8 @@ def column_bounds(columns: list[VarData]) -> tuple[np.ndarray, np.ndarray, np.nd
     bound (an expression, an infinity, an integer beyond any float) has every column
     read through ``v.bounds``.
     """
-    lbs = [v._lb for v in columns]  # what v.bounds reads first
-    ubs = [v._ub for v in columns]
+    lbs = list(map(_LB, columns))  # what v.bounds reads first
+    ubs = list(map(_UB, columns))
     plain = {*native_numeric_types, type(None)}
     if not ({*map(type, lbs), *map(type, ubs)} <= plain):
         return _column_bounds_one_by_one(columns)
@@ -179,9 +183,12 @@ def column_bounds(columns: list[VarData]) -> tuple[np.ndarray, np.ndarray, np.nd
         return _column_bounds_one_by_one(columns)
     if np.isfinite(lower).sum() + lbs.count(None) + np.isfinite(upper).sum() + ubs.count(None) < 2 * len(columns):
         return _column_bounds_one_by_one(columns)  # an infinite or NaN bound
-    # The distinct domains (a handful: one per Var component, as a rule), resolved once each.
-    ids = np.array([id(v._domain) for v in columns], dtype=np.uint64)
-    _, first, which = np.unique(ids, return_index=True, return_inverse=True)
+    # The distinct domains (a handful: one per Var component, as a rule), resolved once each;
+    # found among the first columns of runs of one domain (a component's, as a rule).
+    ids = np.fromiter(map(id, map(_DOMAIN, columns)), dtype=np.uint64, count=len(columns))
+    runs = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1]))) if len(ids) else np.zeros(0, np.int64)
+    _, first, which = np.unique(ids[runs], return_index=True, return_inverse=True)
+    first, which = runs[first], np.repeat(which.reshape(-1), np.diff(np.append(runs, len(ids))))
     resolved = np.array([_domain_bounds(columns[c]) for c in first.tolist()], dtype=float).reshape(-1, 3)
     domain_lo, domain_hi, integer = resolved[which, 0], resolved[which, 1], resolved[which, 2]
     lower = np.where(np.isnan(lower), domain_lo, np.fmax(lower, domain_lo))

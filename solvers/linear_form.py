@@ -30,6 +30,7 @@ models.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 from operator import attrgetter
 from typing import Any
 
@@ -49,6 +50,7 @@ _PLAIN = {pyo.Var, pyo.Constraint, pyo.Objective, pyo.Expression, pyo.Set, pyo.R
 
 
 _fixed = attrgetter("fixed")
+_FIXED_SLOT = attrgetter("_fixed")
 
 
 class _NotPlain(Exception):
@@ -85,9 +87,12 @@ def read_linear_form(model: pyo.ConcreteModel) -> LinearForm | None:
 class _Reader:
     def __init__(self, model: pyo.ConcreteModel) -> None:
         self.model = model
-        self.column_of: dict[int, int] = {}  # id(VarData) -> column before unused ones are removed
+        # id(VarData) -> column before unused ones are removed, filled for a component only when
+        # an expression read term by term needs it (``_column``): rows read from matrices never do
+        self.column_of: dict[int, int] = {}
         self.variables: list[VarData] = []
-        self.seen: set[int] = set()  # id of every Var component met
+        self.span: dict[int, tuple[int, int]] = {}  # id(Var component) -> (its first column, its size)
+        self.indexed: set[int] = set()  # id of every component whose variables are in column_of
         # id(Var component) -> (first position, its variables), from the Columns of Rows families
         self.numbered: dict[int, tuple[int, list[VarData]]] = {}
         self.positions: list[np.ndarray] = []  # of self.variables, component by component
@@ -140,12 +145,15 @@ class _Reader:
             raise _NotPlain  # a constant row: Pyomo drops it or reports it infeasible
         used = (np.diff(A.indptr) > 0) | (np.diff(c.indptr) > 0)
         keep = np.concatenate((used, [True]))
-        variables = np.empty(n, dtype=object)
-        variables[:] = self.variables
-        columns = variables[used].tolist()
-        unused = variables[~used].tolist()
+        if used.all():  # as a rule: every variable is in some row or objective
+            columns, unused = self.variables, []
+        else:
+            variables = np.empty(n, dtype=object)
+            variables[:] = self.variables
+            columns = variables[used].tolist()
+            unused = variables[~used].tolist()
         for component in model.component_objects(pyo.Var, descend_into=False):
-            if id(component) not in self.seen:  # a Var in no row or objective at all
+            if id(component) not in self.span:  # a Var in no row or objective at all
                 unused.extend(v for v in component.values() if not v.fixed)
         c = sp.csc_array((c.data, c.indices, c.indptr[keep]), shape=(c.shape[0], len(columns)))
         A = sp.csc_array((A.data, A.indices, A.indptr[keep]), shape=(A.shape[0], len(columns)))
@@ -187,7 +195,7 @@ class _Reader:
             np.concatenate([f.data for f in families]),
             self._columns_at(positions, families[0].columns),
             np.concatenate([np.diff(f.indptr) for f in families]),
-            [row for f in families for row in f._data.values()],  # each family's rows, in key order (Rows.construct)
+            list(chain.from_iterable(f._data.values() for f in families)),  # rows in key order (Rows.construct)
             kinds,
             np.where(at_least, lower, upper),
         )
@@ -196,14 +204,18 @@ class _Reader:
         """The reader's column of each of ``columns``' positions; components met first numbered first."""
         starts = np.asarray(columns.starts, dtype=np.int64)
         owner = np.searchsorted(starts, positions, side="right") - 1  # the Var component of every entry
-        met, first = np.unique(owner, return_index=True)
         shift = np.zeros(len(starts), dtype=np.int64)  # reader column - position, per component
-        for c in met[np.argsort(first, kind="stable")].tolist():  # components in the order first met
-            var = columns.vars[starts[c]]
-            column = self.column_of.get(id(var))
-            if column is None:
-                column = self._add_component(var)
-            shift[c] = column - starts[c]
+        first = np.full(len(starts), len(owner))  # where each component is first met (len: never)
+        for c in range(len(starts)):  # a handful of components: one pass over owner each
+            here = owner == c
+            if here.any():
+                first[c] = here.argmax()
+        for c in np.argsort(first, kind="stable")[: int((first < len(owner)).sum())].tolist():  # in the order met
+            component, first_var = columns.components[c], columns.vars[starts[c]]
+            span = self.span.get(id(component))
+            if span is None and first_var.parent_component() is not component:
+                raise _NotPlain  # a variable numbered under a component it is not part of
+            shift[c] = (span[0] if span is not None else self._add_component(first_var)) - starts[c]
         return positions + shift[owner]
 
     def _append(self, expr: LinearExpression, index: list[int], data: list[float]) -> float:
@@ -236,35 +248,51 @@ class _Reader:
                 raise _NotPlain
             column = column_of.get(id(var))
             if column is None:
-                column = self._add_component(var)
+                column = self._column(var)
             add_index(column)
             add_data(coef)
         return constant
 
+    def _column(self, var: Any) -> int:
+        """The column of ``var``, which ``column_of`` lacks: its component's columns given or indexed now."""
+        if not isinstance(var, VarData):
+            raise _NotPlain
+        component = var.parent_component()
+        span = self.span.get(id(component))
+        if span is None:
+            self._add_component(var)
+            span = self.span[id(component)]
+        if id(component) not in self.indexed:
+            self.indexed.add(id(component))
+            start, size = span
+            self.column_of.update(zip(map(id, self.variables[start : start + size]), range(start, start + size)))
+        column = self.column_of.get(id(var))
+        if column is None:
+            raise _NotPlain  # not among its own component's variables
+        return column
+
     def _add_component(self, var: VarData) -> int:
-        """Give every variable of ``var``'s component a column, in index order (as Pyomo does)."""
+        """Give every variable of ``var``'s component a column, in index order (as Pyomo does); return the first.
+
+        ``var`` must be the component's first variable, or ``_column`` must look it up.
+        """
         if not isinstance(var, VarData) or var.fixed:
             raise _NotPlain
         component = var.parent_component()
-        if id(component) in self.seen:
-            raise _NotPlain  # not reachable from its own component
-        self.seen.add(id(component))
         # The variables as a family's Columns listed them (component.values() when it was
         # numbered), or as Pyomo lists them.
         first, numbered = self.numbered.get(id(component), (-1, None))
         if numbered is not None and len(numbered) != len(component):
             raise _NotPlain  # variables added or deleted since they were numbered: positions are stale
         values = numbered if numbered is not None else list(component.values())
-        if any(map(_fixed, values)):
+        # ``fixed`` read from the slot it returns, when the variables are Pyomo's own VarData
+        if any(map(_FIXED_SLOT if component._ComponentDataClass is VarData else _fixed, values)):
             raise _NotPlain
         start = len(self.variables)
+        self.span[id(component)] = (start, len(values))
         self.positions.append(first + np.arange(len(values)) if first >= 0 else np.full(len(values), -1))
-        self.column_of.update(zip(map(id, values), range(start, start + len(values))))
         self.variables.extend(values)
-        try:
-            return self.column_of[id(var)]
-        except KeyError:
-            raise _NotPlain from None  # not among its own component's variables
+        return start
 
 
 def _linear_of(expr: Any) -> LinearExpression:

@@ -80,7 +80,7 @@ def release(m: pyo.ConcreteModel) -> None:
     whose components are laid out otherwise is left as it is, for the collector.
     """
     for component in (m, *m.component_objects(descend_into=True)):
-        data = getattr(component, "_data", None)
+        data = getattr(component, "__dict__", {}).get("_data")  # not Rows' rows, which it would make
         if isinstance(data, dict) and data.get(None) is component:
             del data[None]
 

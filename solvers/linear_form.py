@@ -65,7 +65,8 @@ class LinearForm:
     c_offset: np.ndarray
     A: Any  # scipy.sparse.csc_array
     rhs: np.ndarray
-    constraints: list[Any]  # the row of every constraint (Pyomo's ``rows``, without the kinds)
+    # where the rows came from, in order: a constraint read on its own, or families read as one block
+    sources: list[Any]
     kinds: np.ndarray  # of every row: 0 equality, 1 <=, -1 >=
     columns: list[VarData]
     objectives: list[Any]
@@ -74,6 +75,17 @@ class LinearForm:
     # and each column's position in it (-1: a variable it did not number)
     numbering: Columns | None
     positions: np.ndarray | None
+
+    @property
+    def constraints(self) -> list[Any]:
+        """The constraint of every row (Pyomo's ``rows``, without the kinds); a family's rows made if not yet."""
+        out: list[Any] = []
+        for source in self.sources:
+            if isinstance(source, list):  # Rows families: their rows in key order
+                out.extend(chain.from_iterable(family._data.values() for family in source))
+            else:
+                out.append(source)
+        return out
 
 
 def read_linear_form(model: pyo.ConcreteModel) -> LinearForm | None:
@@ -166,7 +178,7 @@ class _Reader:
             np.array(offsets),
             A,
             rows.rhs_array(),
-            rows.constraints,
+            rows.sources,
             rows.kind_array(),
             columns,
             objectives,
@@ -180,7 +192,7 @@ class _Reader:
         families = [f for f in families if len(f.lower)]
         if not families:
             return
-        if any(len(f._data) != len(f.lower) for f in families):
+        if any(f.rows_made and len(f._data) != len(f.lower) for f in families):
             raise _NotPlain  # rows removed (clear()): the arrays no longer say which rows there are
         lower = np.concatenate([f.lower for f in families])
         upper = np.concatenate([f.upper for f in families])
@@ -195,7 +207,7 @@ class _Reader:
             np.concatenate([f.data for f in families]),
             self._columns_at(positions, families[0].columns),
             np.concatenate([np.diff(f.indptr) for f in families]),
-            list(chain.from_iterable(f._data.values() for f in families)),  # rows in key order (Rows.construct)
+            families,
             kinds,
             np.where(at_least, lower, upper),
         )
@@ -324,7 +336,7 @@ class _RowPieces:
     def __init__(self) -> None:
         self.data: list[float] = []  # entries of the current run of single rows
         self.index: list[int] = []
-        self.constraints: list[Any] = []
+        self.sources: list[Any] = []  # see LinearForm.sources
         self._lengths: list[int] = []  # entries of each row of the current run
         self._kinds: list[int] = []
         self._rhs: list[float] = []
@@ -335,14 +347,14 @@ class _RowPieces:
         """A row whose entries were just appended to ``data`` and ``index``."""
         self._lengths.append(len(self.data) - self._mark)
         self._mark = len(self.data)
-        self.constraints.append(con)
+        self.sources.append(con)
         self._kinds.append(kind)
         self._rhs.append(rhs)
 
-    def add_block(self, data, index, lengths, constraints: list[Any], kinds, rhs) -> None:
+    def add_block(self, data, index, lengths, families: list[Rows], kinds, rhs) -> None:
         self._flush()
         self._pieces.append((data, index, lengths, kinds, rhs))
-        self.constraints.extend(constraints)
+        self.sources.append(families)
 
     def _flush(self) -> None:
         if self._lengths:

@@ -13,8 +13,10 @@ import math
 import numpy as np
 import pyomo.environ as pyo
 import pytest
+from pyomo.core.expr.numeric_expr import LinearExpression
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
+from solvers.build import release
 from solvers.highs import compile_model
 from solvers.linear_form import read_linear_form
 from solvers.rows import Columns, Rows, entries_to_rows
@@ -273,3 +275,42 @@ def test_a_sum_made_by_columns_reads_the_same_from_its_arrays_and_term_by_term()
     m.cost.set_value(spend + 2 * m.y[0] + 5)
     fast, pyomo = _objective(m, fast=True), _objective(m, fast=False)
     assert fast == pyomo and fast[0] == ["x[0]", "x[1]", "x[2]", "y[0]", "y[1]"] and fast[2] == 5.0
+
+
+def _terms_made(expr) -> bool:
+    """Whether a ``Columns.linear`` sum has made its terms (its ``_args_`` slot is filled)."""
+    try:
+        object.__getattribute__(expr, "_args_")
+    except AttributeError:
+        return False
+    return True
+
+
+def test_reading_makes_no_row_objects_and_the_first_question_makes_them_all() -> None:
+    m = _model()
+    assert not m.rows.rows_made
+    assert read_linear_form(m) is not None and compile_model(m).matrix.shape == (3, 3)
+    release(m)  # freeing the model must not make them either
+    assert not m.rows.rows_made
+    m = _model()
+    assert len(m.rows) == 3 and m.rows.rows_made  # any question at all: Pyomo's __len__ reads _data
+    assert [r.name for r in read_linear_form(m).constraints] == ["rows[a]", "rows[b]", "rows[c]"]
+    # Rows made and then removed: the arrays no longer say which rows exist, Pyomo's compiler reads it
+    del m.rows._data["b"]
+    assert read_linear_form(m) is None
+
+
+def test_a_sum_makes_its_terms_only_when_something_reads_them_term_by_term() -> None:
+    m = _model()
+    spend = m.columns.linear(np.array([2, 0]), np.array([4.0, 1.0]))
+    m.cost.set_value(spend)
+    assert type(spend).__name__ == "LazyLinear" and spend.__class__ is LinearExpression
+    assert _objective(m, fast=True)[1] == [1.0, 0.0, 4.0] and not _terms_made(spend)
+    # Pyomo's own readers dispatch on __class__ and ask for the terms: it reads them as it reads any sum
+    assert _objective(m, fast=False)[1] == [1.0, 0.0, 4.0] and _terms_made(spend)
+    assert str(spend) == "4.0*x[2] + x[0]" and spend.nargs() == 2
+    m.x[0].value, m.x[2].value = 1.0, 0.5
+    assert pyo.value(spend) == 3.0
+    # a copy Pyomo makes of it is an ordinary sum of the same terms
+    clone = m.clone()
+    assert str(clone.cost.expr) == "4.0*x[2] + x[0]" and pyo.value(clone.cost.expr) == 3.0

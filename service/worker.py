@@ -47,7 +47,7 @@ import scipy.sparse  # noqa: F401  (Pyomo imports it lazily on the first solve: 
 
 from service.examples import example_request, names
 from service.pool import PROVISIONAL, RETIRING
-from solvers import SolverError, SolverOptions, allocate, left_running
+from solvers import SolverError, SolverOptions, allocate, left_running, prime_thread
 
 _PR_SET_PDEATHSIG = 1
 WORKER_NICENESS = 5
@@ -81,6 +81,7 @@ def main(conn: Connection, memory_limit_bytes: int) -> None:
     try:
         # One small solve: loads the lazy parts of Pyomo and HiGHS, proves the solver works.
         allocate(example_request(names()[0]), SolverOptions(time_limit_s=30))
+        prime_thread()  # the thread long HiGHS runs are watched on, made now, with memory to spare
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which logs it
         conn.send_bytes(pickle.dumps(("error", f"warm-up solve failed: {exc!r}")))
         sys.exit(1)

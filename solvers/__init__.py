@@ -10,7 +10,7 @@ from solvers.check import Violation, check_result
 from solvers.engine import allocate
 from solvers.errors import SolutionRejected, SolverError, SolverFailed
 from solvers.options import SolverOptions
-from solvers.overrun import left_running
+from solvers.overrun import left_running, prime_thread
 from solvers.report import empty_result
 
 __all__ = [
@@ -23,4 +23,5 @@ __all__ = [
     "check_result",
     "empty_result",
     "left_running",
+    "prime_thread",
 ]

@@ -10,6 +10,15 @@ answer never read, and the caller gets a time-limit outcome with nothing
 found, so the engine answers with what it already has at its limit (from a
 second left up; with less, up to half a second past it).
 
+Each run is made on a thread kept from one run to the next (``_runner``): a
+new thread allocates the thread-local storage of the libraries it touches the first
+time it touches them, and glibc cannot fail that allocation gracefully. In a worker
+whose address space is capped and nearly full, it ended the process ("cannot allocate
+memory for thread-local data: ABORT", exit code 127; two requests in six near the
+cap, once the model took less memory than HiGHS). A worker calls ``prime_thread`` while it
+warms up: the thread is made then, and a first small HiGHS run gives it its storage;
+near the cap, HiGHS's own allocations then fail cleanly ("Memory limit reached").
+
 A run left behind keeps its core and its memory until HiGHS returns of its own
 accord (46 s past its limit in the case measured). ``left_running``
 says how many are still going: a worker process answers, then exits instead of
@@ -22,10 +31,12 @@ not wait ends with ``os._exit`` once its output is flushed (``service.cli.run``)
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor
 
+import highspy
 import numpy as np
 
 from solvers.highs import Compiled, SolveOutcome, SolveState
@@ -39,8 +50,66 @@ log = logging.getLogger("stockpile.solvers")
 # service.pool.OVERTIME_AFTER_S: the engine gives up first and answers itself.
 OVERRUN_S = 0.5
 
-_behind: list[threading.Thread] = []
-_behind_lock = threading.Lock()
+_lock = threading.Lock()
+_idle: list[ThreadPoolExecutor] = []  # runners whose last run has returned, for the next one
+_behind: set[Future] = set()  # runs given up on that have not returned yet
+
+
+def prime_thread() -> None:
+    """Make the thread the next run will be made on, and give it HiGHS's thread-local storage now.
+
+    For a process that will later run near a memory cap (a worker, while it warms up).
+    """
+    runner = _runner()
+    try:
+        runner.submit(_small_run).result()
+    except RuntimeError as exc:
+        raise MemoryError(f"no memory left to start HiGHS's thread ({exc})") from exc
+    finally:
+        _kept(runner)
+
+
+def _small_run() -> None:
+    """A one-variable MIP: enough for HiGHS to touch its thread-local storage on this thread."""
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)  # as every run sets it (solvers/options.py)
+    h.addVar(0.0, 1.0)
+    h.changeColIntegrality(0, highspy.HighsVarType.kInteger)
+    h.run()
+
+
+def _runner() -> ThreadPoolExecutor:
+    """A thread for the next run: one kept from an earlier run, or a new one."""
+    with _lock:
+        if _idle:
+            return _idle.pop()
+    # Not a daemon thread: an interpreter that exits while HiGHS runs on a daemon thread
+    # aborts (std::terminate, exit code 134); at exit, Python waits for a run still going,
+    # and an idle runner ends (see module docstring).
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="stockpile-highs")
+
+
+def _kept(runner: ThreadPoolExecutor) -> None:
+    with _lock:
+        _idle.append(runner)
+
+
+def _returned_late(runner: ThreadPoolExecutor, future: Future) -> None:
+    with _lock:
+        _behind.discard(future)
+        _idle.append(runner)
+
+
+def _forget_runners() -> None:
+    """In a forked child: the parent's threads do not exist there."""
+    global _lock
+    _lock = threading.Lock()
+    _idle.clear()
+    _behind.clear()
+
+
+os.register_at_fork(after_in_child=_forget_runners)
 
 
 def watched(
@@ -60,38 +129,37 @@ def watched(
     An exception in the run is raised here. A run still going then is left behind and the
     outcome is LIMIT_NO_SOLUTION: whatever it finds later is never read.
     """
-    box: dict[str, Any] = {}
     limit = max(time_left - OVERRUN_S, time_left / 2)
-
-    def target() -> None:
-        try:
-            box["outcome"] = run(compiled, options, limit, start=start)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            box["error"] = exc
-
-    # Not a daemon: an interpreter that exits while HiGHS runs on a daemon thread aborts
-    # (std::terminate, exit code 134); it waits for this one instead (see module docstring).
-    thread = threading.Thread(target=target, name="stockpile-highs")
+    runner = _runner()
     try:
-        thread.start()
+        future = runner.submit(run, compiled, options, limit, start=start)
     except RuntimeError as exc:
         # "can't start new thread": no room for the thread's stack, as in a worker whose
         # address space is capped and nearly full. Out of memory, like a failed allocation.
         raise MemoryError(f"no memory left to start HiGHS's thread ({exc})") from exc
-    thread.join(max(limit, 0.0) + OVERRUN_S)
-    if thread.is_alive():
-        with _behind_lock:
-            _behind.append(thread)
+    try:
+        outcome = future.result(timeout=max(limit, 0.0) + OVERRUN_S)
+    except TimeoutError:
+        with _lock:
+            _behind.add(future)
+        # kept for another run once this one returns (at once, if it already has)
+        future.add_done_callback(lambda done: _returned_late(runner, done))
         log.warning("HiGHS did not stop at its %.1f s time limit; left running, its answer unread", limit)
         seconds = max(limit, 0.0) + OVERRUN_S
         return SolveOutcome(SolveState.LIMIT_NO_SOLUTION, None, None, None, seconds, None, "time limit overrun")
-    if "error" in box:
-        raise box["error"]
-    return box["outcome"]
+    except BaseException:
+        if future.done():  # the run raised: it has returned, and its thread is free
+            _kept(runner)
+        else:  # the wait was interrupted (KeyboardInterrupt): the run goes on
+            with _lock:
+                _behind.add(future)
+            future.add_done_callback(lambda done: _returned_late(runner, done))
+        raise
+    _kept(runner)
+    return outcome
 
 
 def left_running() -> int:
     """How many runs ``watched`` left behind are still going in this process."""
-    with _behind_lock:
-        _behind[:] = [t for t in _behind if t.is_alive()]
+    with _lock:
         return len(_behind)

@@ -14,20 +14,19 @@ import pytest
 from models import Status
 from service import worker as worker_module
 from service.pool import Job
-from solvers import allocate, check_result, guide, left_running
+from solvers import allocate, check_result, guide, left_running, overrun
 from solvers.errors import SolverFailed
 from solvers.highs import SolveOutcome, SolveState
 from solvers.options import SolverOptions
 from solvers.overrun import OVERRUN_S, watched
+from tests.reliability.conftest import wait_until
 from tests.test_guided import GUIDED, _restrict_to, _two_offer_request
 
 DONE = SolveOutcome(SolveState.OPTIMAL, 1.0, 1.0, 0.0, 0.0, np.zeros(1), "Optimal")
 
 
 def _join_left_behind() -> None:
-    for thread in threading.enumerate():
-        if thread.name == "stockpile-highs":
-            thread.join(10)
+    wait_until(lambda: left_running() == 0, timeout=10)
 
 
 def test_a_run_that_stops_in_time_is_returned_as_it_is():
@@ -59,8 +58,47 @@ def test_no_room_for_the_runs_thread_is_out_of_memory(monkeypatch):
         raise RuntimeError("can't start new thread")
 
     monkeypatch.setattr(threading.Thread, "start", start)
+    monkeypatch.setattr(overrun, "_idle", [])  # no thread kept from an earlier run: a new one is needed
     with pytest.raises(MemoryError, match="HiGHS's thread"):
         watched(lambda *a, **k: DONE, None, None, 5.0)
+
+
+def test_runs_one_after_another_are_made_on_one_kept_thread():
+    # A new thread allocates thread-local storage when a library first touches it, which
+    # glibc cannot fail cleanly: near a memory cap it ended the worker (exit code 127).
+    threads = []
+
+    def run(compiled, options, time_left, start=None):
+        threads.append(threading.get_ident())
+        if compiled == "fails":
+            raise MemoryError
+        return DONE
+
+    watched(run, None, None, 5.0)
+    with pytest.raises(MemoryError):
+        watched(run, "fails", None, 5.0)
+    watched(run, None, None, 5.0)
+    assert len(threads) == 3 and len(set(threads)) == 1 and threads[0] != threading.get_ident()
+
+
+def test_a_run_left_behind_has_the_next_run_made_on_another_thread_and_its_own_kept_after():
+    release = threading.Event()
+    threads = []
+
+    def run(compiled, options, time_left, start=None):
+        threads.append(threading.get_ident())
+        if compiled == "overruns":
+            release.wait(30)
+        return DONE
+
+    watched(run, None, None, 5.0)  # a kept thread
+    assert watched(run, "overruns", None, 0.2).state is SolveState.LIMIT_NO_SOLUTION
+    assert watched(run, None, None, 5.0) is DONE  # not queued behind the run left behind
+    release.set()
+    _join_left_behind()
+    assert threads[1] == threads[0] != threads[2]
+    assert len(overrun._idle) >= 2  # both kept, once the late run returned
+    assert left_running() == 0
 
 
 @pytest.mark.parametrize(

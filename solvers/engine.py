@@ -149,6 +149,10 @@ def _solve_model(
         findings = diagnose(instance, opts, max(deadline - time.perf_counter(), 1.0), size) if opts.diagnose else []
         return empty_result(request, Status.INFEASIBLE, time.perf_counter() - began, findings, size)
     if first.values is None:
+        if _out_of_memory(first):
+            # HiGHS's own allocations failed before it found anything: out of memory, as when
+            # Python's fail (a worker at its memory cap says "model too large" and starts afresh).
+            raise MemoryError(f"HiGHS stopped before any allocation: {first.message}")
         findings = [stopped_finding(first.message, opts)]
         return empty_result(request, Status.NO_SOLUTION, time.perf_counter() - began, findings, size)
 
@@ -310,12 +314,14 @@ def _solve(
     return solve_guided(compiled, guide.owners, opts, time_left, start=start, keep=guide.keep, on_answer=on_answer)
 
 
+def _out_of_memory(outcome: SolveOutcome) -> bool:
+    """Whether HiGHS stopped at its memory limit (its words: "Memory limit reached")."""
+    return outcome.state is SolveState.LIMIT_NO_SOLUTION and "memory" in outcome.message.lower()
+
+
 def stopped_finding(message: str, opts: SolverOptions) -> Finding:
-    """Why there is no allocation: the solver's own words, and what to try."""
-    if "memory" in message.lower():
-        advice = "the model needs more memory than the solver may use; split the request or drop offers"
-    else:
-        advice = f"allow more than {opts.time_limit_s:g} s (options.time_limit_s) or a larger options.mip_gap"
+    """Why there is no allocation (a limit came first): the solver's own words, and what to try."""
+    advice = f"allow more than {opts.time_limit_s:g} s (options.time_limit_s) or a larger options.mip_gap"
     return Finding(
         code="stopped_without_solution",
         severity=Severity.WARNING,

@@ -46,6 +46,18 @@ def test_no_solution_when_the_limit_comes_first(monkeypatch):
     assert "Time limit reached" in finding.message and "options.time_limit_s" in finding.message
 
 
+def test_highs_out_of_memory_before_any_allocation_is_out_of_memory(monkeypatch):
+    # As when Python's own allocations fail: a worker at its memory cap answers "model too
+    # large" (422) and starts afresh, whichever of the two ran out first.
+    def out_of_memory(compiled, options, time_left, start=None):
+        return SolveOutcome(SolveState.LIMIT_NO_SOLUTION, None, None, None, 0.1, None, "Memory limit reached")
+
+    monkeypatch.setattr(engine_module, "solve", out_of_memory)
+    req = request(1e6, [mineral(target=10, min_quantity=5)], [offer("a", 10, 100)])
+    with pytest.raises(MemoryError, match="Memory limit reached"):
+        allocate(req)
+
+
 def test_stage_two_out_of_time_keeps_stage_one_as_feasible(monkeypatch):
     # Stage one proves the best score; stage two (least spend) gets no time: the answer is
     # stage one's allocation, valid but not proven cheapest, so 'feasible'.

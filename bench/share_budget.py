@@ -38,7 +38,7 @@ from solvers.build import _keys, create_model, release
 from solvers.highs import compile_model
 from solvers.linear_form import read_linear_form
 from solvers.prepare import prepare
-from solvers.rows import Columns, RowMatrix, Rows
+from solvers.rows import Columns, ColumnVar, RowMatrix, Rows
 
 # The issue's target: overhead at most this share of the total, from this many offers up.
 SHARE, FROM_OFFERS = 0.10, 500
@@ -74,7 +74,7 @@ def matrix_of(case: str, seed: int) -> Matrix:
 def bare_model(matrix: Matrix) -> pyo.ConcreteModel:
     """The matrix as variables in [0, 1] and one family of ``<=`` rows, held as ``solvers.build`` holds its families."""
     bare = pyo.ConcreteModel()
-    bare.x = pyo.Var(_keys(list(range(matrix.columns))), bounds=(0, 1), dense=False)
+    bare.x = ColumnVar(_keys(list(range(matrix.columns))), bounds=(0, 1))
     bare.columns = Columns()
     bare.columns.make(bare.x)
     count = len(matrix.upper)

@@ -30,7 +30,7 @@ from pyomo.core.expr.relational_expr import InequalityExpression
 
 from models import Objective
 from solvers.prepare import CostShape, Instance
-from solvers.rows import Columns, Rows, entries_to_rows
+from solvers.rows import Columns, ColumnVar, Rows, entries_to_rows
 
 if TYPE_CHECKING:
     from solvers.highs import Compiled
@@ -103,7 +103,7 @@ def _uses_indicator(inst: Instance, a: Arrays) -> np.ndarray:
 def column_offers(m: pyo.ConcreteModel, compiled: Compiled) -> np.ndarray:
     """The offer (position in instance.offers) of every column of ``compiled``; -1 for a mineral's column."""
     a = m.arrays
-    owner = np.full(len(m.columns.vars), -1, dtype=np.int64)
+    owner = np.full(m.columns.size, -1, dtype=np.int64)
     owner[a.part_position] = a.part_offer
     owner[a.part_z[a.part_z >= 0]] = a.part_offer[a.part_z >= 0]
     for per_offer in (a.y, a.n):
@@ -126,25 +126,25 @@ def _add_variables(m: pyo.ConcreteModel, inst: Instance) -> None:
     chosen_parts = np.flatnonzero(a.part_is_seg & _tier_binary(a))
     chosen = _tier_keys(a, chosen_parts)
     lots = np.flatnonzero(a.lots > 0).tolist()
-    # Each large Var is declared sparse and its variables made by ``Columns.make``, which
-    # numbers them too; every variable gets a position, in declaration order.
+    # Each large Var is a ColumnVar, whose variables ``Columns.make`` numbers and makes when
+    # first asked for (compiling needs none); every variable gets a position, in declaration order.
     columns = m.columns
     # x[i]: quantity bought from single-price offer i, as a fraction of its bound
     # (a tiered offer's is the sum of its tier segments: its "parts", see Arrays).
-    m.x = pyo.Var(_keys(a.part_offer[~a.part_is_seg].tolist()), bounds=(0, 1), dense=False)
+    m.x = ColumnVar(_keys(a.part_offer[~a.part_is_seg].tolist()), bounds=(0, 1))
     x = columns.make(m.x)
     # seg[i, k]: the part of offer i's quantity (as a fraction of its bound) priced at tier k,
     # at most the tier's width.
-    m.seg = pyo.Var(_keys(segs), bounds=(0, 1), dense=False)
+    m.seg = ColumnVar(_keys(segs), bounds=(0, 1))
     seg = columns.make(m.seg, a.part_width[a.part_is_seg].tolist())
     # z[i, k]: tier k is reached (incremental) or chosen (all-units).
-    m.z = pyo.Var(_keys(chosen), domain=pyo.Binary, dense=False)
+    m.z = ColumnVar(_keys(chosen), domain=pyo.Binary)
     z = columns.make(m.z)
     # y[i]: anything is bought from offer i.
-    m.y = pyo.Var(_keys(np.flatnonzero(_uses_indicator(inst, a)).tolist()), domain=pyo.Binary, dense=False)
+    m.y = ColumnVar(_keys(np.flatnonzero(_uses_indicator(inst, a)).tolist()), domain=pyo.Binary)
     y = columns.make(m.y)
     # n[i]: whole lots bought from offer i, at most the lots its bound holds.
-    m.n = pyo.Var(_keys(lots), domain=pyo.NonNegativeIntegers, dense=False)
+    m.n = ColumnVar(_keys(lots), domain=pyo.NonNegativeIntegers)
     n = columns.make(m.n, a.lots[lots].tolist())
     # Q[j]: total quantity of mineral j, in units of its reference quantity.
     m.Q = pyo.Var(range(len(inst.minerals)), bounds={j: (0, _quantity_cap(inst, j)) for j in range(len(inst.minerals))})
@@ -156,9 +156,9 @@ def _add_variables(m: pyo.ConcreteModel, inst: Instance) -> None:
     a.Q = columns.add(m.Q) + np.arange(minerals)
     a.cov = columns.add(m.cov) + np.arange(minerals)
     a.S = _by_key(minerals, m.S.index_set(), columns.add(m.S))
-    a.part_position[~a.part_is_seg] = x + np.arange(len(m.x))
-    a.part_position[a.part_is_seg] = seg + np.arange(len(m.seg))
-    a.part_z[chosen_parts] = z + np.arange(len(m.z))
+    a.part_position[~a.part_is_seg] = x + np.arange(int((~a.part_is_seg).sum()))
+    a.part_position[a.part_is_seg] = seg + np.arange(len(seg_parts))
+    a.part_z[chosen_parts] = z + np.arange(len(chosen_parts))
     a.y = _by_key(len(inst.offers), m.y.index_set(), y)
     a.n = _by_key(len(inst.offers), m.n.index_set(), n)
 

@@ -41,7 +41,7 @@ def solution(model: pyo.ConcreteModel, compiled: Compiled, values: np.ndarray) -
     if compiled.numbering is not model.columns:
         load_values(compiled, values)
         return _column_values(model)
-    out = np.zeros(len(model.columns.vars))
+    out = np.zeros(model.columns.size)
     numbered = compiled.positions >= 0
     out[compiled.positions[numbered]] = values[numbered]
     return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from operator import attrgetter
@@ -25,11 +26,11 @@ from pyomo.common.numeric_types import native_numeric_types
 from pyomo.core.base.var import VarData
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
-from solvers.linear_form import read_linear_form
+from solvers.linear_form import ColumnList, read_linear_form
 from solvers.options import SolverOptions
 
 if TYPE_CHECKING:
-    from solvers.rows import Columns
+    from solvers.rows import Columns, Pending
 
 
 def _quiet_first_instance() -> None:
@@ -66,7 +67,7 @@ class SolveState(Enum):
 class Compiled:
     """A model as HiGHS sees it, with the Pyomo variable of every column."""
 
-    columns: list[pyo.Var]
+    columns: Sequence[VarData]  # a list, or a ColumnList (solvers.linear_form)
     sign: float  # +1 minimise, -1 maximise (HiGHS always minimises here)
     offset: float
     cost: np.ndarray
@@ -161,8 +162,35 @@ def compile_model(model: pyo.ConcreteModel) -> Compiled:
 _LB, _UB, _DOMAIN = attrgetter("_lb"), attrgetter("_ub"), attrgetter("_domain")
 
 
-def column_bounds(columns: list[VarData]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def column_bounds(columns: Sequence[VarData]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Lower and upper bounds (+-inf where there is none) and integrality (0/1) of every column.
+
+    The columns of a ``ColumnList`` are read component by component, and a pending
+    ``ColumnVar``'s (``solvers.rows``) from what its variables will be, without making them.
+    """
+    if not isinstance(columns, ColumnList) or not columns.blocks:
+        return _variable_bounds(columns)
+    parts = []
+    for block in columns.blocks:
+        pending = block.pending()
+        bounds = None if pending is None else _pending_bounds(pending)
+        parts.append(bounds if bounds is not None else _variable_bounds(block.variables()))
+    lower, upper, integer = zip(*parts, strict=True)
+    return np.concatenate(lower), np.concatenate(upper), np.concatenate(integer)
+
+
+def _pending_bounds(pending: Pending) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``_variable_bounds`` of the variables ``pending`` will make (the first's, each with its own upper bound).
+
+    None when a bound is not a finite plain number or None.
+    """
+    first = pending.first
+    upper = [first._ub] if pending.upper is None else pending.upper  # one for all, or one each
+    return _bounds([first._lb], upper, np.zeros(len(pending.keys), dtype=np.intp), [first])
+
+
+def _variable_bounds(columns: Sequence[VarData]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lower and upper bounds (+-inf where there is none) and integrality (0/1) of these variables.
 
     The values of ``v.bounds`` and ``v.is_integer()``, which resolve the variable's
     domain again on every call (a microsecond a column). Here each distinct domain is
@@ -171,25 +199,33 @@ def column_bounds(columns: list[VarData]) -> tuple[np.ndarray, np.ndarray, np.nd
     bound (an expression, an infinity, an integer beyond any float) has every column
     read through ``v.bounds``.
     """
-    lbs = list(map(_LB, columns))  # what v.bounds reads first
-    ubs = list(map(_UB, columns))
-    plain = {*native_numeric_types, type(None)}
-    if not ({*map(type, lbs), *map(type, ubs)} <= plain):
-        return _column_bounds_one_by_one(columns)
-    try:
-        lower = np.array(lbs, dtype=float)  # None -> nan
-        upper = np.array(ubs, dtype=float)
-    except OverflowError:  # an integer bound beyond any float (Pyomo may still clip it to the domain)
-        return _column_bounds_one_by_one(columns)
-    if np.isfinite(lower).sum() + lbs.count(None) + np.isfinite(upper).sum() + ubs.count(None) < 2 * len(columns):
-        return _column_bounds_one_by_one(columns)  # an infinite or NaN bound
     # The distinct domains (a handful: one per Var component, as a rule), resolved once each;
     # found among the first columns of runs of one domain (a component's, as a rule).
     ids = np.fromiter(map(id, map(_DOMAIN, columns)), dtype=np.uint64, count=len(columns))
     runs = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1]))) if len(ids) else np.zeros(0, np.int64)
     _, first, which = np.unique(ids[runs], return_index=True, return_inverse=True)
     first, which = runs[first], np.repeat(which.reshape(-1), np.diff(np.append(runs, len(ids))))
-    resolved = np.array([_domain_bounds(columns[c]) for c in first.tolist()], dtype=float).reshape(-1, 3)
+    bounds = _bounds(list(map(_LB, columns)), list(map(_UB, columns)), which, [columns[c] for c in first])
+    return bounds if bounds is not None else _column_bounds_one_by_one(columns)
+
+
+def _bounds(lbs: list, ubs: list, which: np.ndarray, domains: list[VarData]):
+    """Bounds and integrality of variables with these ``_lb`` and ``_ub``, and the domain of ``domains[which]``.
+
+    One per variable, or one for all of them (``which`` has one per variable). None when a
+    bound is not a finite plain number or None: then ``_column_bounds_one_by_one``.
+    """
+    plain = {*native_numeric_types, type(None)}
+    if not ({*map(type, lbs), *map(type, ubs)} <= plain):
+        return None
+    try:
+        lower = np.array(lbs, dtype=float)  # None -> nan
+        upper = np.array(ubs, dtype=float)
+    except OverflowError:  # an integer bound beyond any float (Pyomo may still clip it to the domain)
+        return None
+    if np.isfinite(lower).sum() + lbs.count(None) < len(lbs) or np.isfinite(upper).sum() + ubs.count(None) < len(ubs):
+        return None  # an infinite or NaN bound
+    resolved = np.array([_domain_bounds(v) for v in domains], dtype=float).reshape(-1, 3)
     domain_lo, domain_hi, integer = resolved[which, 0], resolved[which, 1], resolved[which, 2]
     lower = np.where(np.isnan(lower), domain_lo, np.fmax(lower, domain_lo))
     upper = np.where(np.isnan(upper), domain_hi, np.fmin(upper, domain_hi))

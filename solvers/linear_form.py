@@ -29,6 +29,7 @@ models.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
 from operator import attrgetter
@@ -43,7 +44,7 @@ from pyomo.core.base.var import VarData
 from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 from pyomo.core.expr.relational_expr import EqualityExpression, InequalityExpression
 
-from solvers.rows import Columns, Rows
+from solvers.rows import Columns, Pending, Rows
 
 # Components whose presence the fast reader understands (they add no rows of their own).
 _PLAIN = {pyo.Var, pyo.Constraint, pyo.Objective, pyo.Expression, pyo.Set, pyo.RangeSet, pyo.Param}
@@ -102,12 +103,14 @@ class _Reader:
         # id(VarData) -> column before unused ones are removed, filled for a component only when
         # an expression read term by term needs it (``_column``): rows read from matrices never do
         self.column_of: dict[int, int] = {}
-        self.variables: list[VarData] = []
+        self.size = 0  # columns given so far
+        self.blocks: list[_Block] = []  # the variables of every component given columns, in column order
+        self.block_of: dict[int, _Block] = {}  # id(Var component) -> its block
         self.span: dict[int, tuple[int, int]] = {}  # id(Var component) -> (its first column, its size)
         self.indexed: set[int] = set()  # id of every component whose variables are in column_of
-        # id(Var component) -> (first position, its variables), from the Columns of Rows families
-        self.numbered: dict[int, tuple[int, list[VarData]]] = {}
-        self.positions: list[np.ndarray] = []  # of self.variables, component by component
+        # id(Var component) -> (its Columns, its place there), from the Columns of Rows families
+        self.numbered: dict[int, tuple[Columns, int]] = {}
+        self.positions: list[np.ndarray] = []  # of the columns, component by component
         # id(expression) -> (expression, positions, coefficients, Columns), from ``Columns.linear``
         self.sums: dict[int, tuple[LinearExpression, np.ndarray, np.ndarray, Columns]] = {}
 
@@ -119,7 +122,7 @@ class _Reader:
                 raise _NotPlain
             if isinstance(component, Rows) and id(component.columns) not in registries:
                 columns = registries[id(component.columns)] = component.columns
-                self.numbered.update(columns.numbered())
+                self.numbered.update((key, (columns, c)) for key, c in columns.numbered().items())
                 self.sums.update((key, (*entry, columns)) for key, entry in columns.sums.items())
         objectives = list(model.component_data_objects(pyo.Objective, active=True, descend_into=False))
         c_data, c_index, c_ptr, offsets = [], [], [0], []
@@ -150,7 +153,7 @@ class _Reader:
                 rows.add_row(con, kind, (ub if ub is not None else lb) - constant)
         if batch:
             self._read_families(batch, rows)
-        n = len(self.variables)
+        n = self.size
         c = _csc(c_data, c_index, c_ptr, n)
         A = _csc(*rows.arrays(), n)
         if A.shape[0] and not np.bincount(A.indices, minlength=A.shape[0]).all():
@@ -158,10 +161,10 @@ class _Reader:
         used = (np.diff(A.indptr) > 0) | (np.diff(c.indptr) > 0)
         keep = np.concatenate((used, [True]))
         if used.all():  # as a rule: every variable is in some row or objective
-            columns, unused = self.variables, []
+            columns, unused = ColumnList(self.blocks, n), []
         else:
             variables = np.empty(n, dtype=object)
-            variables[:] = self.variables
+            variables[:] = ColumnList(self.blocks, n)
             columns = variables[used].tolist()
             unused = variables[~used].tolist()
         for component in model.component_objects(pyo.Var, descend_into=False):
@@ -223,11 +226,9 @@ class _Reader:
             if here.any():
                 first[c] = here.argmax()
         for c in np.argsort(first, kind="stable")[: int((first < len(owner)).sum())].tolist():  # in the order met
-            component, first_var = columns.components[c], columns.vars[starts[c]]
+            component = columns.components[c]
             span = self.span.get(id(component))
-            if span is None and first_var.parent_component() is not component:
-                raise _NotPlain  # a variable numbered under a component it is not part of
-            shift[c] = (span[0] if span is not None else self._add_component(first_var)) - starts[c]
+            shift[c] = (span[0] if span is not None else self._add_component(component)) - starts[c]
         return positions + shift[owner]
 
     def _append(self, expr: LinearExpression, index: list[int], data: list[float]) -> float:
@@ -272,39 +273,90 @@ class _Reader:
         component = var.parent_component()
         span = self.span.get(id(component))
         if span is None:
-            self._add_component(var)
+            self._add_component(component)
             span = self.span[id(component)]
         if id(component) not in self.indexed:
             self.indexed.add(id(component))
             start, size = span
-            self.column_of.update(zip(map(id, self.variables[start : start + size]), range(start, start + size)))
+            values = self.block_of[id(component)].variables()
+            self.column_of.update(zip(map(id, values), range(start, start + size)))
         column = self.column_of.get(id(var))
         if column is None:
             raise _NotPlain  # not among its own component's variables
         return column
 
-    def _add_component(self, var: VarData) -> int:
-        """Give every variable of ``var``'s component a column, in index order (as Pyomo does); return the first.
+    def _add_component(self, component: Any) -> int:
+        """Give every variable of ``component`` a column, in index order (as Pyomo does); return the first.
 
-        ``var`` must be the component's first variable, or ``_column`` must look it up.
+        The variables as a family's Columns numbered them (``component.values()`` when it
+        was numbered), or as Pyomo lists them; a ``ColumnVar``'s still pending are not made.
         """
-        if not isinstance(var, VarData) or var.fixed:
-            raise _NotPlain
-        component = var.parent_component()
-        # The variables as a family's Columns listed them (component.values() when it was
-        # numbered), or as Pyomo lists them.
-        first, numbered = self.numbered.get(id(component), (-1, None))
-        if numbered is not None and len(numbered) != len(component):
-            raise _NotPlain  # variables added or deleted since they were numbered: positions are stale
-        values = numbered if numbered is not None else list(component.values())
+        numbered = self.numbered.get(id(component))
+        if numbered is not None:
+            columns, c = numbered
+            first, size = columns.starts[c], columns.sizes[c]
+            # Pending variables cannot have been fixed, added or deleted: doing any of it makes them.
+            values = None if columns.pending(c) is not None else columns.variables(c)
+            if values is not None and not len(values) == size == len(component):
+                raise _NotPlain  # variables added or deleted since they were numbered: positions are stale
+            block = _Block(self.size, columns, c, None)
+        else:
+            values = list(component.values())
+            first, size = -1, len(values)
+            block = _Block(self.size, None, -1, values)
         # ``fixed`` read from the slot it returns, when the variables are Pyomo's own VarData
-        if any(map(_FIXED_SLOT if component._ComponentDataClass is VarData else _fixed, values)):
+        if values is not None and any(map(_FIXED_SLOT if component._ComponentDataClass is VarData else _fixed, values)):
             raise _NotPlain
-        start = len(self.variables)
-        self.span[id(component)] = (start, len(values))
-        self.positions.append(first + np.arange(len(values)) if first >= 0 else np.full(len(values), -1))
-        self.variables.extend(values)
+        start = self.size
+        self.span[id(component)] = (start, size)
+        self.positions.append(first + np.arange(size) if first >= 0 else np.full(size, -1))
+        self.blocks.append(block)
+        self.block_of[id(component)] = block
+        self.size += size
         return start
+
+
+@dataclass(slots=True)
+class _Block:
+    """The variables of one component given columns: a family's Columns' c-th, or a list."""
+
+    start: int  # its first column
+    columns: Columns | None
+    c: int
+    listed: list[VarData] | None
+
+    def variables(self) -> list[VarData]:
+        return self.listed if self.columns is None else self.columns.variables(self.c)
+
+    def pending(self) -> Pending | None:
+        return None if self.columns is None else self.columns.pending(self.c)
+
+
+class ColumnList(Sequence):
+    """A model's columns (``LinearForm.columns``): their variables, component by component.
+
+    A pending ``ColumnVar``'s variables are made only when the list is indexed or
+    iterated; ``solvers.highs.column_bounds`` reads their bounds from its ``blocks`` instead.
+    """
+
+    def __init__(self, blocks: list[_Block], size: int) -> None:
+        self.blocks = blocks
+        self._size = size
+        self._flat: list[VarData] | None = None
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, i):
+        return self._all()[i]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def _all(self) -> list[VarData]:
+        if self._flat is None:
+            self._flat = list(chain.from_iterable(block.variables() for block in self.blocks))
+        return self._flat
 
 
 def _linear_of(expr: Any) -> LinearExpression:

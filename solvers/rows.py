@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,33 +44,113 @@ from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpressio
 from pyomo.core.expr.relational_expr import EqualityExpression, InequalityExpression, RangedExpression
 
 
+class ColumnVar(IndexedVar):
+    """An indexed ``Var`` whose variables ``Columns.make`` makes, the first time anything asks for one.
+
+    Until then the component holds what they would be (``pending``): its keys, the first
+    variable's state, which Pyomo made from the declared domain, bounds and value, and
+    each variable's upper bound. ``solvers.linear_form`` and ``solvers.highs`` read a
+    pending component from that, without making 40,000 variables at 10,000 offers. Pyomo
+    reaches the variables only through ``_data`` (indexing, ``len``, ``values()``, ...),
+    which makes them all first, as Pyomo's dense construction would have made them.
+    """
+
+    pending: Pending | None = None
+    made: list[VarData] | None = None  # the variables as made, in key order (positions in Columns)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("dense", False)
+        super().__init__(*args, **kwargs)
+
+    @property
+    def _data(self) -> dict:
+        if self.pending is not None:
+            self._make()
+        return self._made
+
+    @_data.setter
+    def _data(self, value: dict) -> None:
+        self._made = value
+
+    def _make(self) -> None:
+        """Make the pending variables: copies of the first, each with its own index and upper bound."""
+        pending, self.pending = self.pending, None
+        first = pending.first
+        family, value, fixed, stale = first._component, first._value, first._fixed, first._stale
+        lb, ub, domain = first._lb, first._ub, first._domain
+        new = VarData.__new__
+        made = []
+        for key, bound in zip(pending.keys, itertools.repeat(ub) if pending.upper is None else pending.upper):
+            var = new(VarData)  # VarData.copy(first), inlined, with its own index and upper bound
+            var._component, var._index, var._value, var._fixed, var._stale = family, key, value, fixed, stale
+            var._lb, var._ub, var._domain = lb, bound, domain
+            made.append(var)
+        self._made.update(zip(pending.keys, made))  # the first's place too
+        self.made = made
+
+
+@dataclass(slots=True)
+class Pending:
+    """What a ``ColumnVar``'s variables will be (see ``Columns.make``)."""
+
+    keys: list
+    first: VarData  # the first variable as Pyomo made it, from the declared domain, bounds and value
+    upper: list | None  # each variable's upper bound, or None: the first's for all
+
+
 class Columns:
     """Every variable the rows may use, by position: each ``Var`` component's variables in index order.
 
-    Positions are given out by ``add`` and never change, so a family built
+    Positions are given out by ``add`` and ``make`` and never change, so a family built
     early stays valid when a later one adds a component.
     """
 
     def __init__(self) -> None:
-        self.vars: list[VarData] = []
         self.starts: list[int] = []  # position of each component's first variable
+        self.sizes: list[int] = []  # its number of variables
         self.components: list[pyo.Var] = []
+        self.size = 0  # variables numbered
+        # each component's variables as numbered, or None for a ColumnVar whose are pending
+        self._lists: list[list[VarData] | None] = []
+        self._vars: list[VarData] | None = []  # every variable by position, once asked for
         # id(expression) -> (the expression, its variables' positions, its coefficients): see ``linear``
         self.sums: dict[int, tuple[LinearExpression, np.ndarray, np.ndarray]] = {}
 
+    @property
+    def vars(self) -> list[VarData]:
+        """Every variable by position; a ``ColumnVar``'s are made now if still pending."""
+        if self._vars is None:
+            self._vars = [var for c in range(len(self.components)) for var in self.variables(c)]
+        return self._vars
+
+    def variables(self, c: int) -> list[VarData]:
+        """The variables of the c-th component numbered, in position order (made now if pending)."""
+        listed = self._lists[c]
+        if listed is None:
+            component = self.components[c]
+            component._data  # noqa: B018 - asking for them makes them, if not yet: as numbered, whatever deleted since
+            listed = self._lists[c] = component.made
+        return listed
+
+    def pending(self, c: int) -> Pending | None:
+        """What the c-th component's variables will be, while they are not made yet."""
+        return self.components[c].pending if self._lists[c] is None else None
+
     def add(self, component: pyo.Var) -> int:
         """Number ``component``'s variables (in index order, as Pyomo lists them); return the first position."""
-        return self._number(component, component.values())
+        return self._number(component, list(component.values()))
 
-    def make(self, component: IndexedVar, upper: Sequence[Any] | None = None) -> int:
-        """Make and number the variables of ``component``, declared with ``dense=False``; return the first position.
+    def make(self, component: ColumnVar, upper: Sequence[Any] | None = None) -> int:
+        """Number the variables of ``component``, to be made when first asked for; return the first position.
 
         The variables are those Pyomo's dense construction makes, in index order, with
         ``upper[r]`` as the upper bound of the r-th when given: Pyomo makes the first
-        from the component's domain and bounds, and copies it for the others, at about
-        twice the cost of the copies made here (20 against 10 ms for 43,000 variables),
-        and setting bounds one by one afterwards costs as much again.
+        from the component's domain and bounds, and the others are copies of it
+        (``ColumnVar``), made at about half the cost of Pyomo's copies, and only when
+        something asks for them: reading the model's matrices and bounds needs none.
         """
+        if not isinstance(component, ColumnVar):
+            raise TypeError(f"{component.name}: declare it as a ColumnVar, whose variables make makes")
         if component._dense or component._data:
             raise ValueError(f"{component.name}: declare the Var with dense=False, and make its variables here only")
         rules = (component._rule_domain, component._rule_bounds, component._rule_init)
@@ -78,24 +158,15 @@ class Columns:
             # Pyomo would call such a rule for each index; the copies here would all take the first's.
             raise ValueError(f"{component.name}: make takes one domain, bounds and value for all (upper bounds apart)")
         keys = list(component.index_set())
-        if not keys:
-            component._dense = True
-            return self._number(component, [])
         if upper is not None and len(upper) != len(keys):
             raise ValueError(f"{component.name}: {len(upper)} upper bounds for {len(keys)} variables")
-        t = component[keys[0]]  # the template: made by Pyomo, from the declared domain and bounds
-        family, value, fixed, stale = t._component, t._value, t._fixed, t._stale
-        lb, ub, domain = t._lb, t._ub, t._domain
-        new = VarData.__new__
-        made = []
-        for key, bound in zip(keys, itertools.repeat(ub) if upper is None else upper):
-            var = new(VarData)  # VarData.copy(template), inlined, with its own index and upper bound
-            var._component, var._index, var._value, var._fixed, var._stale = family, key, value, fixed, stale
-            var._lb, var._ub, var._domain = lb, bound, domain
-            made.append(var)
-        component._data.update(zip(keys, made))  # the template's place too
-        component._dense = True  # every variable exists now, as if constructed dense
-        return self._number(component, made)
+        component._dense = True  # every variable exists, as if constructed dense (made when asked for)
+        if not keys:
+            return self._number(component, [])
+        first = component[keys[0]]  # made by Pyomo, from the declared domain and bounds
+        del component._made[keys[0]]  # made again, with the others
+        component.pending = Pending(keys, first, None if upper is None else list(upper))
+        return self._number(component, None, len(keys))
 
     def linear(self, positions: np.ndarray, coefs: np.ndarray) -> LinearExpression:
         """sum(coef x variable at position) as a Pyomo expression, zero coefficients left out.
@@ -108,21 +179,29 @@ class Columns:
         nonzero = coefs != 0
         positions, coefs = positions[nonzero], coefs[nonzero]
         expr = LazyLinear.__new__(LazyLinear)
-        expr._lazy = (positions, coefs, self.vars)
+        # the Columns by weak reference: it keeps the expression in ``sums``, and a cycle
+        # would leave the whole model to the cycle collector
+        expr._lazy = (positions, coefs, weakref.ref(self))
         self.sums[id(expr)] = (expr, positions, coefs)
         return expr
 
-    def _number(self, component: pyo.Var, variables: Iterable[VarData]) -> int:
-        start = len(self.vars)
+    def _number(self, component: pyo.Var, variables: list[VarData] | None, size: int | None = None) -> int:
+        start = self.size
+        size = len(variables) if variables is not None else size
         self.starts.append(start)
+        self.sizes.append(size)
         self.components.append(component)
-        self.vars.extend(variables)
+        self._lists.append(variables)
+        self.size += size
+        if variables is None or self._vars is None:
+            self._vars = None  # made again when asked for
+        else:
+            self._vars.extend(variables)
         return start
 
-    def numbered(self) -> dict[int, tuple[int, list[VarData]]]:
-        """id(component) -> (its first position, its variables as numbered), for every component added."""
-        ends = [*self.starts[1:], len(self.vars)]
-        return {id(c): (a, self.vars[a:b]) for c, a, b in zip(self.components, self.starts, ends, strict=True)}
+    def numbered(self) -> dict[int, int]:
+        """id(component) -> its place among the components numbered, for every component."""
+        return {id(component): c for c, component in enumerate(self.components)}
 
 
 class LazyLinear(LinearExpression):
@@ -146,7 +225,10 @@ class LazyLinear(LinearExpression):
 
     def __getattr__(self, name: str) -> Any:
         if name in ("_args_", "_nargs"):
-            positions, coefs, variables = self._lazy  # (positions, coefficients, Columns.vars)
+            positions, coefs, columns = self._lazy  # (positions, coefficients, their Columns)
+            if columns() is None:
+                raise ReferenceError("the model this sum was made in is gone, and its variables with it")
+            variables = columns().vars
             self._args_ = [
                 MonomialTermExpression((c, variables[p]))
                 for p, c in zip(positions.tolist(), coefs.tolist(), strict=True)
@@ -240,7 +322,7 @@ class Rows(IndexedConstraint):
         super().__init__(pyo.SetOf(keys), **kwargs)
         self.keys_in_order = keys
         self.columns = columns
-        if len(matrix.indices) and (matrix.indices.min() < 0 or matrix.indices.max() >= len(columns.vars)):
+        if len(matrix.indices) and (matrix.indices.min() < 0 or matrix.indices.max() >= columns.size):
             raise ValueError(f"a row refers to a variable that Columns has not numbered: {matrix.indices.min()}..")
         self.indptr, self.indices, self.data = matrix.indptr, matrix.indices, matrix.data
         self.lower, self.upper = matrix.lower, matrix.upper

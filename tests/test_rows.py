@@ -17,9 +17,9 @@ from pyomo.core.expr.numeric_expr import LinearExpression
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from solvers.build import release
-from solvers.highs import compile_model
+from solvers.highs import column_bounds, compile_model
 from solvers.linear_form import read_linear_form
-from solvers.rows import Columns, Rows, entries_to_rows
+from solvers.rows import Columns, ColumnVar, Rows, entries_to_rows
 
 
 def _model() -> pyo.ConcreteModel:
@@ -143,15 +143,19 @@ def test_a_cloned_or_pickled_model_keeps_its_rows_on_its_own_variables() -> None
         assert np.array_equal(_dense(copy, fast=True)[1], _dense(m, fast=True)[1])
 
 
-@pytest.mark.parametrize("change", ["add", "delete"])
+@pytest.mark.parametrize("change", ["add", "delete", "delete made"])
 def test_variables_added_or_deleted_after_numbering_send_the_model_to_pyomo(change: str) -> None:
     # Positions in the arrays would point at the wrong variables: both readers must still agree.
     m = pyo.ConcreteModel()
-    m.x = pyo.Var(range(4), dense=False, bounds=(0, 4))
-    for k in (0, 2, 3):
-        m.x[k].setlb(0)  # touching an index of a sparse Var makes it
     m.columns = Columns()
-    start = m.columns.add(m.x)  # x[0], x[2], x[3]
+    if change == "delete made":  # a ColumnVar's variables, made when x[0] is deleted
+        m.x = ColumnVar([0, 2, 3], bounds=(0, 4))
+        start = m.columns.make(m.x)
+    else:
+        m.x = pyo.Var(range(4), dense=False, bounds=(0, 4))
+        for k in (0, 2, 3):
+            m.x[k].setlb(0)  # touching an index of a sparse Var makes it
+        start = m.columns.add(m.x)  # x[0], x[2], x[3]
     m.rows = Rows(["a"], entries_to_rows(1, [(np.zeros(1), np.array([start + 1]), 1.0)], -math.inf, 3), m.columns)
     if change == "add":
         m.x[1].setlb(0)
@@ -205,7 +209,7 @@ def test_made_variables_are_those_pyomo_would_make(declared: dict, upper: list |
     for var, bound in zip(theirs.v.values(), upper or [], strict=False):
         var.setub(bound)
     ours = pyo.ConcreteModel()
-    ours.v = pyo.Var(pyo.SetOf(keys), dense=False, **declared)
+    ours.v = ColumnVar(pyo.SetOf(keys), **declared)
     ours.columns = Columns()
     assert ours.columns.make(ours.v, upper) == 0
     assert [_state(v) for v in ours.v.values()] == [_state(v) for v in theirs.v.values()]
@@ -217,13 +221,16 @@ def test_made_variables_are_those_pyomo_would_make(declared: dict, upper: list |
 def test_make_refuses_a_dense_var_and_a_wrong_number_of_bounds() -> None:
     m = pyo.ConcreteModel()
     m.columns = Columns()
-    m.dense = pyo.Var(range(2))
+    m.plain = pyo.Var(range(2), dense=False)
+    with pytest.raises(TypeError, match="ColumnVar"):
+        m.columns.make(m.plain)
+    m.dense = ColumnVar(range(2), dense=True)
     with pytest.raises(ValueError, match="dense=False"):
         m.columns.make(m.dense)
-    m.sparse = pyo.Var(range(2), dense=False)
+    m.sparse = ColumnVar(range(2))
     with pytest.raises(ValueError, match="1 upper bounds for 2"):
         m.columns.make(m.sparse, [1.0])
-    m.empty = pyo.Var(pyo.SetOf([]), dense=False)
+    m.empty = ColumnVar(pyo.SetOf([]))
     assert m.columns.make(m.empty) == 0 and len(m.empty) == 0
 
 
@@ -240,7 +247,7 @@ def test_make_refuses_rules_that_differ_by_index(declared: dict) -> None:
     # (Values given by index make Pyomo create those variables at once: not make's to make.)
     m = pyo.ConcreteModel()
     m.columns = Columns()
-    m.v = pyo.Var([1, 2], dense=False, **declared)
+    m.v = ColumnVar([1, 2], **declared)
     with pytest.raises(ValueError, match="one domain, bounds and value|make its variables here only"):
         m.columns.make(m.v)
 
@@ -314,3 +321,81 @@ def test_a_sum_makes_its_terms_only_when_something_reads_them_term_by_term() -> 
     # a copy Pyomo makes of it is an ordinary sum of the same terms
     clone = m.clone()
     assert str(clone.cost.expr) == "4.0*x[2] + x[0]" and pyo.value(clone.cost.expr) == 3.0
+
+
+def _made_model() -> pyo.ConcreteModel:
+    """_model's rows (c with n[1] too) over ColumnVars: x[0..2], upper bounds 4, 2.5, 4; n[0..1] integer in [0, 3]."""
+    m = pyo.ConcreteModel()
+    m.columns = Columns()
+    m.x = ColumnVar(range(3), bounds=(0, 4))
+    start = m.columns.make(m.x, [4, 2.5, 4])
+    m.n = ColumnVar(range(2), domain=pyo.NonNegativeIntegers, bounds=(0, 3))
+    n = m.columns.make(m.n)
+    rows = np.array([0, 0, 1, 1, 2, 2, 2])
+    positions = np.array([start, start + 1, start + 1, start + 2, start, start + 2, n + 1])
+    matrix = entries_to_rows(
+        3, [(rows, positions, np.array([1.0, 2, 1, -1, 1, 1, 1]))], [-math.inf, 0, 1], [3, 0, math.inf]
+    )
+    m.rows = Rows(["a", "b", "c"], matrix, m.columns)
+    m.cost = pyo.Objective(expr=m.columns.linear(np.arange(5), np.ones(5)))
+    return m
+
+
+def test_compiling_makes_no_variable_and_reads_the_bounds_they_will_have() -> None:
+    m = _made_model()
+    assert read_linear_form(m) is not None  # the fast reader reads it
+    compiled = compile_model(m)
+    assert m.x.pending is not None and m.n.pending is not None  # nothing made yet
+    pending = (compiled.col_lower, compiled.col_upper, compiled.integrality)
+    assert [a.tolist() for a in pending] == [[0, 0, 0, 0, 0], [4, 2.5, 4, 3, 3], [0, 0, 0, 1, 1]]
+    # the same, read from the variables once they are made (by listing the columns)
+    names = [v.name for v in compiled.columns]
+    assert m.x.pending is None and names == ["x[0]", "x[1]", "x[2]", "n[0]", "n[1]"]
+    made = column_bounds(list(compiled.columns))
+    assert all(np.array_equal(a, b) for a, b in zip(made, pending, strict=True))
+    assert [v.bounds for v in m.x.values()] == [(0, 4), (0, 2.5), (0, 4)]
+
+
+def test_a_variable_asked_for_makes_its_components_and_pyomo_then_reads_the_same() -> None:
+    m = _made_model()
+    m.n[1].fix(2)  # indexing makes n's variables; a fixed one sends the model to Pyomo's compiler
+    assert m.n.pending is None and m.x.pending is not None
+    assert read_linear_form(m) is None
+    compiled = compile_model(m)
+    assert [v.name for v in compiled.columns] == ["x[0]", "x[1]", "x[2]", "n[0]"]
+    assert compiled.col_upper.tolist() == [4, 2.5, 4, 3] and compiled.row_lower.tolist()[-1] == -1  # 1 - n[1]
+
+
+def test_a_bound_that_is_not_a_finite_number_is_read_from_the_made_variables() -> None:
+    m = pyo.ConcreteModel()
+    m.columns = Columns()
+    m.x = ColumnVar(range(2), bounds=(0, None))
+    m.columns.make(m.x, [math.inf, 5.0])
+    m.rows = Rows(["a"], entries_to_rows(1, [(np.zeros(2), np.arange(2), 1.0)], 1, math.inf), m.columns)
+    compiled = compile_model(m)
+    assert compiled.col_upper.tolist() == [math.inf, 5.0] and m.x.pending is None
+
+
+def test_a_model_with_pending_variables_and_sums_is_freed_without_the_cycle_collector() -> None:
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        m = _made_model()
+        compile_model(m)
+        columns, x = weakref.ref(m.columns), weakref.ref(m.x)
+        release(m)
+        del m
+        assert columns() is None and x() is None  # freed by reference counting alone
+    finally:
+        gc.enable()
+
+
+def test_a_sum_whose_model_is_gone_says_so_when_its_terms_are_asked_for() -> None:
+    m = _made_model()
+    spend = m.columns.linear(np.arange(2), np.ones(2))
+    release(m)
+    del m
+    with pytest.raises(ReferenceError, match="model this sum was made in is gone"):
+        spend.nargs()

@@ -147,7 +147,8 @@ def _add_variables(m: pyo.ConcreteModel, inst: Instance) -> None:
     m.n = ColumnVar(_keys(lots), domain=pyo.NonNegativeIntegers)
     n = columns.make(m.n, a.lots[lots].tolist())
     # Q[j]: total quantity of mineral j, in units of its reference quantity.
-    m.Q = pyo.Var(range(len(inst.minerals)), bounds={j: (0, _quantity_cap(inst, j)) for j in range(len(inst.minerals))})
+    caps = {j: (0, _quantity_cap(inst, a, j)) for j in range(len(inst.minerals))}
+    m.Q = pyo.Var(range(len(inst.minerals)), bounds=caps)
     # cov[j]: coverage of mineral j, min(1, quantity / target).
     m.cov = pyo.Var(range(len(inst.minerals)), bounds=(0, 1))
     # S[j]: spend on mineral j, in units of its money scale (bound 1 = its cap, or the budget).
@@ -261,9 +262,9 @@ def _tier_binary(a: Arrays) -> np.ndarray:
     return (shape == CostShape.ALL_UNITS) | ((shape == CostShape.INCREMENTAL) & later)
 
 
-def _quantity_cap(inst: Instance, j: int) -> float | None:
+def _quantity_cap(inst: Instance, a: Arrays, j: int) -> float | None:
     md = inst.minerals[j]
-    total = sum(inst.offers[i].bound for i in md.offers)
+    total = sum(a.bound[md.offers].tolist())  # Python's sum of the bounds, in offer order
     if md.mineral.max_quantity is not None:
         total = min(total, md.mineral.max_quantity)
     return total / md.reference
@@ -333,7 +334,7 @@ def _offers_of(inst: Instance, minerals: list[int]) -> tuple[np.ndarray, np.ndar
     """(row, offer) for every offer of each mineral listed (row r: minerals[r]), in that order."""
     lists = [inst.minerals[j].offers for j in minerals]
     rows = np.repeat(np.arange(len(lists)), [len(offers) for offers in lists]).astype(np.int64)
-    return rows, np.fromiter((i for offers in lists for i in offers), dtype=np.int64, count=len(rows))
+    return rows, np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=len(rows))
 
 
 def _tier_keys(a: Arrays, parts: np.ndarray) -> list[tuple[int, int]]:

@@ -17,7 +17,7 @@ from itertools import pairwise
 from typing import NamedTuple
 
 from models import AllocationRequest, Discount, Mineral, Objective, SupplierOffer
-from solvers.pricing import Tier, tariff_rate, tiers
+from solvers.pricing import Tier, tariff_rate, tier, tiers
 
 # Quantities below this fraction of an offer's bound are treated as zero.
 ZERO = 1e-9
@@ -151,7 +151,7 @@ def _offer_data(i: int, offer: SupplierOffer, room: _Room, rate: float) -> Offer
     elif offer.min_order > bound * (1 + 1e-12):
         return "the minimum order does not fit the capacity, caps and budget"
     if priced is None:  # the one tier, cut at the bound: a linear cost
-        cut, shape = [Tier(0.0, min(capacity, bound), offer.unit_price)], CostShape.LINEAR
+        cut, shape = [tier(Tier, (0.0, min(capacity, bound), offer.unit_price))], CostShape.LINEAR
     else:
         cut = _cut(priced, bound, offer.discount)
         shape = _shape(cut, offer.discount)
@@ -177,7 +177,7 @@ def _cut(priced: list[Tier], bound: float, discount: Discount) -> list[Tier]:
         if t.lo > bound:
             break  # the tiers are in order: the rest start above it too
         if t.hi > bound:
-            t = Tier(t.lo, bound, t.price)
+            t = tier(Tier, (t.lo, bound, t.price))
         if t.hi > t.lo or keep_empty:
             cut.append(t)
     return cut

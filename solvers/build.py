@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import chain
-from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -207,34 +206,29 @@ class Arrays:
 
 
 def _arrays(inst: Instance) -> Arrays:
-    offers = inst.offers
-    count = len(offers)
-    mineral = np.fromiter(map(attrgetter("mineral"), offers), dtype=np.int64, count=count)
-    bound = np.fromiter(map(attrgetter("bound"), offers), dtype=float, count=count)
-    shape = np.array(list(map(attrgetter("shape"), offers)), dtype=object)
+    t = inst.offers.table  # the offers' data in columns (solvers.prepare.OfferTable)
+    count = len(t.index)
     reference = np.array([md.reference for md in inst.minerals], dtype=float)
-    per_offer = np.fromiter(map(len, map(_TIERS, offers)), dtype=np.int64, count=count)
-    first_part = np.zeros(count + 1, dtype=np.int64)
-    np.cumsum(per_offer, out=first_part[1:])
-    parts = int(first_part[-1])
+    per_offer = np.diff(t.first_tier)
+    parts = int(t.first_tier[-1])
     part_offer = np.repeat(np.arange(count), per_offer)
     part_is_seg = np.repeat(per_offer > 1, per_offer)
     # every tier's (lo, hi, price), offer by offer: an offer's parts are its tiers
-    flat = np.fromiter(chain.from_iterable(chain.from_iterable(map(_TIERS, offers))), dtype=float, count=3 * parts)
-    lo, hi, price = np.ascontiguousarray(flat.reshape(parts, 3).T)
+    lo, hi, price = t.lo, t.hi, t.price
+    bound = t.bound
     part_bound = bound[part_offer]
     # an all-units tier's upper end, an incremental tier's hi - lo (as fractions of the bound)
-    width = np.where((shape == CostShape.ALL_UNITS)[part_offer], hi / part_bound, (hi - lo) / part_bound)
+    width = np.where((t.shape == CostShape.ALL_UNITS)[part_offer], hi / part_bound, (hi - lo) / part_bound)
     return Arrays(
-        mineral=mineral,
+        mineral=t.mineral,
         bound=bound,
-        quantity=bound / reference[mineral],
-        money=np.fromiter(map(attrgetter("money_factor"), offers), dtype=float, count=count) * bound,
-        fixed=np.fromiter(map(attrgetter("offer.fixed_cost"), offers), dtype=float, count=count),
-        min_order=np.fromiter(map(attrgetter("offer.min_order"), offers), dtype=float, count=count),
-        lots=np.fromiter((od.lots or 0 for od in offers), dtype=np.int64, count=count),
-        shape=shape,
-        first_part=first_part,
+        quantity=bound / reference[t.mineral],
+        money=(1.0 + t.tariff) * bound,  # OfferData.money_factor x bound
+        fixed=t.fixed,
+        min_order=t.min_order,
+        lots=t.lots,
+        shape=t.shape,
+        first_part=t.first_tier,
         part_offer=part_offer,
         part_is_seg=part_is_seg,
         part_low=lo / part_bound,
@@ -243,9 +237,6 @@ def _arrays(inst: Instance) -> Arrays:
         part_position=np.empty(parts, dtype=np.int64),
         part_z=np.full(parts, -1, dtype=np.int64),
     )
-
-
-_TIERS = attrgetter("tiers")
 
 
 def _by_key(size: int, keys, start: int) -> np.ndarray:
@@ -401,7 +392,7 @@ def _add_min_orders(m: pyo.ConcreteModel, inst: Instance) -> None:
     m.min_order = _family(m, offers.tolist(), [_each(a.y[offers], least), _quantities(a, rows, offers, -1.0)], upper=0)
     # ... in whole lots: min_lots y[i] <= n[i].
     lots = np.flatnonzero((a.y >= 0) & (a.lots > 0))
-    least_lots = np.array([inst.offers[i].min_lots for i in lots.tolist()], dtype=float)
+    least_lots = inst.offers.table.min_lots[lots].astype(float)
     m.min_lots = _family(m, lots.tolist(), [_each(a.y[lots], least_lots), _each(a.n[lots], -1.0)], upper=0)
 
 
@@ -409,7 +400,7 @@ def _add_lots(m: pyo.ConcreteModel, inst: Instance) -> None:
     # Lot offers sell whole lots only: quantity == (lot_size / bound) n[i].
     a = m.arrays
     offers = np.flatnonzero(a.n >= 0)
-    size = np.array([inst.offers[i].offer.lot_size / inst.offers[i].bound for i in offers.tolist()], dtype=float)
+    size = inst.offers.table.lot_size[offers] / a.bound[offers]
     rows = np.arange(len(offers))
     m.lots = _family(m, offers.tolist(), [_quantities(a, rows, offers), _each(a.n[offers], -size)], 0, 0)
 
@@ -478,13 +469,14 @@ def total_spend(m: pyo.ConcreteModel, inst: Instance) -> LinearExpression:
 def country_cap_rows(inst: Instance) -> list[tuple[int, int, list[int]]]:
     """(cap index, mineral, offers from the capped countries) for every binding-capable cap."""
     rows = []
+    country = inst.offers.table.country
     for c, cap in enumerate(inst.request.policy.country_caps):
         countries = set(cap.countries)
         listed = None if cap.minerals is None else set(cap.minerals)
         for j, md in enumerate(inst.minerals):
             if listed is not None and md.mineral.id not in listed:
                 continue
-            capped = [i for i in md.offers if inst.offers[i].offer.country in countries]
+            capped = [i for i in md.offers if country[i] in countries]
             if capped and cap.max_share < 1:
                 rows.append((c, j, capped))
     return rows

@@ -122,13 +122,15 @@ def cheapest_offers(instance: Instance, per_mineral: int = CHEAPEST) -> frozense
     misses offers that are cheap only once bought in bulk; these are kept as well.
     """
 
-    def unit_cost(i: int) -> float:
-        od = instance.offers[i]
-        return min(t.price for t in od.tiers) * od.money_factor + od.offer.fixed_cost / od.bound
-
+    t = instance.offers.table  # the offers' data in columns (solvers.prepare.OfferTable)
+    if not len(t.index):
+        return frozenset()
+    # min(tier prices) x (1 + tariff) + fixed cost / bound, offer by offer
+    unit_cost = np.minimum.reduceat(t.price, t.first_tier[:-1]) * (1.0 + t.tariff) + t.fixed / t.bound
     kept: set[int] = set()
     for md in instance.minerals:
-        kept.update(sorted(md.offers, key=unit_cost)[:per_mineral])
+        offers = np.asarray(md.offers, dtype=np.int64)
+        kept.update(offers[np.argsort(unit_cost[offers], kind="stable")[:per_mineral]].tolist())  # ties: in order
     return frozenset(kept)
 
 

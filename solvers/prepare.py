@@ -12,12 +12,18 @@ to [0, 1] whatever the units.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
+from functools import partial
+from itertools import chain, compress
+from operator import attrgetter, is_
 from typing import NamedTuple
 
+import numpy as np
+
 from models import AllocationRequest, Discount, Mineral, Objective, SupplierOffer
-from solvers.pricing import Tier, tariff_rate, tier, tiers
+from models.request import MAX_TIERS
+from solvers.pricing import Tier, tariff_rate, tier
 
 # Quantities below this fraction of an offer's bound are treated as zero.
 ZERO = 1e-9
@@ -59,9 +65,75 @@ class MineralData:
 
 
 @dataclass(slots=True)
+class OfferTable:
+    """The usable offers' data in columns (numpy arrays), one row per offer of ``Instance.offers``.
+
+    An offer's tiers (cut at its bound) are ``lo``, ``hi`` and ``price`` from
+    ``first_tier[p]`` to ``first_tier[p + 1]``. ``solvers.build`` reads these; the
+    ``OfferData`` of an offer is made from them when first asked for (``Offers``).
+    """
+
+    index: np.ndarray  # position in request.suppliers
+    mineral: np.ndarray
+    tariff: np.ndarray
+    bound: np.ndarray
+    lots: np.ndarray  # 0: not sold in lots
+    min_lots: np.ndarray
+    shape: np.ndarray  # CostShape, as objects
+    fixed: np.ndarray
+    min_order: np.ndarray
+    lot_size: np.ndarray  # 0: not sold in lots
+    country: list[str]
+    first_tier: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    price: np.ndarray
+
+
+class Offers(Sequence[OfferData]):
+    """``Instance.offers``: each usable offer's ``OfferData``, made from the table when first asked for.
+
+    At 10,000 offers, making all of them (and their 20,000 tiers) took more than
+    everything else ``prepare`` does; a solve reads a few hundred (those bought).
+    """
+
+    def __init__(self, table: OfferTable, suppliers: list[SupplierOffer]) -> None:
+        self.table = table
+        self._suppliers = suppliers
+        self._made: list[OfferData | None] = [None] * len(table.index)
+        self._columns: tuple[list, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self._made)
+
+    def __getitem__(self, p):
+        if isinstance(p, slice):
+            return [self[q] for q in range(*p.indices(len(self)))]
+        made = self._made[p]
+        if made is None:
+            made = self._made[p] = self._make(p if p >= 0 else p + len(self))
+        return made
+
+    def __iter__(self):
+        return map(self.__getitem__, range(len(self)))
+
+    def _make(self, p: int) -> OfferData:
+        if self._columns is None:
+            t = self.table
+            self._columns = tuple(a.tolist() for a in (t.index, t.mineral, t.tariff, t.bound, t.lots, t.min_lots))
+            self._tiers = (t.first_tier.tolist(), t.lo.tolist(), t.hi.tolist(), t.price.tolist())
+        index, mineral, tariff, bound, lots, min_lots = (column[p] for column in self._columns)
+        first, lo, hi, price = self._tiers
+        cut = [tier(Tier, row) for row in zip(*(a[first[p] : first[p + 1]] for a in (lo, hi, price)))]
+        lot = lots if lots > 0 else None
+        shape = self.table.shape[p]
+        return OfferData(index, self._suppliers[index], mineral, tariff, bound, cut, shape, lot, min_lots)
+
+
+@dataclass(slots=True)
 class Instance:
     request: AllocationRequest
-    offers: list[OfferData]
+    offers: Offers
     minerals: list[MineralData]
     dropped: dict[int, str]  # request.suppliers index -> why it cannot be used
 
@@ -71,26 +143,25 @@ class Instance:
 
 
 def prepare(request: AllocationRequest) -> Instance:
-    """Plain data for the model builder; raises nothing for a valid request."""
+    """Plain data for the model builder; raises nothing for a valid request.
+
+    Worked out for every offer at once, in numpy (``_Offers``): at 10,000 offers a loop
+    over them took 34 ms. Each step follows the contract's pricing rules
+    (``solvers.pricing``) operation for operation, so every bound and tier is the float
+    the rules give; ``tests/test_prepare.py`` compares them with those rules offer by offer.
+    """
     minerals = [_mineral_data(request, j, m) for j, m in enumerate(request.minerals)]
-    # What depends only on the mineral or the country is worked out once, not per offer.
-    rooms = {m.mineral.id: _room(request, m) for m in minerals}
-    rates = {country: tariff_rate(request, country) for country in {o.country for o in request.suppliers}}
-    excluded = set(request.policy.excluded_countries)
-    offers: list[OfferData] = []
+    rooms = [_room(request, m) for m in minerals]
+    o = _Offers(request, rooms)
     dropped: dict[int, str] = {}
-    for i, offer in enumerate(request.suppliers):
-        if offer.country in excluded:
-            dropped[i] = f"country {offer.country} is excluded by policy"
-            continue
-        room = rooms[offer.mineral]
-        data = _offer_data(i, offer, room, rates[offer.country])
-        if isinstance(data, str):
-            dropped[i] = data
-            continue
-        room.mineral.offers.append(len(offers))
-        offers.append(data)
-    return Instance(request=request, offers=offers, minerals=minerals, dropped=dropped)
+    for i in np.flatnonzero(o.why != _KEPT).tolist():
+        why = int(o.why[i])
+        offer = request.suppliers[i]
+        dropped[i] = f"country {offer.country} is excluded by policy" if why == _EXCLUDED else _REASONS[why]
+    table = o.table(np.flatnonzero(o.why == _KEPT))
+    for j, md in enumerate(minerals):
+        md.offers = np.flatnonzero(table.mineral == j).tolist()  # positions in offers, in request order
+    return Instance(request=request, offers=Offers(table, request.suppliers), minerals=minerals, dropped=dropped)
 
 
 def _mineral_data(request: AllocationRequest, j: int, m: Mineral) -> MineralData:
@@ -109,7 +180,6 @@ def _mineral_data(request: AllocationRequest, j: int, m: Mineral) -> MineralData
 class _Room(NamedTuple):
     """What a mineral leaves any one of its offers, whatever the offer."""
 
-    mineral: MineralData
     money: float  # the budget, or the mineral's spend cap when lower
     quantity: float  # max_quantity, cut by the supplier share; infinite without one
 
@@ -122,100 +192,195 @@ def _room(request: AllocationRequest, mdata: MineralData) -> _Room:
         quantity = m.max_quantity
         if request.policy.max_supplier_share < 1:
             quantity = min(quantity, request.policy.max_supplier_share * m.max_quantity)
-    return _Room(mdata, money, quantity)
+    return _Room(money, quantity)
 
 
-def _offer_data(i: int, offer: SupplierOffer, room: _Room, rate: float) -> OfferData | str:
-    """The offer's data, or why it cannot be used."""
-    capacity = offer.capacity
-    money = (room.money - offer.fixed_cost) / (1 + rate)  # what the goods may cost
-    if offer.price_tiers is None:  # one price: tiers(offer) would be [Tier(0.0, capacity, unit_price)]
-        priced = None
-        affordable = _affordable_at(offer.unit_price, capacity, money)
-    else:
-        priced = tiers(offer)
-        affordable = _affordable(priced, offer.discount, money)
-    bound = min(capacity, room.quantity, affordable)
-    if bound <= 0:
-        return "even the smallest purchase exceeds the budget or the mineral's spend cap"
-    lots = None
-    min_lots = 0
-    if offer.lot_size is not None:
-        lots = math.floor(bound / offer.lot_size * (1 + 1e-12))
-        if lots < 1:
-            return "not even one lot fits the capacity, caps and budget"
-        bound = lots * offer.lot_size
-        min_lots = max(1, math.ceil(offer.min_order / offer.lot_size * (1 - 1e-12)))
-        if min_lots > lots:
-            return "the minimum order does not fit the capacity, caps and budget"
-    elif offer.min_order > bound * (1 + 1e-12):
-        return "the minimum order does not fit the capacity, caps and budget"
-    if priced is None:  # the one tier, cut at the bound: a linear cost
-        cut, shape = [tier(Tier, (0.0, min(capacity, bound), offer.unit_price))], CostShape.LINEAR
-    else:
-        cut = _cut(priced, bound, offer.discount)
-        shape = _shape(cut, offer.discount)
-    # Positional, in the order of OfferData's fields: keywords cost twice the time.
-    return OfferData(i, offer, room.mineral.index, rate, bound, cut, shape, lots, min_lots)
+# Why an offer is dropped (_Offers.why), and what the user is told.
+_KEPT, _EXCLUDED, _UNAFFORDABLE, _NO_LOT, _MIN_ORDER = range(5)
+_REASONS = {
+    _UNAFFORDABLE: "even the smallest purchase exceeds the budget or the mineral's spend cap",
+    _NO_LOT: "not even one lot fits the capacity, caps and budget",
+    _MIN_ORDER: "the minimum order does not fit the capacity, caps and budget",
+}
 
 
-def _cut(priced: list[Tier], bound: float, discount: Discount) -> list[Tier]:
-    """The tiers that start at or below ``bound``, the one across it ending there.
+class _Offers:
+    """Every offer's bound, lots and tiers, offer by offer in columns (numpy arrays).
 
-    A tier that ends by ``bound`` is kept as it is (a tuple: nothing can change it). Under
-    incremental pricing an empty tier (it starts at ``bound``, or it is the capacity's own
-    point) is left out: no unit is bought in it. The first tier, from 0 to above 0, never is.
+    A tiered offer's tiers are a row of ``lo``, ``hi`` and ``price`` (``MAX_TIERS + 1``
+    columns, ``count`` of them used), as ``solvers.pricing.tiers`` gives them; a
+    single-price offer has one, [0, capacity]. Each step below is the scalar rule
+    (noted) applied to all offers together, in the same order of float operations.
     """
-    last = priced[-1]
-    if last.hi <= bound and (last.hi > last.lo or discount is not Discount.INCREMENTAL):
-        # The usual case: nothing to cut, nothing to leave out (of the tiers ``tiers`` gives,
-        # ends rising, only the last, the capacity's own point, can be empty).
-        return priced
-    keep_empty = discount is not Discount.INCREMENTAL
-    cut = []
-    for t in priced:
-        if t.lo > bound:
-            break  # the tiers are in order: the rest start above it too
-        if t.hi > bound:
-            t = tier(Tier, (t.lo, bound, t.price))
-        if t.hi > t.lo or keep_empty:
-            cut.append(t)
-    return cut
+
+    def __init__(self, request: AllocationRequest, rooms: list[_Room]) -> None:
+        suppliers = request.suppliers
+        n = len(suppliers)
+        index = {m.id: j for j, m in enumerate(request.minerals)}
+        self.mineral = np.fromiter(map(index.__getitem__, map(_MINERAL, suppliers)), dtype=np.int64, count=n)
+        countries = self.countries = list(map(_COUNTRY, suppliers))
+        rates = {country: tariff_rate(request, country) for country in set(countries)}
+        self.rate = np.fromiter(map(rates.__getitem__, countries), dtype=float, count=n)
+        excluded = set(request.policy.excluded_countries)
+        self.capacity = _floats(suppliers, "capacity")
+        fixed = self.fixed = _floats(suppliers, "fixed_cost")
+        self.min_order = _floats(suppliers, "min_order")
+        lot_size = self.lot_size = np.nan_to_num(_floats_or_nan(suppliers, "lot_size"), nan=0.0)  # 0: no lots
+        all_units = partial(is_, Discount.ALL_UNITS)
+        self.all_units = np.fromiter(map(all_units, map(_DISCOUNT, suppliers)), dtype=bool, count=n)
+        room_money = np.array([r.money for r in rooms], dtype=float)
+        room_quantity = np.array([r.quantity for r in rooms], dtype=float)
+        self._tiers(suppliers)
+        # money = (room.money - offer.fixed_cost) / (1 + rate): what the goods may cost
+        money = (room_money[self.mineral] - fixed) / (1 + self.rate)
+        affordable = self._affordable(money)
+        # bound = min(capacity, room.quantity, affordable)
+        bound = np.minimum(np.minimum(self.capacity, room_quantity[self.mineral]), affordable)
+        why = np.where(bound <= 0, _UNAFFORDABLE, _KEPT)
+        # lots = floor(bound / lot_size * (1 + 1e-12)); bound = lots * lot_size;
+        # min_lots = max(1, ceil(min_order / lot_size * (1 - 1e-12)))
+        in_lots = lot_size > 0
+        per_lot = np.where(in_lots, lot_size, 1.0)
+        lots = np.where(in_lots, np.floor(bound / per_lot * (1 + 1e-12)), 0.0)
+        least = np.where(in_lots, np.maximum(1.0, np.ceil(self.min_order / per_lot * (1 - 1e-12))), 0.0)
+        why = np.where((why == _KEPT) & in_lots & (lots < 1), _NO_LOT, why)
+        why = np.where((why == _KEPT) & in_lots & (least > lots), _MIN_ORDER, why)
+        why = np.where((why == _KEPT) & ~in_lots & (self.min_order > bound * (1 + 1e-12)), _MIN_ORDER, why)
+        self.bound = np.where(in_lots & (why == _KEPT), lots * per_lot, bound)
+        excluded_here = np.fromiter(map(excluded.__contains__, countries), dtype=bool, count=n)
+        self.why = np.where(excluded_here, _EXCLUDED, why)
+        self.lots = np.where(self.why == _KEPT, lots, 0).astype(np.int64)
+        self.min_lots = np.where(self.why == _KEPT, least, 0).astype(np.int64)
+
+    def _tiers(self, suppliers: list[SupplierOffer]) -> None:
+        """Each offer's tiers, as ``solvers.pricing.tiers`` makes them, in rows of ``lo``, ``hi``, ``price``."""
+        n = len(suppliers)
+        width = MAX_TIERS + 1  # a capacity's own point may follow the last tier
+        self.lo, self.hi = np.zeros((n, width)), np.zeros((n, width))
+        self.price = np.ones((n, width))
+        self.count = np.zeros(n, dtype=np.int64)
+        given = list(map(_PRICE_TIERS, suppliers))
+        single = np.fromiter(map(partial(is_, None), given), dtype=bool, count=n)
+        # one price: [Tier(0.0, capacity, unit_price)]
+        self.hi[single, 0] = self.capacity[single]
+        self.price[single, 0] = _floats_or_nan(suppliers, "unit_price")[single]
+        self.count[single] = 1
+        tiered = np.flatnonzero(~single)
+        given = list(compress(given, ~single))
+        up_to = np.full((len(tiered), MAX_TIERS), np.nan)  # nan: none given (the last tier's None too)
+        unit_price = np.ones((len(tiered), MAX_TIERS))
+        lengths = np.fromiter(map(len, given), dtype=np.int64, count=len(given))
+        rows = np.repeat(np.arange(len(given)), lengths)
+        cols = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        flat = list(chain.from_iterable(given))
+        up_to[rows, cols] = _floats_or_nan(flat, "up_to")
+        unit_price[rows, cols] = _floats(flat, "unit_price")
+        capacity = self.capacity[tiered]
+        lo = np.zeros(len(tiered))  # where the next tier starts
+        previous = np.full(len(tiered), np.nan)  # the previous tier's up_to (nan: None)
+        count = np.zeros(len(tiered), dtype=np.int64)
+        going = np.ones(len(tiered), dtype=bool)  # not yet out of the loop
+        lo_out, hi_out, price_out = (np.zeros((len(tiered), width)) for _ in range(3))
+        price_out[:] = 1.0
+        at = np.arange(len(tiered))
+        for k in range(MAX_TIERS):
+            going &= k < lengths
+            stop = going & (lo >= capacity)  # `if lo >= capacity: ... break`
+            # the previous tier ends exactly at capacity: that breakpoint belongs to this tier too
+            last_hi = hi_out[at, np.maximum(count - 1, 0)]
+            point = stop & (count > 0) & (last_hi == capacity) & (previous == capacity)
+            lo_out[point, count[point]] = capacity[point]
+            hi_out[point, count[point]] = capacity[point]
+            price_out[point, count[point]] = unit_price[point, k]
+            count += point
+            going &= ~stop
+            # hi = capacity if up_to is None else min(up_to, capacity)
+            up = up_to[:, k]
+            hi = np.where(np.isnan(up), capacity, np.minimum(up, capacity))
+            lo_out[going, count[going]] = lo[going]
+            hi_out[going, count[going]] = hi[going]
+            price_out[going, count[going]] = unit_price[going, k]
+            count += going
+            lo = np.where(going, hi, lo)
+            previous = np.where(going, up, previous)
+        self.lo[tiered], self.hi[tiered], self.price[tiered] = lo_out, hi_out, price_out
+        self.count[tiered] = count
+
+    def _affordable(self, money: np.ndarray) -> np.ndarray:
+        """Largest quantity whose goods cost is at most ``money``, by the offer's tiers.
+
+        All-units (more than one tier): the largest min(hi, money / price) that reaches its
+        tier's lo. Otherwise, tiers filled in order until the money runs out. 0 where
+        money <= 0.
+        """
+        n = len(money)
+        all_units = self.all_units & (self.count > 1)
+        best = np.zeros(n)  # all-units
+        spent = np.zeros(n)  # incremental: spent before the tier
+        found = np.full(n, np.nan)  # incremental: where the money ran out
+        for k in range(MAX_TIERS + 1):
+            here = k < self.count
+            lo, hi, price = self.lo[:, k], self.hi[:, k], self.price[:, k]
+            q = np.minimum(hi, money / price)
+            take = here & all_units & (q >= lo)
+            best = np.where(take, np.maximum(best, q), best)
+            cost = price * (hi - lo)
+            ends = here & ~all_units & np.isnan(found) & (spent + cost >= money)
+            found = np.where(ends, lo + (money - spent) / price, found)
+            spent = np.where(here & ~all_units & np.isnan(found), spent + cost, spent)
+        last_hi = self.hi[np.arange(n), self.count - 1]
+        affordable = np.where(all_units, best, np.where(np.isnan(found), last_hi, found))
+        return np.where(money <= 0, 0.0, affordable)
+
+    def table(self, kept: np.ndarray) -> OfferTable:
+        """The kept offers' table, their tiers cut at their bounds.
+
+        A tier that starts above the bound is left out, the one across it ends there, and
+        under incremental pricing an empty tier (it starts at the bound, or it is the
+        capacity's own point) is left out: no unit is bought in it.
+        """
+        lo, hi, price = self.lo[kept], self.hi[kept], self.price[kept]
+        bound = self.bound[kept][:, None]
+        used = np.arange(lo.shape[1])[None, :] < self.count[kept][:, None]
+        hi = np.where(hi > bound, bound, hi)
+        all_units = self.all_units[kept]
+        keep = used & (lo <= bound) & ((hi > lo) | all_units[:, None])  # a prefix of each row
+        count = keep.sum(axis=1)
+        # CostShape: one tier, linear; all-units; a price falling from one tier to the next
+        # needs the order kept (incremental); rising prices are convex (linear)
+        falls = ((price[:, 1:] < price[:, :-1]) & keep[:, 1:]).any(axis=1)
+        shape = np.where(falls, CostShape.INCREMENTAL, CostShape.LINEAR).astype(object)
+        shape[all_units] = CostShape.ALL_UNITS
+        shape[count == 1] = CostShape.LINEAR
+        first_tier = np.zeros(len(kept) + 1, dtype=np.int64)
+        np.cumsum(count, out=first_tier[1:])
+        return OfferTable(
+            index=kept,
+            mineral=self.mineral[kept],
+            tariff=self.rate[kept],
+            bound=self.bound[kept],
+            lots=self.lots[kept],
+            min_lots=self.min_lots[kept],
+            shape=shape,
+            fixed=self.fixed[kept],
+            min_order=self.min_order[kept],
+            lot_size=self.lot_size[kept],
+            country=[self.countries[i] for i in kept.tolist()],
+            first_tier=first_tier,
+            lo=lo[keep],
+            hi=hi[keep],
+            price=price[keep],
+        )
 
 
-def _shape(cut: list[Tier], discount: Discount) -> str:
-    if len(cut) == 1:
-        return CostShape.LINEAR
-    if discount is Discount.ALL_UNITS:
-        return CostShape.ALL_UNITS
-    for a, b in pairwise(cut):
-        if b.price < a.price:
-            return CostShape.INCREMENTAL  # a falling price: the model must keep the order
-    return CostShape.LINEAR
+_MINERAL, _COUNTRY, _DISCOUNT, _PRICE_TIERS = map(attrgetter, ("mineral", "country", "discount", "price_tiers"))
 
 
-def _affordable(priced: list[Tier], discount: Discount, money: float) -> float:
-    """Largest quantity whose goods cost is at most ``money``."""
-    if money <= 0:
-        return 0.0
-    if discount is Discount.ALL_UNITS and len(priced) > 1:
-        best = 0.0
-        for lo, hi, price in priced:
-            q = min(hi, money / price)
-            if q >= lo:
-                best = max(best, q)
-        return best
-    spent = 0.0
-    for lo, hi, price in priced:
-        cost = price * (hi - lo)
-        if spent + cost >= money:
-            return lo + (money - spent) / price
-        spent += cost
-    return priced[-1].hi
+def _floats(items: list, name: str) -> np.ndarray:
+    """Attribute ``name`` of every item, a float."""
+    return np.fromiter(map(attrgetter(name), items), dtype=float, count=len(items))
 
 
-def _affordable_at(price: float, capacity: float, money: float) -> float:
-    """``_affordable`` for a single price: the same arithmetic on its one tier [0, capacity]."""
-    if money <= 0:
-        return 0.0
-    return money / price if price * capacity >= money else capacity
+def _floats_or_nan(items: list, name: str) -> np.ndarray:
+    """Attribute ``name`` of every item, a float or None (nan)."""
+    return np.array(list(map(attrgetter(name), items)), dtype=float)

@@ -316,9 +316,9 @@ def load(h: highspy.Highs, compiled: Compiled, options: dict[str, object]) -> hi
         compiled.col_upper,
         compiled.row_lower,
         compiled.row_upper,
-        A.indptr.astype(np.int32),
-        A.indices.astype(np.int32),
-        A.data.astype(float),
+        A.indptr.astype(np.int32, copy=False),
+        A.indices.astype(np.int32, copy=False),
+        A.data.astype(float, copy=False),
         compiled.integrality,
     )
 

@@ -101,7 +101,6 @@ class Offers(Sequence[OfferData]):
         self.table = table
         self._suppliers = suppliers
         self._made: list[OfferData | None] = [None] * len(table.index)
-        self._columns: tuple[list, ...] | None = None
 
     def __len__(self) -> int:
         return len(self._made)
@@ -118,16 +117,13 @@ class Offers(Sequence[OfferData]):
         return map(self.__getitem__, range(len(self)))
 
     def _make(self, p: int) -> OfferData:
-        if self._columns is None:
-            t = self.table
-            self._columns = tuple(a.tolist() for a in (t.index, t.mineral, t.tariff, t.bound, t.lots, t.min_lots))
-            self._tiers = (t.first_tier.tolist(), t.lo.tolist(), t.hi.tolist(), t.price.tolist())
-        index, mineral, tariff, bound, lots, min_lots = (column[p] for column in self._columns)
-        first, lo, hi, price = self._tiers
-        cut = [tier(Tier, row) for row in zip(*(a[first[p] : first[p + 1]] for a in (lo, hi, price)))]
+        t = self.table
+        index, mineral, lots, min_lots = (int(a[p]) for a in (t.index, t.mineral, t.lots, t.min_lots))
+        start, end = t.first_tier[p : p + 2].tolist()
+        cut = [tier(Tier, row) for row in zip(*(a[start:end].tolist() for a in (t.lo, t.hi, t.price)))]
         lot = lots if lots > 0 else None
-        shape = self.table.shape[p]
-        return OfferData(index, self._suppliers[index], mineral, tariff, bound, cut, shape, lot, min_lots)
+        tariff, bound = float(t.tariff[p]), float(t.bound[p])
+        return OfferData(index, self._suppliers[index], mineral, tariff, bound, cut, t.shape[p], lot, min_lots)
 
 
 @dataclass(slots=True)

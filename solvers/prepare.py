@@ -361,7 +361,7 @@ class _Offers:
             fixed=self.fixed[kept],
             min_order=self.min_order[kept],
             lot_size=self.lot_size[kept],
-            country=[self.countries[i] for i in kept.tolist()],
+            country=list(map(self.countries.__getitem__, kept.tolist())),
             first_tier=first_tier,
             lo=lo[keep],
             hi=hi[keep],

@@ -22,7 +22,6 @@ from typing import NamedTuple
 import numpy as np
 
 from models import AllocationRequest, Discount, Mineral, Objective, SupplierOffer
-from models.request import MAX_TIERS
 from solvers.pricing import Tier, tariff_rate, tier
 
 # Quantities below this fraction of an offer's bound are treated as zero.
@@ -116,6 +115,10 @@ class Offers(Sequence[OfferData]):
     def __iter__(self):
         return map(self.__getitem__, range(len(self)))
 
+    def suppliers_of(self, positions: list[int]) -> list[SupplierOffer]:
+        """The request's offers at these positions, without making their ``OfferData``."""
+        return list(map(self._suppliers.__getitem__, self.table.index[positions].tolist()))
+
     def _make(self, p: int) -> OfferData:
         t = self.table
         index, mineral, lots, min_lots = (int(a[p]) for a in (t.index, t.mineral, t.lots, t.min_lots))
@@ -203,8 +206,8 @@ _REASONS = {
 class _Offers:
     """Every offer's bound, lots and tiers, offer by offer in columns (numpy arrays).
 
-    A tiered offer's tiers are a row of ``lo``, ``hi`` and ``price`` (``MAX_TIERS + 1``
-    columns, ``count`` of them used), as ``solvers.pricing.tiers`` gives them; a
+    A tiered offer's tiers are a row of ``lo``, ``hi`` and ``price`` (one column more
+    than the most tiers any offer gives, ``count`` of them used), as ``solvers.pricing.tiers`` gives them; a
     single-price offer has one, [0, capacity]. Each step below is the scalar rule
     (noted) applied to all offers together, in the same order of float operations.
     """
@@ -251,21 +254,22 @@ class _Offers:
     def _tiers(self, suppliers: list[SupplierOffer]) -> None:
         """Each offer's tiers, as ``solvers.pricing.tiers`` makes them, in rows of ``lo``, ``hi``, ``price``."""
         n = len(suppliers)
-        width = MAX_TIERS + 1  # a capacity's own point may follow the last tier
+        given = list(map(_PRICE_TIERS, suppliers))
+        single = np.fromiter(map(partial(is_, None), given), dtype=bool, count=n)
+        tiered = np.flatnonzero(~single)
+        given = list(compress(given, ~single))
+        lengths = np.fromiter(map(len, given), dtype=np.int64, count=len(given))
+        most = int(lengths.max()) if len(given) else 0  # the most tiers an offer gives
+        width = max(most, 1) + 1  # a capacity's own point may follow the last tier
         self.lo, self.hi = np.zeros((n, width)), np.zeros((n, width))
         self.price = np.ones((n, width))
         self.count = np.zeros(n, dtype=np.int64)
-        given = list(map(_PRICE_TIERS, suppliers))
-        single = np.fromiter(map(partial(is_, None), given), dtype=bool, count=n)
         # one price: [Tier(0.0, capacity, unit_price)]
         self.hi[single, 0] = self.capacity[single]
         self.price[single, 0] = _floats_or_nan(suppliers, "unit_price")[single]
         self.count[single] = 1
-        tiered = np.flatnonzero(~single)
-        given = list(compress(given, ~single))
-        up_to = np.full((len(tiered), MAX_TIERS), np.nan)  # nan: none given (the last tier's None too)
-        unit_price = np.ones((len(tiered), MAX_TIERS))
-        lengths = np.fromiter(map(len, given), dtype=np.int64, count=len(given))
+        up_to = np.full((len(tiered), most), np.nan)  # nan: none given (the last tier's None too)
+        unit_price = np.ones((len(tiered), most))
         rows = np.repeat(np.arange(len(given)), lengths)
         cols = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         flat = list(chain.from_iterable(given))
@@ -279,7 +283,7 @@ class _Offers:
         lo_out, hi_out, price_out = (np.zeros((len(tiered), width)) for _ in range(3))
         price_out[:] = 1.0
         at = np.arange(len(tiered))
-        for k in range(MAX_TIERS):
+        for k in range(most):
             going &= k < lengths
             stop = going & (lo >= capacity)  # `if lo >= capacity: ... break`
             # the previous tier ends exactly at capacity: that breakpoint belongs to this tier too
@@ -314,7 +318,7 @@ class _Offers:
         best = np.zeros(n)  # all-units
         spent = np.zeros(n)  # incremental: spent before the tier
         found = np.full(n, np.nan)  # incremental: where the money ran out
-        for k in range(MAX_TIERS + 1):
+        for k in range(self.lo.shape[1]):
             here = k < self.count
             lo, hi, price = self.lo[:, k], self.hi[:, k], self.price[:, k]
             q = np.minimum(hi, money / price)

@@ -100,7 +100,7 @@ def _why(instance: Instance, md, limits: list[Finding]) -> str:
         elif f.mineral == md.mineral.id:
             reasons.append(_LIMIT_NAMES.get(f.code, f.requirement or f.code))
     reasons += _caps_covering_all_offers(instance, md)
-    capacity = sum(instance.offers[i].offer.capacity for i in md.offers)
+    capacity = sum(o.capacity for o in instance.offers.suppliers_of(md.offers))
     supply = f"usable offers total {amount(capacity, md.mineral.unit)}"
     if not reasons:
         if capacity < md.floor:
@@ -113,7 +113,7 @@ def _why(instance: Instance, md, limits: list[Finding]) -> str:
 def _caps_covering_all_offers(instance: Instance, md) -> list[str]:
     """Country caps that apply to every usable offer of the mineral (a cap then caps the total)."""
     out = []
-    countries = {instance.offers[i].offer.country for i in md.offers}
+    countries = {o.country for o in instance.offers.suppliers_of(md.offers)}
     for cap in instance.request.policy.country_caps:
         applies = cap.minerals is None or md.mineral.id in cap.minerals
         if applies and cap.max_share < 1 and countries <= set(cap.countries):

@@ -168,19 +168,19 @@ def solved_findings(instance: Instance, result: AllocationResult) -> list[Findin
                 )
             )
     limits += _policy_findings(instance, result)
+    bought = {a.supplier_id: a.quantity for a in result.allocations}
     shortfalls = [
-        _shortfall(instance, md, summaries[md.mineral.id], result, limits)
+        _shortfall(instance, md, summaries[md.mineral.id], bought, limits)
         for md in instance.minerals
         if summaries[md.mineral.id].coverage < 1 - 1e-9
     ]
     return limits + shortfalls + dropped_findings(instance)
 
 
-def _shortfall(instance: Instance, md, s: MineralSummary, result: AllocationResult, limits: list[Finding]) -> Finding:
-    """A target not covered, with the limits that stopped it."""
+def _shortfall(instance: Instance, md, s: MineralSummary, bought: dict[str, float], limits: list[Finding]) -> Finding:
+    """A target not covered, with the limits that stopped it (``bought``: quantity by supplier id)."""
     m = md.mineral
-    bought = {a.supplier_id: a.quantity for a in result.allocations}
-    usable = [instance.offers[i].offer for i in md.offers]
+    usable = instance.offers.suppliers_of(md.offers)
     reasons = [f.message.rstrip(".").removeprefix(f"{m.label}: ") for f in limits if f.mineral == m.id]
     if any(f.code == "budget_binding" for f in limits):
         reasons.append("the budget is fully used")

@@ -70,11 +70,18 @@ class ColumnVar(IndexedVar):
 
     @_data.setter
     def _data(self, value: dict) -> None:
+        if self.pending is not None:
+            self._make()  # the variables as numbered exist before they are replaced (Pyomo's clear())
         self._made = value
+
+    def __getstate__(self) -> dict:
+        if self.pending is not None:
+            self._make()  # pickled with its variables: a sum pickled with it refers to them
+        return super().__getstate__()
 
     def _make(self) -> None:
         """Make the pending variables: copies of the first, each with its own index and upper bound."""
-        pending, self.pending = self.pending, None
+        pending = self.pending
         first = pending.first
         family, value, fixed, stale = first._component, first._value, first._fixed, first._stale
         lb, ub, domain = first._lb, first._ub, first._domain
@@ -87,6 +94,7 @@ class ColumnVar(IndexedVar):
             made.append(var)
         self._made.update(zip(pending.keys, made))  # the first's place too
         self.made = made
+        self.pending = None  # only now: a MemoryError above leaves them pending, not lost
 
 
 @dataclass(slots=True)
@@ -151,6 +159,8 @@ class Columns:
         """
         if not isinstance(component, ColumnVar):
             raise TypeError(f"{component.name}: declare it as a ColumnVar, whose variables make makes")
+        if component.pending is not None or component.made is not None:
+            raise ValueError(f"{component.name}: its variables are made already")
         if component._dense or component._data:
             raise ValueError(f"{component.name}: declare the Var with dense=False, and make its variables here only")
         rules = (component._rule_domain, component._rule_bounds, component._rule_init)
@@ -178,6 +188,8 @@ class Columns:
         """
         nonzero = coefs != 0
         positions, coefs = positions[nonzero], coefs[nonzero]
+        if len(positions) and (positions.min() < 0 or positions.max() >= self.size):
+            raise ValueError(f"a sum refers to a variable that Columns has not numbered: {positions.min()}..")
         expr = LazyLinear.__new__(LazyLinear)
         # the Columns by weak reference: it keeps the expression in ``sums``, and a cycle
         # would leave the whole model to the cycle collector
@@ -216,6 +228,10 @@ class LazyLinear(LinearExpression):
     """
 
     __slots__ = ("_lazy",)
+
+    def __reduce_ex__(self, protocol: int):
+        # pickled as the LinearExpression it stands for (a weak reference cannot be pickled)
+        return LinearExpression, (list(self.args),)
 
     @property
     def __class__(self) -> type:

@@ -399,3 +399,32 @@ def test_a_sum_whose_model_is_gone_says_so_when_its_terms_are_asked_for() -> Non
     del m
     with pytest.raises(ReferenceError, match="model this sum was made in is gone"):
         spend.nargs()
+
+
+def test_a_model_with_a_sum_pickles_as_ordinary_sums() -> None:
+    import pickle
+
+    m = _made_model()  # its objective is a Columns.linear sum
+    copy = pickle.loads(pickle.dumps(m))
+    assert str(copy.cost.expr) == str(m.cost.expr) == "x[0] + x[1] + x[2] + n[0] + n[1]"
+    assert copy.cost.expr.__class__ is LinearExpression
+
+
+def test_clearing_a_pending_var_makes_its_variables_first_and_the_model_goes_to_pyomo() -> None:
+    m = _made_model()
+    m.n.clear()  # Pyomo's clear() replaces _data: the variables as numbered are made first
+    assert m.n.pending is None and len(m.n) == 0
+    c = m.columns.components.index(m.n)
+    assert [v._index for v in m.columns.variables(c)] == [
+        0,
+        1,
+    ]  # positions as numbered (orphans, as after Pyomo's clear)
+    assert read_linear_form(m) is None  # numbered variables no longer in their component
+
+
+def test_a_sum_cannot_refer_to_a_variable_columns_has_not_numbered() -> None:
+    m = _made_model()
+    with pytest.raises(ValueError, match="not numbered"):
+        m.columns.linear(np.array([0, 5]), np.ones(2))
+    with pytest.raises(ValueError, match="made already"):
+        m.columns.make(m.x)

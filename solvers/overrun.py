@@ -3,7 +3,7 @@
 HiGHS polls its time limit in most of its loops, not all: at 50,000 offers a full
 model's root cut separation, which polls neither the limit nor the interrupt
 callbacks, ran 99-112 s on a model given 50-66 s (docs/performance.md, changes
-19-21). ``watched`` runs such a solve on a thread of its own (``Highs.run``
+19-21). ``watched`` runs such a solve on a thread other than the caller's (``Highs.run``
 releases the GIL), gives HiGHS the time left less ``OVERRUN_S`` and waits
 for it until the time left; a run still going then is left behind, its
 answer never read, and the caller gets a time-limit outcome with nothing
@@ -35,6 +35,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 import highspy
 import numpy as np
@@ -61,12 +62,22 @@ def prime_thread() -> None:
     For a process that will later run near a memory cap (a worker, while it warms up).
     """
     runner = _runner()
+    future = _submit(runner, _small_run)
     try:
-        runner.submit(_small_run).result()
-    except RuntimeError as exc:
-        raise MemoryError(f"no memory left to start HiGHS's thread ({exc})") from exc
+        future.result()
     finally:
         _kept(runner)
+
+
+def _submit(runner: ThreadPoolExecutor, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
+    """``runner.submit``; no thread to be had is out of memory (the runner is then dropped, not kept)."""
+    try:
+        return runner.submit(fn, *args, **kwargs)
+    except RuntimeError as exc:
+        # "can't start new thread": no room for the thread's stack, as in a worker whose
+        # address space is capped and nearly full. Out of memory, like a failed allocation.
+        runner.shutdown(wait=False, cancel_futures=True)  # its queued call must not run later
+        raise MemoryError(f"no memory left to start HiGHS's thread ({exc})") from exc
 
 
 def _small_run() -> None:
@@ -131,15 +142,13 @@ def watched(
     """
     limit = max(time_left - OVERRUN_S, time_left / 2)
     runner = _runner()
-    try:
-        future = runner.submit(run, compiled, options, limit, start=start)
-    except RuntimeError as exc:
-        # "can't start new thread": no room for the thread's stack, as in a worker whose
-        # address space is capped and nearly full. Out of memory, like a failed allocation.
-        raise MemoryError(f"no memory left to start HiGHS's thread ({exc})") from exc
+    future = _submit(runner, run, compiled, options, limit, start=start)
     try:
         outcome = future.result(timeout=max(limit, 0.0) + OVERRUN_S)
     except TimeoutError:
+        if future.done():  # the run's own TimeoutError, not the wait's
+            _kept(runner)
+            raise
         with _lock:
             _behind.add(future)
         # kept for another run once this one returns (at once, if it already has)

@@ -57,10 +57,32 @@ def test_no_room_for_the_runs_thread_is_out_of_memory(monkeypatch):
     def start(self):
         raise RuntimeError("can't start new thread")
 
+    ran = []
+
+    def run(compiled, options, time_left, start=None):
+        ran.append(compiled)
+        return DONE
+
+    real_start = threading.Thread.start
     monkeypatch.setattr(threading.Thread, "start", start)
     monkeypatch.setattr(overrun, "_idle", [])  # no thread kept from an earlier run: a new one is needed
     with pytest.raises(MemoryError, match="HiGHS's thread"):
-        watched(lambda *a, **k: DONE, None, None, 5.0)
+        watched(run, "never", None, 5.0)
+    with pytest.raises(MemoryError, match="HiGHS's thread"):
+        overrun.prime_thread()
+    # Threads start again: the calls that found none never run, on any thread.
+    monkeypatch.setattr(threading.Thread, "start", real_start)
+    assert watched(run, "next", None, 5.0) is DONE
+    assert ran == ["next"] and overrun._idle
+
+
+def test_a_timeout_raised_by_the_run_itself_is_raised_not_taken_for_an_overrun():
+    def run(compiled, options, time_left, start=None):
+        raise TimeoutError("the run's own")
+
+    with pytest.raises(TimeoutError, match="the run's own"):
+        watched(run, None, None, 5.0)
+    assert left_running() == 0
 
 
 def test_runs_one_after_another_are_made_on_one_kept_thread():

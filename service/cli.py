@@ -105,6 +105,12 @@ def _solve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except SolverError as exc:
         print(f"stockpile: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except MemoryError:
+        print(
+            "stockpile: the model needs more memory than there is; send fewer suppliers, tiers or minerals",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     if args.output:  # the file first: a reader that stops early (| head) must not cost it
         sheets.write_output(args.output, request, result, args.file)
     try:

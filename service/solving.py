@@ -373,7 +373,13 @@ class InProcessGateway:
 
     def _solve(self, request: AllocationRequest, options: SolverOptions) -> AllocationResult:
         with self._lock:
-            return allocate(request, options)
+            try:
+                return allocate(request, options)
+            except MemoryError:
+                raise ModelTooLarge(
+                    "The model for this request needs more memory than the server has; "
+                    "send fewer suppliers, tiers or minerals."
+                ) from None
 
     async def drain(self, timeout: float) -> bool:
         self._draining = True

@@ -108,3 +108,16 @@ def test_the_command_exits_at_once_with_its_code_when_a_run_was_left_behind():
     # process ends with its exit code, not when (or if) that run ends.
     done = subprocess.run([sys.executable, "-c", LEFT_BEHIND], capture_output=True, text=True, timeout=60, check=False)
     assert (done.returncode, done.stdout) == (3, "the answer\n"), done.stderr
+
+
+def test_a_model_too_large_for_memory_is_a_clear_error(monkeypatch, capsys):
+    # allocate raises MemoryError when Python or HiGHS runs out before any allocation.
+    from service import cli
+
+    def out_of_memory(request):
+        raise MemoryError
+
+    monkeypatch.setattr(cli, "allocate", out_of_memory)
+    assert cli.main(["solve", "--example", "dla-2025"]) == cli.EXIT_FAILED
+    err = capsys.readouterr().err
+    assert "needs more memory than there is" in err and "Traceback" not in err

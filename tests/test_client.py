@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
 
 from models import AllocationRequest, AllocationResult
 from service import examples
@@ -287,3 +288,17 @@ def test_async_client_does_the_same(url: str, busy_url: str) -> None:
                 await gone.health()
 
     asyncio.run(run())
+
+
+def test_the_in_process_server_answers_a_model_too_large_for_memory_with_422(monkeypatch):
+    from service import solving
+
+    def out_of_memory(request, options):
+        raise MemoryError
+
+    gateway = InProcessGateway(SETTINGS)
+    with TestClient(create_app(SETTINGS, gateway)) as c:
+        monkeypatch.setattr(solving, "allocate", out_of_memory)  # after the warm-up solve
+        r = c.post("/v1/allocations", json=examples.catalogue()["dla-2025"]["request"])
+    assert r.status_code == 422 and r.json()["error"] == "model_too_large"
+    assert "more memory than the server has" in r.json()["detail"]

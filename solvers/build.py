@@ -185,7 +185,7 @@ class Arrays:
     money: np.ndarray  # (1 + tariff) x bound: the spend of the whole bound at a price of 1
     fixed: np.ndarray  # fixed cost
     min_order: np.ndarray
-    lots: np.ndarray  # the most whole lots its bound holds; 0 for an offer not sold in lots
+    lots: np.ndarray  # the most whole lots its bound holds (a float); 0 for an offer not sold in lots
     shape: np.ndarray  # CostShape
     first_part: np.ndarray  # offer i's parts are first_part[i]:first_part[i + 1]
     # per part

@@ -25,6 +25,11 @@ compiler (so does a family whose Var components gained or lost variables
 since ``Columns`` numbered them, or whose rows were cleared).
 ``tests/test_linear_form.py`` and ``tests/test_rows.py`` compare both on many
 models.
+
+Reading makes no family's row objects and no ``Columns.linear`` sum's terms
+(``solvers.rows`` makes them when first asked for), and, when every column is
+used, no ``ColumnVar``'s variables: the columns then come back as a
+``ColumnList``, whose variables are made only if it is iterated or indexed.
 """
 
 from __future__ import annotations
@@ -69,7 +74,7 @@ class LinearForm:
     # where the rows came from, in order: a constraint read on its own, or families read as one block
     sources: list[Any]
     kinds: np.ndarray  # of every row: 0 equality, 1 <=, -1 >=
-    columns: list[VarData]
+    columns: Sequence[VarData]  # a ColumnList when every column is used, else a list
     objectives: list[Any]
     unused: list[VarData]  # variables in no row or objective (not columns)
     # the one ``Columns`` the model's Rows families number their variables in (None: none, or several),
@@ -299,11 +304,11 @@ class _Reader:
             values = None if columns.pending(c) is not None else columns.variables(c)
             if values is not None and not len(values) == size == len(component):
                 raise _NotPlain  # variables added or deleted since they were numbered: positions are stale
-            block = _Block(self.size, columns, c, None)
+            block = _Block(columns, c, None)
         else:
             values = list(component.values())
             first, size = -1, len(values)
-            block = _Block(self.size, None, -1, values)
+            block = _Block(None, -1, values)
         # ``fixed`` read from the slot it returns, when the variables are Pyomo's own VarData
         if values is not None and any(map(_FIXED_SLOT if component._ComponentDataClass is VarData else _fixed, values)):
             raise _NotPlain
@@ -320,7 +325,6 @@ class _Reader:
 class _Block:
     """The variables of one component given columns: a family's Columns' c-th, or a list."""
 
-    start: int  # its first column
     columns: Columns | None
     c: int
     listed: list[VarData] | None

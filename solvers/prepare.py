@@ -76,8 +76,8 @@ class OfferTable:
     mineral: np.ndarray
     tariff: np.ndarray
     bound: np.ndarray
-    lots: np.ndarray  # 0: not sold in lots
-    min_lots: np.ndarray
+    lots: np.ndarray  # whole numbers, as floats; 0: not sold in lots
+    min_lots: np.ndarray  # whole numbers, as floats
     shape: np.ndarray  # CostShape, as objects
     fixed: np.ndarray
     min_order: np.ndarray
@@ -248,8 +248,9 @@ class _Offers:
         self.bound = np.where(in_lots & (why == _KEPT), lots * per_lot, bound)
         excluded_here = np.fromiter(map(excluded.__contains__, countries), dtype=bool, count=n)
         self.why = np.where(excluded_here, _EXCLUDED, why)
-        self.lots = np.where(self.why == _KEPT, lots, 0).astype(np.int64)
-        self.min_lots = np.where(self.why == _KEPT, least, 0).astype(np.int64)
+        # whole numbers kept as floats, as math.floor gives them: an int64 would wrap past 2**63
+        self.lots = np.where(self.why == _KEPT, lots, 0.0)
+        self.min_lots = np.where(self.why == _KEPT, least, 0.0)
 
     def _tiers(self, suppliers: list[SupplierOffer]) -> None:
         """Each offer's tiers, as ``solvers.pricing.tiers`` makes them, in rows of ``lo``, ``hi``, ``price``."""

@@ -209,3 +209,30 @@ def test_an_offers_data_is_made_when_first_asked_for_and_kept() -> None:
     assert [o.index for o in offers] == [0, 1, 2, 3]
     with pytest.raises(IndexError):
         offers[4]
+
+
+def test_lot_counts_past_an_int64_are_exact() -> None:
+    # 1e30 lots of 1 t: an int64 count would wrap to a negative number, and the offer would
+    # silently lose its lot rule.
+    body = {
+        "budget": 1e40,
+        "minerals": [{"id": "co", "target": 10.0}],
+        "suppliers": [
+            {"id": "big", "mineral": "co", "country": "AU", "capacity": 1e30, "unit_price": 1.0, "lot_size": 1.0},
+            {
+                "id": "min",
+                "mineral": "co",
+                "country": "AU",
+                "capacity": 1e25,
+                "unit_price": 1.0,
+                "lot_size": 3.0,
+                "min_order": 5e24,
+            },
+        ],
+    }
+    request = AllocationRequest.model_validate(body)
+    expected, _ = _reference(request)
+    offers = prepare(request).offers
+    assert [(o.lots, o.min_lots) for o in offers] == [(e[6], e[7]) for e in expected]
+    assert offers[0].lots == math.floor(1e30 * (1 + 1e-12)) and offers[0].lots > 2**63
+    assert all(type(o.lots) is int and type(o.min_lots) is int for o in offers)

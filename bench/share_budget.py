@@ -10,8 +10,9 @@ budget, the engine's overhead, and the raw highspy baseline's overhead (its mode
 with numpy, no Pyomo), all medians from the runs.
 
 ``--floor`` also measures, on each instance, a floor for the engine's way of building:
-its own compiled matrix, entry for entry, as one bare ``Var`` component (its variables
-made by ``Columns.make``, as ``solvers.build`` makes them since 6941ff4) and one family of
+its own compiled matrix, entry for entry, as one bare ``ColumnVar`` (its variables
+numbered by ``Columns.make`` and made only if asked for, as ``solvers.build`` has them
+since change 25) and one family of
 rows held as a matrix (``solvers.rows``, as ``solvers.build`` holds each of its families
 since 88bcc6b), with no data preparation, no model logic and no reading the answer back,
 read back by the engine's reader (``solvers.linear_form``). An engine that builds and

@@ -158,8 +158,12 @@ def prepare(request: AllocationRequest) -> Instance:
         offer = request.suppliers[i]
         dropped[i] = f"country {offer.country} is excluded by policy" if why == _EXCLUDED else _REASONS[why]
     table = o.table(np.flatnonzero(o.why == _KEPT))
-    for j, md in enumerate(minerals):
-        md.offers = np.flatnonzero(table.mineral == j).tolist()  # positions in offers, in request order
+    # each mineral's offers (positions in offers, in request order): one stable sort, not a
+    # pass over every offer per mineral
+    order = np.argsort(table.mineral, kind="stable")
+    ends = np.cumsum(np.bincount(table.mineral, minlength=len(minerals)))
+    for md, positions in zip(minerals, np.split(order, ends[:-1]), strict=True):
+        md.offers = positions.tolist()
     return Instance(request=request, offers=Offers(table, request.suppliers), minerals=minerals, dropped=dropped)
 
 

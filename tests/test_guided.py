@@ -74,16 +74,29 @@ def _two_offer_request(**extra):
     )
 
 
-def _count_solves(monkeypatch) -> list[bool]:
-    """Record, for every HiGHS run the guided solve makes, whether the model had integers."""
-    calls: list[bool] = []
-    real = guide.solve
+def _count_solves(monkeypatch, run=None) -> list[str]:
+    """Record every HiGHS run the guided solve makes: "relaxation", "restricted" or "full".
+
+    ``run(solve, compiled, *args, **kwargs)``, when given, makes each run (once recorded).
+    """
+    calls: list[str] = []
+    real, real_restrict = guide.solve, guide.restrict
+    restricted: list = []  # the restricted models made, kept alive so that their ids stay theirs
+
+    def restricting(*args, **kwargs):
+        made = real_restrict(*args, **kwargs)
+        restricted.append(made.compiled)
+        return made
 
     def counting(compiled, *args, **kwargs):
-        calls.append(bool(compiled.integrality.any()))
-        return real(compiled, *args, **kwargs)
+        if any(compiled is r for r in restricted):
+            calls.append("restricted")
+        else:
+            calls.append("full" if compiled.integrality.any() else "relaxation")
+        return real(compiled, *args, **kwargs) if run is None else run(real, compiled, *args, **kwargs)
 
     monkeypatch.setattr(guide, "solve", counting)
+    monkeypatch.setattr(guide, "restrict", restricting)
     return calls
 
 
@@ -98,7 +111,7 @@ def test_restricted_answer_within_the_gap_of_the_lp_bound_skips_the_full_model(m
     # the restricted MIP on {cheap} finds 1,050, so the gap is 0 and the full MIP never runs.
     calls = _count_solves(monkeypatch)
     result = allocate(_two_offer_request(), GUIDED)
-    assert calls == [False, True]  # the LP relaxation, then the restricted MIP; no full MIP
+    assert calls == ["relaxation", "restricted"]  # no full MIP
     assert result.status is Status.OPTIMAL
     assert result.total_spend == pytest.approx(1_050.0)
     assert result.best_bound == pytest.approx(1_050.0)
@@ -110,7 +123,7 @@ def test_restricted_model_without_an_answer_falls_back_to_the_full_model(monkeyp
     calls = _count_solves(monkeypatch)
     _restrict_to(monkeypatch, set())
     result = allocate(_two_offer_request(), GUIDED)
-    assert calls == [False, True, True]  # LP, restricted (infeasible), full
+    assert calls == ["relaxation", "restricted", "full"]  # the restricted model is infeasible
     assert result.status is Status.OPTIMAL
     assert result.total_spend == pytest.approx(1_050.0)
     assert check_result(_two_offer_request(), result) == []
@@ -122,7 +135,7 @@ def test_restricted_answer_outside_the_gap_is_improved_by_the_full_model(monkeyp
     calls = _count_solves(monkeypatch)
     _restrict_to(monkeypatch, {1})
     result = allocate(_two_offer_request(), GUIDED)
-    assert calls == [False, True, True]
+    assert calls == ["relaxation", "restricted", "full"]
     assert result.status is Status.OPTIMAL
     assert result.total_spend == pytest.approx(1_050.0)
 
@@ -141,7 +154,7 @@ def test_infeasible_lp_relaxation_means_an_infeasible_request():
     assert [f.code for f in result.diagnostics] == ["floor_unmet"]
 
 
-def test_restrict_fixes_every_column_of_the_other_offers():
+def test_restrict_leaves_out_every_column_of_the_other_offers():
     from solvers.build import column_offers, create_model
     from solvers.highs import compile_model
     from solvers.prepare import prepare
@@ -151,11 +164,36 @@ def test_restrict_fixes_every_column_of_the_other_offers():
     compiled = compile_model(model)
     owners = column_offers(model, compiled)
     assert set(owners.tolist()) == {-1, 0, 1}
-    kept = guide.restrict(compiled, owners, {0})
-    dropped = owners == 1
-    assert np.all(kept.col_upper[dropped] == 0) and np.all(kept.col_lower[dropped] == 0)
-    assert np.array_equal(kept.col_upper[~dropped], compiled.col_upper[~dropped])
+    restricted = guide.restrict(compiled, owners, {0})
+    kept = restricted.kept
+    assert np.array_equal(kept, np.flatnonzero(owners != 1))  # offer 0's columns and those of no offer
+    sub = restricted.compiled
+    assert [sub.columns[i] for i in range(len(kept))] == [compiled.columns[c] for c in kept]
+    for name in ("cost", "col_lower", "col_upper", "integrality"):
+        assert np.array_equal(getattr(sub, name), getattr(compiled, name)[kept])
+    assert np.array_equal(sub.matrix.toarray(), compiled.matrix.toarray()[:, kept])
+    assert np.array_equal(sub.row_lower, compiled.row_lower) and np.array_equal(sub.row_upper, compiled.row_upper)
     assert guide.used_offers(owners, np.where(owners == 1, 0.5, 0.0)) == {1}
+
+
+def test_a_restricted_answer_is_given_in_the_full_models_columns():
+    from solvers.build import column_offers, create_model
+    from solvers.highs import compile_model
+    from solvers.prepare import prepare
+
+    req = _two_offer_request()
+    model = create_model(prepare(req))
+    compiled = compile_model(model)
+    owners = column_offers(model, compiled)
+    outcome = guide.restrict(compiled, owners, {0}).solve(GUIDED.for_request(req), 10.0)
+    assert outcome.values.shape == (len(compiled.columns),)
+    assert np.all(outcome.values[owners == 1] == 0)
+    # the full model's objective at those values is the restricted model's
+    full_value = compiled.sign * (float(compiled.cost @ outcome.values) + compiled.offset)
+    assert full_value == pytest.approx(outcome.objective)
+    # and the start given is read from the full model's columns too: the answer itself, say
+    again = guide.restrict(compiled, owners, {0}).solve(GUIDED.for_request(req), 10.0, start=outcome.values)
+    assert again.objective == pytest.approx(outcome.objective)
 
 
 def test_cheapest_offers_spread_fixed_costs_over_the_bound():
@@ -176,7 +214,7 @@ def test_a_second_restricted_model_with_the_cheapest_offers_comes_before_the_ful
     calls = _count_solves(monkeypatch)
     monkeypatch.setattr(guide, "used_offers", lambda owners, values: {1})
     result = allocate(_two_offer_request(), GUIDED)
-    assert calls == [False, True, True]  # LP, restricted to {dear}, restricted to {dear, cheap}
+    assert calls == ["relaxation", "restricted", "restricted"]  # to {dear}, then to {dear, cheap}
     assert result.status is Status.OPTIMAL
     assert result.total_spend == pytest.approx(1_050.0)
     assert result.best_bound == pytest.approx(1_050.0)
@@ -198,7 +236,7 @@ def _count_cheapest(monkeypatch) -> list[int]:
 def test_the_cheapest_offers_are_not_looked_for_when_the_first_restricted_model_is_proven(monkeypatch):
     solves, cheapest = _count_solves(monkeypatch), _count_cheapest(monkeypatch)
     result = allocate(_two_offer_request(), GUIDED)  # the LP uses cheap, whose MIP reaches the LP bound
-    assert solves == [False, True]
+    assert solves == ["relaxation", "restricted"]
     assert cheapest == []
     assert result.status is Status.OPTIMAL
     assert result.total_spend == pytest.approx(1_050.0)
@@ -211,8 +249,10 @@ def test_the_cheapest_offers_are_looked_for_once_for_both_stages(monkeypatch):
     monkeypatch.setattr(guide, "used_offers", lambda owners, values: {1})
     req = _two_offer_request().model_copy(update={"objective": Objective.MAX_COVERAGE, "budget": 1_100.0})
     result = allocate(req, GUIDED)
-    assert solves[:3] == [False, True, True]  # stage one: LP, restricted to {dear}, then {dear, cheap}
-    assert solves[3:5] == [False, True]  # stage two: LP, restricted to {dear} (it cannot hold the score) ...
+    # stage one: LP, restricted to {dear}, then to {dear, cheap}
+    assert solves[:3] == ["relaxation", "restricted", "restricted"]
+    # stage two: LP, restricted to {dear} (it cannot hold the score) ...
+    assert solves[3:5] == ["relaxation", "restricted"]
     assert len(solves) > 5  # ... and more
     assert cheapest == [2]
     assert check_result(req, result) == []
@@ -269,11 +309,10 @@ def test_the_full_model_needs_twice_the_time_the_restricted_ones_took(monkeypatc
     # 1,200 stands, against the LP bound.
     from dataclasses import replace
 
+    runs = _count_solves(monkeypatch)
     real = guide.solve
-    runs: list[bool] = []
 
     def slow_restricted(compiled, *args, **kwargs):
-        runs.append(bool(compiled.integrality.any()))
         out = real(compiled, *args, **kwargs)
         return replace(out, seconds=restricted_seconds) if len(runs) == 2 else out
 
@@ -282,7 +321,7 @@ def test_the_full_model_needs_twice_the_time_the_restricted_ones_took(monkeypatc
     req = _two_offer_request()
     assert req.options.time_limit_s == 20
     result = allocate(req, GUIDED)
-    assert runs == [False, True]  # the LP, the restricted MIP; no full MIP
+    assert runs == ["relaxation", "restricted"]  # no full MIP
     assert result.status is Status.FEASIBLE
     assert result.total_spend == pytest.approx(1_200.0)
     assert result.best_bound == pytest.approx(1_050.0)
@@ -292,18 +331,17 @@ def test_the_full_model_needs_twice_the_time_the_restricted_ones_took(monkeypatc
 def test_the_full_model_runs_with_more_than_twice_the_restricted_ones_time_left(monkeypatch):
     from dataclasses import replace
 
+    runs = _count_solves(monkeypatch)
     real = guide.solve
-    runs: list[bool] = []
 
     def restricted_took_7_s(compiled, *args, **kwargs):
-        runs.append(bool(compiled.integrality.any()))
         out = real(compiled, *args, **kwargs)
         return replace(out, seconds=7.0) if len(runs) == 2 else out
 
     monkeypatch.setattr(guide, "solve", restricted_took_7_s)
     _restrict_to(monkeypatch, {1})
     result = allocate(_two_offer_request(), GUIDED)
-    assert runs == [False, True, True]  # the LP, the restricted MIP, the full MIP (about 20 s left >= 14 s)
+    assert runs == ["relaxation", "restricted", "full"]  # (about 20 s left >= 14 s)
     assert result.total_spend == pytest.approx(1_050.0)
 
 

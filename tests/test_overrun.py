@@ -14,13 +14,13 @@ import pytest
 from models import Status
 from service import worker as worker_module
 from service.pool import Job
-from solvers import allocate, check_result, guide, left_running, overrun
+from solvers import allocate, check_result, left_running, overrun
 from solvers.errors import SolverFailed
 from solvers.highs import SolveOutcome, SolveState
 from solvers.options import SolverOptions
 from solvers.overrun import OVERRUN_S, watched
 from tests.reliability.conftest import wait_until
-from tests.test_guided import GUIDED, _restrict_to, _two_offer_request
+from tests.test_guided import GUIDED, _count_solves, _restrict_to, _two_offer_request
 
 DONE = SolveOutcome(SolveState.OPTIMAL, 1.0, 1.0, 0.0, 0.0, np.zeros(1), "Optimal")
 
@@ -155,20 +155,17 @@ def full_model_overruns(monkeypatch):
     """The guided full MIP (the third run) runs on past its limit until the test ends.
 
     Restricted to dear: 1,200 against the LP's 1,050. Yields the list of runs made
-    (whether each model had integers).
+    ("relaxation", "restricted" or "full").
     """
-    real = guide.solve
     release = threading.Event()
-    runs: list[bool] = []
 
-    def full_run_overruns(compiled, *args, **kwargs):
-        runs.append(bool(compiled.integrality.any()))
+    def full_run_overruns(solve, compiled, *args, **kwargs):
         if len(runs) == 3:
             release.wait(30)  # a HiGHS root that polls no limit
-            return replace(real(compiled, *args, **kwargs), message="came too late")
-        return real(compiled, *args, **kwargs)
+            return replace(solve(compiled, *args, **kwargs), message="came too late")
+        return solve(compiled, *args, **kwargs)
 
-    monkeypatch.setattr(guide, "solve", full_run_overruns)
+    runs = _count_solves(monkeypatch, full_run_overruns)
     _restrict_to(monkeypatch, {1})
     yield runs
     release.set()
@@ -183,7 +180,7 @@ def test_a_guided_full_model_past_its_limit_leaves_the_restricted_answer(full_mo
     began = time.perf_counter()
     result = allocate(req, SolverOptions(guide_min_integers=GUIDED.guide_min_integers, time_limit_s=1.0))
     elapsed = time.perf_counter() - began
-    assert full_model_overruns == [False, True, True]  # the LP, the restricted MIP, the full MIP (left behind)
+    assert full_model_overruns == ["relaxation", "restricted", "full"]  # the full MIP left behind
     assert left_running() == 1
     assert result.status is Status.FEASIBLE
     assert result.total_spend == pytest.approx(1_200.0)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from operator import attrgetter
 
 from models import AllocationRequest, AllocationResult, Objective
 from solvers.pricing import offer_cost
@@ -48,7 +47,7 @@ def check_result(request: AllocationRequest, result: AllocationResult) -> list[V
     if not result.status.has_allocation:
         return [Violation("status", "result", "carries allocations without a solution")] if result.allocations else []
     out: list[Violation] = []
-    offers = dict(zip(map(attrgetter("id"), request.suppliers), request.suppliers))  # by id
+    offers = request.offers_by_id(line.supplier_id for line in result.allocations)
     excluded = set(request.policy.excluded_countries)
     quantity: dict[str, float] = defaultdict(float)
     spend: dict[str, float] = defaultdict(float)

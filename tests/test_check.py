@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from models import ModelSize, Status
+from models import AllocationRequest, ModelSize, Status
 from solvers import SolutionRejected, allocate, check_result
 from solvers import engine as engine_module
 from solvers.report import SolveStats, build_result
@@ -137,6 +137,39 @@ def test_unknown_offer_is_caught():
     result = planted(SOUND)
     ghost = result.allocations[0].model_copy(update={"supplier_id": "zz"})
     assert "reference" in rules(result.model_copy(update={"allocations": [ghost, *result.allocations[1:]]}))
+
+
+@pytest.mark.parametrize(
+    "made",
+    [
+        lambda: REQUEST,  # validated from plain data: validation noted each offer's position
+        lambda: AllocationRequest(**dict(REQUEST)),  # made of offers validated before: a pass over them
+        lambda: REQUEST.model_copy(update={"suppliers": REQUEST.suppliers[::-1]}),  # positions out of date
+        lambda: REQUEST.model_copy(update={"suppliers": REQUEST.suppliers[1:]}),  # one position past the end
+    ],
+)
+def test_offers_are_found_by_id_however_the_request_was_made(made):
+    req = made()
+    by_id = {offer.id: offer for offer in req.suppliers}
+    for ids in (["a", "c", "e"], ["e", "b"], ["zz", "c"], ["c", "zz"], []):
+        found = req.offers_by_id(ids)
+        assert found == {offer_id: by_id[offer_id] for offer_id in ids if offer_id in by_id}
+        assert all(found[offer_id] is by_id[offer_id] for offer_id in found)
+
+
+def test_validation_notes_each_offers_position_from_json_and_from_plain_data():
+    positions = {offer.id: i for i, offer in enumerate(REQUEST.suppliers)}
+    assert REQUEST._offer_positions == positions
+    assert AllocationRequest.model_validate_json(REQUEST.model_dump_json())._offer_positions == positions
+
+
+def test_an_offer_removed_from_a_request_is_reported_unknown():
+    # The request's own list no longer holds "a": its allocation line must be caught, not
+    # found through the position validation noted for it.
+    result = planted(SOUND)
+    assert "a" in {line.supplier_id for line in result.allocations}
+    shrunk = REQUEST.model_copy(update={"suppliers": [o for o in REQUEST.suppliers if o.id != "a"]})
+    assert "reference" in {v.rule for v in check_result(shrunk, result)}
 
 
 def test_the_engine_never_returns_an_allocation_that_fails_the_check(monkeypatch):

@@ -23,7 +23,7 @@ import numpy as np
 from bench.instances import make_request
 from models import AllocationRequest
 from solvers.build import column_offers, create_model
-from solvers.guide import cheapest_offers, restrict
+from solvers.guide import cheapest_offers
 from solvers.highs import Compiled, compile_model, load
 from solvers.options import SolverOptions
 from solvers.prepare import prepare
@@ -35,6 +35,20 @@ def relaxation(compiled: Compiled, extra: dict[str, object]) -> highspy.Highs:
     load(h, replace(compiled, integrality=np.zeros_like(compiled.integrality)),
          {**SolverOptions(mip_gap=1e-2).highs(600), **extra})  # fmt: skip
     return h
+
+
+def fixed_out(compiled: Compiled, owners: np.ndarray, offers: set[int]) -> Compiled:
+    """``compiled`` with every column of the offers not in ``offers`` fixed at 0.
+
+    Every column is kept (unlike the guided solve's restricted models, which leave those
+    columns out), so that freeing them again on the same Highs object restarts from the basis.
+    """
+    dropped = (owners >= 0) & ~np.isin(owners, np.fromiter(offers, dtype=owners.dtype, count=len(offers)))
+    return replace(
+        compiled,
+        col_lower=np.where(dropped, 0.0, compiled.col_lower),
+        col_upper=np.where(dropped, 0.0, compiled.col_upper),
+    )
 
 
 def _value(name: str, text: str) -> object:
@@ -71,7 +85,7 @@ def main() -> None:
     seconds, value = timed_run(relaxation(compiled, extra))
     print(f"full LP: {seconds:.2f} s, objective {value:.6f} ({len(instance.offers)} offers)")
     kept = cheapest_offers(instance, keep)
-    h = relaxation(restrict(compiled, owners, set(kept)), extra)
+    h = relaxation(fixed_out(compiled, owners, set(kept)), extra)
     seconds, value = timed_run(h)
     print(f"LP over the {keep} cheapest per mineral: {seconds:.2f} s, objective {value:.6f} ({len(kept)} offers)")
     every = np.arange(len(compiled.columns), dtype=np.int32)

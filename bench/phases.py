@@ -12,6 +12,9 @@ summed when called more than once), ``HiGHS run`` the time inside ``Highs.run``,
 ``--tree DIR`` imports the engine from another checkout (a ``git worktree`` of an older
 commit, say), so that two versions are timed by the same script; phases a version does
 not have are left out.
+
+The process keeps the memory a solve frees, as the service's solver workers do
+(``service.allocator.keep_freed_memory``); ``--glibc-defaults`` leaves glibc's own settings.
 """
 
 from __future__ import annotations
@@ -46,7 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("reps", type=int, nargs="?", default=7)
     parser.add_argument("--tree", default=None, help="import models/ and solvers/ from this checkout")
     parser.add_argument("--seed", type=int, default=1, help="the generated instance's seed (default 1)")
+    parser.add_argument("--glibc-defaults", action="store_true", help="do not keep freed memory as a worker does")
     args = parser.parse_args(argv)
+    if not args.glibc_defaults:  # from this checkout, before --tree's: an older one may not have it
+        from service.allocator import keep_freed_memory
+
+        keep_freed_memory()
     if args.tree:
         sys.path.insert(0, args.tree)
     import highspy

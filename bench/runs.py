@@ -4,8 +4,8 @@
     python -m bench.runs 40x250-max_coverage --seed 3 --limit 15
 
 One line per run of the guided solve (``solvers/guide.py``): when it started (seconds since
-the call began), the model (``LP`` relaxation, ``restricted`` MIP with most offers fixed at
-0, or the ``full`` MIP), its columns, the time limit HiGHS was given, the seconds it took
+the call began), the model (``LP`` relaxation, ``restricted`` MIP over some offers, the
+others' columns left out, or the ``full`` MIP), its columns, the time limit HiGHS was given, the seconds it took
 and how it ended; then the whole call. A full run that overruns its limit is left behind
 by the engine (``solvers/overrun.py``): its line comes when it ends, after the result.
 Shows where a guided solve's time goes and whether HiGHS stopped at its limits
@@ -20,9 +20,6 @@ import time
 from bench.instances import named
 from solvers import allocate, guide
 
-# A restricted model fixes most columns at 0; the LP has no integer columns.
-RESTRICTED_SHARE_FIXED = 0.3
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -35,11 +32,19 @@ def main(argv: list[str] | None = None) -> int:
         options = request.options.model_copy(update={"time_limit_s": args.limit})
         request = request.model_copy(update={"options": options})
     began = time.perf_counter()
-    real = guide.solve
+    real, real_restrict = guide.solve, guide.restrict
+    restricted: list = []  # the restricted models made, kept alive so that their ids stay theirs
+
+    def restricting(*args, **kwargs):
+        made = real_restrict(*args, **kwargs)
+        restricted.append(made.compiled)
+        return made
 
     def traced(compiled, opts, time_left, start=None):
-        fixed = (compiled.col_upper == 0).sum() > RESTRICTED_SHARE_FIXED * len(compiled.col_upper)
-        kind = "LP" if not compiled.integrality.any() else "restricted" if fixed else "full"
+        if any(compiled is r for r in restricted):
+            kind = "restricted"
+        else:
+            kind = "full" if compiled.integrality.any() else "LP"
         at = time.perf_counter() - began
         out = real(compiled, opts, time_left, start=start)
         print(
@@ -49,11 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return out
 
-    guide.solve = traced
+    guide.solve, guide.restrict = traced, restricting
     try:
         result = allocate(request)
     finally:
-        guide.solve = real
+        guide.solve, guide.restrict = real, real_restrict
     print(
         f"allocate: {time.perf_counter() - began:.2f} s on a {request.options.time_limit_s:g} s limit, "
         f"{result.status.value}, score {result.coverage_score}, spend {result.total_spend:,.0f}, "

@@ -10,7 +10,7 @@ breaks. ``quit`` answers with the process's peak resident memory (VmHWM), so
 that every contender's memory is measured on its own, per instance.
 
 The engine's process is set up as the service's solver workers are: it keeps the
-memory a solve frees for the next (``service.worker.keep_freed_memory``). The
+memory a solve frees for the next (``service.allocator.keep_freed_memory``). The
 baselines run as a plain script would, with glibc's defaults (docs/performance.md,
 change 26, gives what the same setting does for the highspy baseline).
 """
@@ -103,7 +103,7 @@ def main() -> int:
     contender, path = sys.argv[1], sys.argv[2]
     if contender == "engine":
         # set up as the service's workers are (the baselines run as a plain script would)
-        from service.worker import keep_freed_memory
+        from service.allocator import keep_freed_memory
 
         keep_freed_memory()
     solve_once(contender, dla_case().request)  # warm-up

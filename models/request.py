@@ -269,7 +269,9 @@ class AllocationRequest(StrictModel):
                 found[offer_id] = suppliers[i]
             else:
                 return found
-        every = {offer.id: offer for offer in suppliers}
+        every: dict[str, SupplierOffer] = {}
+        for offer in suppliers:
+            every.setdefault(offer.id, offer)  # the first with an id, as validation notes it
         return {offer_id: every[offer_id] for offer_id in ids if offer_id in every}
 
 

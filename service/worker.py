@@ -45,6 +45,7 @@ from multiprocessing.connection import Connection
 # Imported here, at module level, so that the fork server preloads them.
 import scipy.sparse  # noqa: F401  (Pyomo imports it lazily on the first solve: ~1 s)
 
+from service.allocator import keep_freed_memory
 from service.examples import example_request, names
 from service.pool import PROVISIONAL, RETIRING
 from solvers import SolverError, SolverOptions, allocate, left_running, prime_thread
@@ -63,33 +64,6 @@ def _die_with_parent() -> None:
         pass
 
 
-# glibc's mallopt parameters (<malloc.h>), and the values a worker sets them to
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-HEAP_BLOCKS_UP_TO = 32 * 1024 * 1024  # the most glibc takes (DEFAULT_MMAP_THRESHOLD_MAX, 64-bit)
-TRIM_HEAP_PAST = 1024 * 1024 * 1024
-
-
-def keep_freed_memory() -> bool:
-    """glibc: keep the memory a solve frees for the next, instead of handing it back to the kernel.
-
-    By default glibc gives large blocks (from 128 KiB, a threshold it raises as such
-    blocks are freed) mappings of their own, unmapped when freed, and trims free memory
-    off the top of the heap. HiGHS allocates and frees tens of MB in every run, so each
-    run had its pages faulted in, and zeroed by the kernel, afresh: at 10,000 offers that
-    was 15% of HiGHS's time and 13% of the engine's own (docs/performance.md, change 26).
-    With blocks up to 32 MiB taken from the heap, and the heap trimmed only past 1 GiB
-    free, a worker keeps the memory of its largest solve, within its memory cap
-    (RLIMIT_AS counts it), and the next solve reuses it.
-
-    Returns whether glibc took both settings (not glibc, say: nothing changes).
-    """
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # pragma: no cover - not glibc
-        return False
-    return mallopt(_M_MMAP_THRESHOLD, HEAP_BLOCKS_UP_TO) == 1 and mallopt(_M_TRIM_THRESHOLD, TRIM_HEAP_PAST) == 1
-
-
 def _cap_memory(limit_bytes: int) -> None:
     if limit_bytes > 0:
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
@@ -97,15 +71,20 @@ def _cap_memory(limit_bytes: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
 
 
-def main(conn: Connection, memory_limit_bytes: int) -> None:
-    """Worker entry point: cap memory, warm up, then serve jobs until the pipe closes."""
+def _set_up_process(memory_limit_bytes: int) -> None:
+    """What a worker process is, before it solves anything."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the web process's to handle
     _die_with_parent()
     _cap_memory(memory_limit_bytes)
-    keep_freed_memory()
+    keep_freed_memory()  # (without glibc's mallopt, the C library's defaults stand)
     # Solves are CPU-bound and may fill every core; the web process (health checks,
     # 503s, parsing) must still get the CPU at once when it needs it.
     os.nice(WORKER_NICENESS)
+
+
+def main(conn: Connection, memory_limit_bytes: int) -> None:
+    """Worker entry point: cap memory, warm up, then serve jobs until the pipe closes."""
+    _set_up_process(memory_limit_bytes)
     try:
         # One small solve: loads the lazy parts of Pyomo and HiGHS, proves the solver works.
         allocate(example_request(names()[0]), SolverOptions(time_limit_s=30))

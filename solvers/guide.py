@@ -7,10 +7,11 @@ incumbent when the limit comes. ``solve_guided`` instead:
 
 1. solves the LP relaxation: a valid bound on the MIP, and the offers it uses;
 2. solves the MIP restricted to those offers and to those of the start, if
-   any (every column of every other offer fixed at 0); if its answer is not
-   within the gap of the LP bound, again with each mineral's cheapest offers
-   per unit added. Restricted models are small and fast, and their answers are
-   feasible for the full model (same rows, tighter bounds);
+   any (every column of every other offer fixed at 0, and so left out of the
+   model HiGHS is given); if its answer is not within the gap of the LP bound,
+   again with each mineral's cheapest offers per unit added. Restricted models
+   are small and fast, and their answers are feasible for the full model (same
+   rows, the other offers bought nothing);
 3. if that answer is within the requested gap of the LP bound, it is proven
    and the full model is never solved;
 4. otherwise solves the full model, warm-started from it, with the time left
@@ -212,6 +213,8 @@ class ColumnsAt(Sequence):
         return len(self.at)
 
     def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self.columns[int(c)] for c in self.at[i]]
         return self.columns[int(self.at[i])]
 
 

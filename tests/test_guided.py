@@ -176,7 +176,7 @@ def test_restrict_leaves_out_every_column_of_the_other_offers():
     assert guide.used_offers(owners, np.where(owners == 1, 0.5, 0.0)) == {1}
 
 
-def test_a_restricted_answer_is_given_in_the_full_models_columns():
+def test_a_restricted_answer_is_given_in_the_full_models_columns(monkeypatch):
     from solvers.build import column_offers, create_model
     from solvers.highs import compile_model
     from solvers.prepare import prepare
@@ -185,14 +185,21 @@ def test_a_restricted_answer_is_given_in_the_full_models_columns():
     model = create_model(prepare(req))
     compiled = compile_model(model)
     owners = column_offers(model, compiled)
-    outcome = guide.restrict(compiled, owners, {0}).solve(GUIDED.for_request(req), 10.0)
+    restricted = guide.restrict(compiled, owners, {0})
+    outcome = restricted.solve(GUIDED.for_request(req), 10.0)
     assert outcome.values.shape == (len(compiled.columns),)
-    assert np.all(outcome.values[owners == 1] == 0)
+    assert outcome.values[restricted.kept].tolist() == pytest.approx(outcome.values[owners != 1].tolist())
     # the full model's objective at those values is the restricted model's
     full_value = compiled.sign * (float(compiled.cost @ outcome.values) + compiled.offset)
     assert full_value == pytest.approx(outcome.objective)
-    # and the start given is read from the full model's columns too: the answer itself, say
-    again = guide.restrict(compiled, owners, {0}).solve(GUIDED.for_request(req), 10.0, start=outcome.values)
+    assert full_value == pytest.approx(1_050.0 / 5_000)  # cheap's spend, in units of the budget
+    # a start is given in the full model's columns, and HiGHS gets the kept ones
+    starts: list = []
+    real = guide.solve
+    monkeypatch.setattr(guide, "solve", lambda *args, start=None: starts.append(start) or real(*args, start=start))
+    start = np.where(owners == 1, 7.0, outcome.values)  # 7: in a column left out, never passed on
+    again = restricted.solve(GUIDED.for_request(req), 10.0, start=start)
+    assert len(starts) == 1 and np.array_equal(starts[0], outcome.values[restricted.kept])
     assert again.objective == pytest.approx(outcome.objective)
 
 

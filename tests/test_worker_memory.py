@@ -1,4 +1,4 @@
-"""A solver worker keeps the memory a solve frees for the next (service.worker.keep_freed_memory)."""
+"""A solver worker keeps the memory a solve frees for the next (service.allocator.keep_freed_memory)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 _SCRIPT = """
 import sys
 import numpy as np
-from service.worker import keep_freed_memory
+from service.allocator import keep_freed_memory
 
 def rss():
     with open("/proc/self/status") as f:
@@ -36,3 +36,16 @@ def test_a_worker_keeps_freed_memory_and_a_plain_process_gives_it_back():
     assert after >= held - 10  # the 160 MiB freed stay with the process, for the next solve
     held, after = _held_and_after("plain")
     assert after <= held - 100  # glibc's defaults hand the blocks back to the kernel
+
+
+def test_a_worker_process_is_set_up_to_keep_freed_memory(monkeypatch):
+    from service import worker
+
+    made: list[str] = []
+    monkeypatch.setattr(worker, "keep_freed_memory", lambda: made.append("keep") or True)
+    monkeypatch.setattr(worker, "_cap_memory", lambda limit: made.append(f"cap {limit}"))
+    monkeypatch.setattr(worker, "_die_with_parent", lambda: None)
+    monkeypatch.setattr(worker.os, "nice", lambda increment: made.append(f"nice {increment}"))
+    monkeypatch.setattr(worker.signal, "signal", lambda *args: None)
+    worker._set_up_process(123)
+    assert made == ["cap 123", "keep", f"nice {worker.WORKER_NICENESS}"]

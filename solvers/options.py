@@ -78,8 +78,9 @@ class SolverOptions:
 
         That stage starts from stage one's allocation with one more row (the score held);
         presolving it cost more than it saved on the benchmark set below the guided solve's
-        size (docs/performance.md). A guided stage keeps presolve: its restricted models fix
-        most columns at 0, and presolve removes them.
+        size (docs/performance.md). A guided stage keeps presolve, as measured when its
+        restricted models still held the other offers' columns fixed at 0 for presolve to
+        remove (since change 26 they leave them out; not measured again without it).
         """
         return self if guided else replace(self, presolve=self.stage_two_presolve)
 

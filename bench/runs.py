@@ -32,16 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         options = request.options.model_copy(update={"time_limit_s": args.limit})
         request = request.model_copy(update={"options": options})
     began = time.perf_counter()
-    real, real_restrict = guide.solve, guide.restrict
-    restricted: list = []  # the restricted models made, kept alive so that their ids stay theirs
-
-    def restricting(*args, **kwargs):
-        made = real_restrict(*args, **kwargs)
-        restricted.append(made.compiled)
-        return made
+    real = guide.solve
 
     def traced(compiled, opts, time_left, start=None):
-        if any(compiled is r for r in restricted):
+        if guide.is_restricted(compiled):
             kind = "restricted"
         else:
             kind = "full" if compiled.integrality.any() else "LP"
@@ -54,11 +48,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return out
 
-    guide.solve, guide.restrict = traced, restricting
+    guide.solve = traced
     try:
         result = allocate(request)
     finally:
-        guide.solve, guide.restrict = real, real_restrict
+        guide.solve = real
     print(
         f"allocate: {time.perf_counter() - began:.2f} s on a {request.options.time_limit_s:g} s limit, "
         f"{result.status.value}, score {result.coverage_score}, spend {result.total_spend:,.0f}, "

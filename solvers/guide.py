@@ -203,6 +203,11 @@ class Restricted:
         return replace(outcome, values=values)
 
 
+def is_restricted(compiled: Compiled) -> bool:
+    """Whether ``compiled`` is a restricted model (``restrict``'s): its columns a view of the full model's."""
+    return isinstance(compiled.columns, ColumnsAt)
+
+
 class ColumnsAt(Sequence):
     """``columns[at[0]], columns[at[1]], ...``: the variables of a restricted model's columns, as a view."""
 

@@ -223,7 +223,7 @@ def _arrays(inst: Instance) -> Arrays:
         mineral=t.mineral,
         bound=bound,
         quantity=bound / reference[t.mineral],
-        money=(1.0 + t.tariff) * bound,  # OfferData.money_factor x bound
+        money=(1.0 + t.tariff) * bound,  # the bound's spend at a price of 1
         fixed=t.fixed,
         min_order=t.min_order,
         lots=t.lots,

@@ -48,10 +48,6 @@ class OfferData:
     lots: int | None  # most whole lots, when the offer sells in lots
     min_lots: int  # fewest whole lots in an order (0 without lots)
 
-    @property
-    def money_factor(self) -> float:
-        return 1.0 + self.tariff
-
 
 @dataclass(slots=True)
 class MineralData:

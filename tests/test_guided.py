@@ -310,14 +310,11 @@ def test_the_full_model_needs_twice_the_time_the_restricted_ones_took(monkeypatc
     # 1,200 stands, against the LP bound.
     from dataclasses import replace
 
-    runs = _count_solves(monkeypatch)
-    real = guide.solve
-
-    def slow_restricted(compiled, *args, **kwargs):
-        out = real(compiled, *args, **kwargs)
+    def slow_restricted(solve, compiled, *args, **kwargs):
+        out = solve(compiled, *args, **kwargs)
         return replace(out, seconds=restricted_seconds) if len(runs) == 2 else out
 
-    monkeypatch.setattr(guide, "solve", slow_restricted)
+    runs = _count_solves(monkeypatch, slow_restricted)
     _restrict_to(monkeypatch, {1})
     req = _two_offer_request()
     assert req.options.time_limit_s == 20
@@ -332,14 +329,11 @@ def test_the_full_model_needs_twice_the_time_the_restricted_ones_took(monkeypatc
 def test_the_full_model_runs_with_more_than_twice_the_restricted_ones_time_left(monkeypatch):
     from dataclasses import replace
 
-    runs = _count_solves(monkeypatch)
-    real = guide.solve
-
-    def restricted_took_7_s(compiled, *args, **kwargs):
-        out = real(compiled, *args, **kwargs)
+    def restricted_took_7_s(solve, compiled, *args, **kwargs):
+        out = solve(compiled, *args, **kwargs)
         return replace(out, seconds=7.0) if len(runs) == 2 else out
 
-    monkeypatch.setattr(guide, "solve", restricted_took_7_s)
+    runs = _count_solves(monkeypatch, restricted_took_7_s)
     _restrict_to(monkeypatch, {1})
     result = allocate(_two_offer_request(), GUIDED)
     assert runs == ["relaxation", "restricted", "full"]  # (about 20 s left >= 14 s)

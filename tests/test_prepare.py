@@ -187,7 +187,7 @@ def test_the_cheapest_offers_are_those_the_scalar_cost_sorts_first(request: Allo
 
     def unit_cost(p: int) -> float:
         o = instance.offers[p]
-        return min(t.price for t in o.tiers) * o.money_factor + o.offer.fixed_cost / o.bound
+        return min(t.price for t in o.tiers) * (1.0 + o.tariff) + o.offer.fixed_cost / o.bound
 
     expected = {p for md in instance.minerals for p in sorted(md.offers, key=unit_cost)[:per]}
     assert cheapest_offers(instance, per) == expected

@@ -50,6 +50,10 @@ MIN_SOLVE_S = 0.05
 # set solvers.overrun.OVERRUN_S earlier) and answers itself (docs/reliability.md).
 OVERTIME_AFTER_S = 1.0
 STARTUP_TIMEOUT_S = 120.0
+# Jobs up to this size are sent without a watchdog: they fit in an idle worker's empty socket
+# buffer (Linux gives a Unix socket net.core.wmem_default, 208 KiB, unless set lower), so sending
+# never waits.
+_SENT_AT_ONCE = 64 * 1024
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -159,6 +163,38 @@ class Worker:
             pass
 
 
+def _send_by(worker: Worker, payload: bytes, deadline: float) -> bool:
+    """Send ``payload``; False if the worker had not taken it by ``deadline`` and was killed.
+
+    A job larger than the pipe's buffer is sent only as fast as the worker reads it. A worker
+    that does not read (stopped, or wedged in a C library before it got back to its pipe) would
+    hold this thread, and the request, past the hard deadline: a timer kills it at the deadline,
+    which ends the send with a broken pipe. (A smaller job fits in the idle worker's empty
+    buffer and is sent at once, without the timer's thread: 0.1 ms a job.)
+    """
+    if len(payload) <= _SENT_AT_ONCE:
+        worker.conn.send_bytes(payload)
+        return True
+    killed = threading.Event()
+
+    def kill() -> None:
+        killed.set()
+        worker.process.kill()
+
+    timer = threading.Timer(max(deadline - time.monotonic(), 0.0), kill)
+    timer.daemon = True
+    timer.start()
+    try:
+        worker.conn.send_bytes(payload)
+        return True
+    except OSError:
+        if killed.is_set():
+            return False
+        raise
+    finally:
+        timer.cancel()
+
+
 def _exchange(worker: Worker, job: Job, deadline: float) -> JobEnd:
     """Send one job and wait for its answer until ``deadline`` (time.monotonic).
 
@@ -172,7 +208,8 @@ def _exchange(worker: Worker, job: Job, deadline: float) -> JobEnd:
     payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
     provisional, retiring = None, False
     try:
-        worker.conn.send_bytes(payload)
+        if not _send_by(worker, payload, deadline):
+            return JobEnd(Outcome.DEADLINE, None, None)
         overtime = job.due + OVERTIME_AFTER_S
         while True:
             # Until the hard deadline; with a provisional answer in hand, until overtime. A message

@@ -88,14 +88,21 @@ def test_a_hard_instance_is_answered_within_its_time_limit_plus_grace():
         assert srv.gateway.stats().restarts == {}  # stopped by its own limit, not killed
 
 
-def test_a_worker_that_stops_answering_is_killed_at_the_hard_deadline(dla_request):
+# "small": the job fits in the worker's socket buffer, the send returns and the wait for the
+# answer begins. "large" (2,000 offers, 0.7 MB pickled): the send itself waits for a worker
+# that never reads (service.pool._send_by).
+@pytest.mark.parametrize("size", ["small", "large"])
+def test_a_worker_that_stops_answering_is_killed_at_the_hard_deadline(dla_request, size):
     # A worker that never answers (HiGHS ignoring its time limit, a solve stuck in a C
-    # library) stands here as one stopped by SIGSTOP before its job arrives. The job still
-    # reaches it: it is small and fits in the pipe's socket buffer, so the gateway's send
-    # returns and its wait for the answer begins. At the hard deadline (time limit plus grace,
-    # from the request's arrival) the gateway must answer without it and kill it (SIGKILL
-    # ends a stopped process too); the pool then starts a new worker for the next request.
-    limit, grace = 0.5, 0.5
+    # library) stands here as one stopped by SIGSTOP before its job arrives. At the hard
+    # deadline (time limit plus grace, from the request's arrival) the gateway must answer
+    # without it and kill it (SIGKILL ends a stopped process too); the pool then starts a
+    # new worker for the next request.
+    limit, grace = 1.0, 0.5
+    if size == "small":
+        request = {**dla_request, "options": {**dla_request["options"], "time_limit_s": limit}}
+    else:
+        request = generated_request(40, 50, seed=1, hard=True, time_limit_s=limit)
     with live_server(workers=1, solve_grace_s=grace) as srv:
         srv.wait_ready(workers=1)
         [stuck] = srv.gateway.worker_pids()
@@ -103,10 +110,7 @@ def test_a_worker_that_stops_answering_is_killed_at_the_hard_deadline(dla_reques
         try:
             with srv.client() as c:
                 began = time.monotonic()
-                r = c.post(
-                    "/v1/allocations",
-                    json={**dla_request, "options": {**dla_request["options"], "time_limit_s": limit}},
-                )
+                r = c.post("/v1/allocations", json=request)
                 elapsed = time.monotonic() - began
                 assert r.status_code == 200
                 result = r.json()

@@ -5,8 +5,9 @@
 
 One line per run of the guided solve (``solvers/guide.py``): when it started (seconds since
 the call began), the model (``LP`` relaxation, ``restricted`` MIP over some offers, the
-others' columns left out, or the ``full`` MIP), its columns, the time limit HiGHS was given, the seconds it took
-and how it ended; then the whole call. A full run that overruns its limit is left behind
+others' columns left out, or the ``full`` MIP), its columns, the time limit HiGHS was given, the seconds it took,
+how it ended, and its objective, bound and gap (the model's own units; a restricted run's
+bound and gap are its own model's); then the whole call. A full run that overruns its limit is left behind
 by the engine (``solvers/overrun.py``): its line comes when it ends, after the result.
 Shows where a guided solve's time goes and whether HiGHS stopped at its limits
 (docs/performance.md, changes 19-21).
@@ -43,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         out = real(compiled, opts, time_left, start=start)
         print(
             f"  at {at:7.1f} s  {kind:10s} {len(compiled.columns):7d} columns  given {time_left:7.1f} s  "
-            f"took {out.seconds:7.1f} s  {out.state.value}",
+            f"took {out.seconds:7.1f} s  {out.state.value:20s} objective {_g(out.objective)}  "
+            f"bound {_g(out.bound)}  gap {_g(out.gap)}",
             flush=True,
         )
         return out
@@ -60,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     return 0
+
+
+def _g(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6g}"
 
 
 if __name__ == "__main__":

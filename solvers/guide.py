@@ -239,8 +239,10 @@ def _full(
         # Out of time with a start and no restricted answer, HiGHS still gets the start (for
         # its minimum time, as in the plain solve): that is how a start becomes an answer.
         # Watched: on the largest models HiGHS's root may run far past its limit (overrun.py).
+        # From a restricted answer the run mostly proves what is in hand: see the options.
+        run_opts = opts if fallback is None else opts.for_full_from_answer()
         try:
-            full = watched(solve, compiled, opts, time_left, start=start)
+            full = watched(solve, compiled, run_opts, time_left, start=start)
         except MemoryError:
             if fallback is None:
                 raise

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -129,6 +131,30 @@ def test_restricted_answer_outside_the_gap_is_improved_by_the_full_model(monkeyp
     _restrict_to(monkeypatch, {1})
     result = allocate(_two_offer_request(), GUIDED)
     assert calls == ["relaxation", "restricted", "full"]
+    assert result.status is Status.OPTIMAL
+    assert result.total_spend == pytest.approx(1_050.0)
+
+
+@pytest.mark.parametrize(
+    ("kept", "opts", "in_full_run"),
+    [
+        ({1}, GUIDED, False),  # from the restricted answer (1,200): the run proves, heuristics off
+        ({1}, replace(GUIDED, sub_mip_from_answer=True), True),  # unless asked for
+        (set(), GUIDED, True),  # no restricted answer (infeasible): the run must find one, on
+    ],
+)
+def test_the_full_run_from_a_restricted_answer_has_no_sub_mip_heuristics(monkeypatch, kept, opts, in_full_run):
+    heuristics: list[bool | None] = []
+
+    def run(solve, compiled, run_opts, *args, **kwargs):
+        heuristics.append(run_opts.sub_mip_heuristics)
+        return solve(compiled, run_opts, *args, **kwargs)
+
+    calls = _count_solves(monkeypatch, run)
+    _restrict_to(monkeypatch, kept)
+    result = allocate(_two_offer_request(), opts)
+    assert calls == ["relaxation", "restricted", "full"]
+    assert heuristics == [True, True, in_full_run]  # guided: on, as resolved for the model
     assert result.status is Status.OPTIMAL
     assert result.total_spend == pytest.approx(1_050.0)
 

@@ -102,7 +102,8 @@ RINS, RENS = "mip_heuristic_run_rins", "mip_heuristic_run_rens"
     [
         ("max_coverage", SolverOptions(), False),  # by default off for max_coverage ...
         ("min_cost", SolverOptions(), True),  # ... on for min_cost ...
-        ("max_coverage", SolverOptions(guide_min_integers=1), True),  # ... and for guided models
+        # ... and for guided models (but in a full run from a restricted answer: tests/test_guided.py)
+        ("max_coverage", SolverOptions(guide_min_integers=1, sub_mip_from_answer=True), True),
         ("max_coverage", SolverOptions(sub_mip_heuristics=True), True),  # as set, when set
         ("min_cost", SolverOptions(sub_mip_heuristics=False), False),
         ("max_coverage", SolverOptions(guide_min_integers=1, sub_mip_heuristics=False), False),

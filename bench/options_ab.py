@@ -5,7 +5,9 @@
 Each variant is NAME:option=value,...; "default" is always included. An option named
 engine.FIELD sets a field of solvers.SolverOptions instead of a HiGHS option
 (e.g. "unguided:engine.guide_min_integers=none"). OBJECTIVES=min_cost limits the
-set to one objective; SEEDS=N uses seeds 1 to N (default 3). Prints, per instance,
+set to one objective; SEEDS=N uses seeds 1 to N (default 3). Every instance gets a 30 s
+limit and a gap of 1e-4 (up to 1,000 offers) or 1e-3; LIMITS=suite gives the sizes of the
+benchmark set its own (40x250: 60 s, 1e-2). Prints, per instance,
 each variant's seconds/status/objective and, per variant, the total, geometric mean
 and worst time.
 """
@@ -18,12 +20,14 @@ import time
 
 import solvers.options as O
 from bench.cli_values import option_value
-from bench.instances import make_request
+from bench.instances import SIZES, make_request
 from bench.stats import geomean
 from models import AllocationRequest
 from solvers import allocate
 
 ENGINE = "engine."
+# LIMITS=suite: each size's time limit and gap as the benchmark set has them (bench.instances)
+SUITE_LIMITS = {(n, per): (limit, gap) for n, per, limit, gap in SIZES}
 
 
 def parse_variants(args: list[str]) -> dict[str, dict[str, object]]:
@@ -40,10 +44,12 @@ def cases(sizes: str) -> list[tuple[str, AllocationRequest]]:
     out = []
     for size in sizes.split(","):
         n, per = map(int, size.split("x"))
-        gap = 1e-4 if n * per <= 1000 else 1e-3
+        limit, gap = 30.0, 1e-4 if n * per <= 1000 else 1e-3
+        if os.environ.get("LIMITS") == "suite":
+            limit, gap = SUITE_LIMITS.get((n, per), (limit, gap))
         for seed in range(1, int(os.environ.get("SEEDS", "3")) + 1):
             for objective in os.environ.get("OBJECTIVES", "max_coverage,min_cost").split(","):
-                body = make_request(n, per, objective, seed, 30.0, gap)
+                body = make_request(n, per, objective, seed, limit, gap)
                 out.append((f"{n}x{per}s{seed}{objective[:4]}", AllocationRequest.model_validate(body)))
     return out
 

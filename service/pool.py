@@ -175,10 +175,15 @@ def _send_by(worker: Worker, payload: bytes, deadline: float) -> bool:
     if len(payload) <= _SENT_AT_ONCE:
         worker.conn.send_bytes(payload)
         return True
-    killed = threading.Event()
+    lock = threading.Lock()
+    sent = killed = False
 
     def kill() -> None:
-        killed.set()
+        nonlocal killed
+        with lock:  # not once the send is over: a worker killed then would read as a crash
+            if sent:
+                return
+            killed = True
         worker.process.kill()
 
     timer = threading.Timer(max(deadline - time.monotonic(), 0.0), kill)
@@ -186,13 +191,14 @@ def _send_by(worker: Worker, payload: bytes, deadline: float) -> bool:
     timer.start()
     try:
         worker.conn.send_bytes(payload)
-        return True
     except OSError:
-        if killed.is_set():
-            return False
-        raise
+        if not killed:
+            raise
     finally:
         timer.cancel()
+        with lock:
+            sent = True
+    return not killed  # killed just as the send ended: the deadline, too
 
 
 def _exchange(worker: Worker, job: Job, deadline: float) -> JobEnd:

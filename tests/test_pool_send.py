@@ -1,0 +1,94 @@
+"""Handing a job to a worker is bounded by the hard deadline (``service.pool._send_by``).
+
+The worker here is a fake: its pipe's ``send_bytes`` takes the job, or waits (as a real
+send of a large job waits on a worker that does not read) until the process is killed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from service import pool
+from service.pool import Worker, _send_by
+
+LARGE = b"x" * (pool._SENT_AT_ONCE + 1)
+SMALL = b"x" * pool._SENT_AT_ONCE
+
+
+class FakeConn:
+    """``reads``: the job is taken at once; ``stuck``: the send waits until the process is
+    killed, then fails with a broken pipe; ``slow``: it waits until then, and succeeds."""
+
+    def __init__(self, behaviour: str) -> None:
+        self.behaviour = behaviour
+        self.killed = threading.Event()
+        self.sent: list[bytes] = []
+
+    def send_bytes(self, payload: bytes) -> None:
+        if self.behaviour != "reads":
+            assert self.killed.wait(30), "the worker was never killed"
+            if self.behaviour == "stuck":
+                raise BrokenPipeError(32, "Broken pipe")
+        self.sent.append(payload)
+
+
+class FakeProcess:
+    def __init__(self, conn: FakeConn) -> None:
+        self.conn, self.kills = conn, 0
+
+    def kill(self) -> None:
+        self.kills += 1
+        self.conn.killed.set()
+
+
+def fake_worker(behaviour: str) -> Worker:
+    conn = FakeConn(behaviour)
+    return Worker(process=FakeProcess(conn), conn=conn, pid=0)
+
+
+def test_a_worker_that_does_not_take_a_large_job_is_killed_at_the_deadline():
+    worker = fake_worker("stuck")
+    began = time.monotonic()
+    assert _send_by(worker, LARGE, deadline=began + 0.2) is False
+    assert time.monotonic() - began >= 0.2  # not before the deadline
+    assert worker.process.kills == 1
+
+
+def test_a_send_that_ends_as_the_worker_is_killed_counts_as_the_deadline():
+    # The timer fired and killed the worker, and the send still went through: the worker is
+    # gone, so the job is not running, and the caller must answer as at the deadline.
+    worker = fake_worker("slow")
+    assert _send_by(worker, LARGE, deadline=time.monotonic() + 0.1) is False
+    assert worker.process.kills == 1
+
+
+def test_a_large_job_taken_in_time_leaves_the_worker_alone():
+    worker = fake_worker("reads")
+    assert _send_by(worker, LARGE, deadline=time.monotonic() + 30) is True
+    assert worker.conn.sent == [LARGE]
+    assert worker.process.kills == 0
+
+
+def test_a_small_job_is_sent_without_a_timer(monkeypatch):
+    def no_timer(*args, **kwargs):
+        raise AssertionError("a job that fits in the socket buffer needs no timer")
+
+    monkeypatch.setattr(pool.threading, "Timer", no_timer)
+    worker = fake_worker("reads")
+    assert _send_by(worker, SMALL, deadline=time.monotonic() - 1.0) is True  # even past the deadline
+    assert worker.conn.sent == [SMALL]
+
+
+def test_a_worker_that_dies_during_the_send_is_a_crash_not_the_deadline():
+    class Dying(FakeConn):
+        def send_bytes(self, payload: bytes) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    conn = Dying("reads")
+    worker = Worker(process=FakeProcess(conn), conn=conn, pid=0)
+    with pytest.raises(BrokenPipeError):  # _exchange reads it as the worker's death
+        _send_by(worker, LARGE, deadline=time.monotonic() + 30)
+    assert worker.process.kills == 0

@@ -37,13 +37,16 @@ class SolverOptions:
     feasibility_jump: bool | None = None
     # HiGHS's sub-MIP heuristics (RINS, RENS). None: off for max_coverage below the guided
     # size, where they took most of the time of runs they seldom improved; on otherwise
-    # (min_cost lost by it; a large model stopped by its limit needs their incumbents).
+    # (min_cost lost by it; a large model stopped by its limit needs their incumbents),
+    # but for the full runs ``sub_mip_from_answer`` covers.
     sub_mip_heuristics: bool | None = None
     # The same heuristics in a guided solve's full run that starts from a restricted answer.
-    # That answer is most often within the gap already, or nearly, and the run's work is to
-    # prove it: with them off, 2,000- and 10,000-offer max_coverage solves reached the gap
-    # up to 2x sooner, and no seed slower by more than noise (docs/performance.md, change 27).
-    sub_mip_from_answer: bool = False
+    # That answer is most often within the gap of the optimum already, or nearly, and the
+    # run's work is to prove it: with them off, 2,000- and 10,000-offer max_coverage solves
+    # reached the gap up to 2x sooner, none slower by more than noise, the same answers
+    # but one (2,000 offers seed 7: a score 0.03% lower, within the gap) (docs/performance.md,
+    # change 27). None: off, unless ``sub_mip_heuristics`` is set, which then holds here too.
+    sub_mip_from_answer: bool | None = None
     # Whether HiGHS presolves each run; the least-spend stage of max_coverage uses
     # ``stage_two_presolve`` instead (see ``for_stage_two``).
     presolve: bool = True
@@ -68,6 +71,8 @@ class SolverOptions:
             resolved = replace(resolved, sub_mip_heuristics=guided or objective is Objective.MIN_COST)
         if self.feasibility_jump is None:
             resolved = replace(resolved, feasibility_jump=guided)
+        if self.sub_mip_from_answer is None:  # set, sub_mip_heuristics holds for every run
+            resolved = replace(resolved, sub_mip_from_answer=self.sub_mip_heuristics is True)
         return resolved
 
     def tighter(self) -> SolverOptions:
@@ -91,7 +96,7 @@ class SolverOptions:
 
     def for_full_from_answer(self) -> SolverOptions:
         """Options for a guided solve's full run that starts from a restricted answer."""
-        return replace(self, sub_mip_heuristics=self.sub_mip_from_answer)
+        return replace(self, sub_mip_heuristics=self.sub_mip_from_answer is True)
 
     @property
     def gap(self) -> float:

@@ -140,6 +140,7 @@ def test_restricted_answer_outside_the_gap_is_improved_by_the_full_model(monkeyp
     [
         ({1}, GUIDED, False),  # from the restricted answer (1,200): the run proves, heuristics off
         ({1}, replace(GUIDED, sub_mip_from_answer=True), True),  # unless asked for
+        ({1}, replace(GUIDED, sub_mip_heuristics=True), True),  # or set for every run
         (set(), GUIDED, True),  # no restricted answer (infeasible): the run must find one, on
     ],
 )
@@ -154,7 +155,7 @@ def test_the_full_run_from_a_restricted_answer_has_no_sub_mip_heuristics(monkeyp
     _restrict_to(monkeypatch, kept)
     result = allocate(_two_offer_request(), opts)
     assert calls == ["relaxation", "restricted", "full"]
-    assert heuristics == [True, True, in_full_run]  # guided: on, as resolved for the model
+    assert heuristics == [True, True, in_full_run]  # as resolved for this min_cost model: on
     assert result.status is Status.OPTIMAL
     assert result.total_spend == pytest.approx(1_050.0)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
+from typing import ClassVar
 
 import pytest
 
@@ -72,11 +74,37 @@ def test_a_large_job_taken_in_time_leaves_the_worker_alone():
     assert worker.process.kills == 0
 
 
+class LateTimer:
+    """A timer whose cancel comes too late: the test fires it by hand after the send."""
+
+    made: ClassVar[list[LateTimer]] = []
+
+    def __init__(self, interval: float, function) -> None:
+        self.function, self.daemon = function, False
+        LateTimer.made.append(self)
+
+    def start(self) -> None:
+        pass
+
+    def cancel(self) -> None:
+        pass
+
+
+def test_a_timer_that_fires_after_the_send_ended_kills_nothing(monkeypatch):
+    LateTimer.made.clear()
+    monkeypatch.setattr(pool, "threading", SimpleNamespace(Timer=LateTimer, Lock=threading.Lock))
+    worker = fake_worker("reads")
+    assert _send_by(worker, LARGE, deadline=time.monotonic() + 30) is True
+    [timer] = LateTimer.made
+    timer.function()  # the deadline, after the job was taken
+    assert worker.process.kills == 0
+
+
 def test_a_small_job_is_sent_without_a_timer(monkeypatch):
     def no_timer(*args, **kwargs):
         raise AssertionError("a job that fits in the socket buffer needs no timer")
 
-    monkeypatch.setattr(pool.threading, "Timer", no_timer)
+    monkeypatch.setattr(pool, "threading", SimpleNamespace(Timer=no_timer, Lock=threading.Lock))
     worker = fake_worker("reads")
     assert _send_by(worker, SMALL, deadline=time.monotonic() - 1.0) is True  # even past the deadline
     assert worker.conn.sent == [SMALL]

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -16,6 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
+from models import AllocationRequest
+from service import pool
+from service.pool import Job
+from solvers import SolverOptions
 from tests.reliability.conftest import live_server, wait_until
 from tests.reliability.stress_instances import generated_request, hard_request
 
@@ -103,6 +109,11 @@ def test_a_worker_that_stops_answering_is_killed_at_the_hard_deadline(dla_reques
         request = {**dla_request, "options": {**dla_request["options"], "time_limit_s": limit}}
     else:
         request = generated_request(40, 50, seed=1, hard=True, time_limit_s=limit)
+    job = len(pickle.dumps(Job(AllocationRequest.model_validate(request), SolverOptions(), due=0.0)))
+    if size == "small":
+        assert job <= pool._SENT_AT_ONCE  # sent at once, without the watchdog
+    else:
+        assert job > 2 * _socket_buffer()  # more than the socket holds: the send waits
     with live_server(workers=1, solve_grace_s=grace) as srv:
         srv.wait_ready(workers=1)
         [stuck] = srv.gateway.worker_pids()
@@ -129,6 +140,13 @@ def test_a_worker_that_stops_answering_is_killed_at_the_hard_deadline(dla_reques
                 assert stuck not in srv.gateway.worker_pids()
         finally:
             _resume(stuck)  # should the gateway not have killed it, so that the server can stop
+
+
+def _socket_buffer() -> int:
+    """The send buffer of a new Unix socket pair, as the pool's pipes get it (bytes)."""
+    a, b = socket.socketpair()
+    with a, b:
+        return a.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
 
 
 def _zombie(pid: int) -> bool:

@@ -245,7 +245,7 @@ def test_a_model_over_the_worker_memory_cap_is_refused_cleanly(dla_request):
     with live_server(workers=1, worker_memory_mb=cap_mb) as srv:
         srv.wait_ready(workers=1)
         with srv.client() as c:
-            r = c.post("/v1/allocations", json=generated_request(150, 100, seed=3, simple=True, time_limit_s=5))
+            r = c.post("/v1/allocations", json=generated_request(150, 100, seed=3, simple=True, time_limit_s=60))
             assert r.status_code == 422, r.text[:300]
             assert r.json()["error"] == "model_too_large"
             assert "STOCKPILE_WORKER_MEMORY_MB" in r.json()["detail"]

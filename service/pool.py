@@ -25,6 +25,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import socket
 import sys
 import threading
 import time
@@ -186,6 +187,7 @@ def _send_by(worker: Worker, payload: bytes, deadline: float) -> bool:
                 return
             killed = True
         worker.process.kill()
+        _shut_down(worker.conn)  # should another process hold the worker's end too
 
     timer = threading.Timer(max(deadline - time.monotonic(), 0.0), kill)
     timer.daemon = True
@@ -200,6 +202,20 @@ def _send_by(worker: Worker, payload: bytes, deadline: float) -> bool:
         with lock:
             sent = True
     return not killed  # killed just as the send ended: the deadline, too
+
+
+def _shut_down(conn: Connection) -> None:
+    """Shut down our end of a worker's socket pair: a send blocked on it fails at once.
+
+    Killing the worker ends a blocked send only if no other process holds the worker's end
+    (the fork server closes its copy); this does whoever holds it. The connection is
+    unusable after it, as a killed worker's is.
+    """
+    try:
+        with socket.socket(fileno=os.dup(conn.fileno())) as ours:
+            ours.shutdown(socket.SHUT_RDWR)
+    except OSError:  # closed already, or not a socket
+        pass
 
 
 def _exchange(worker: Worker, job: Job, deadline: float) -> JobEnd:

@@ -6,6 +6,7 @@ send of a large job waits on a worker that does not read) until the process is k
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 from types import SimpleNamespace
@@ -28,6 +29,9 @@ class FakeConn:
         self.behaviour = behaviour
         self.killed = threading.Event()
         self.sent: list[bytes] = []
+
+    def fileno(self) -> int:
+        raise OSError("handle is closed")  # nothing to shut down (service.pool._shut_down)
 
     def send_bytes(self, payload: bytes) -> None:
         if self.behaviour != "reads":
@@ -120,3 +124,24 @@ def test_a_worker_that_dies_during_the_send_is_a_crash_not_the_deadline():
     with pytest.raises(BrokenPipeError):  # _exchange reads it as the worker's death
         _send_by(worker, LARGE, deadline=time.monotonic() + 30)
     assert worker.process.kills == 0
+
+
+def test_a_send_blocked_on_a_worker_end_held_elsewhere_still_ends_at_the_deadline():
+    # A real socket pair whose other end stays open here, as if another process held the
+    # worker's end: killing the worker would not break the send; shutting ours down does.
+    ours, theirs = multiprocessing.Pipe(duplex=True)
+    with ours, theirs:
+        worker = Worker(process=FakeProcess(FakeConn("reads")), conn=ours, pid=0)
+        payload = b"x" * (4 * 1024 * 1024)  # far more than the socket holds: the send waits
+        began = time.monotonic()
+        out: dict[str, object] = {}
+        thread = threading.Thread(target=lambda: out.update(sent=_send_by(worker, payload, began + 0.2)), daemon=True)
+        thread.start()
+        thread.join(30)
+        if thread.is_alive():  # still blocked: free the thread, then fail (rather than hang the suite)
+            theirs.close()
+            thread.join(5)
+            pytest.fail("the send was still blocked 30 s after its deadline")
+        assert out == {"sent": False}
+        assert time.monotonic() - began >= 0.2
+        assert worker.process.kills == 1

@@ -169,10 +169,10 @@ def _send_by(worker: Worker, payload: bytes, deadline: float) -> bool:
 
     A job larger than the socket's buffer is sent only as fast as the worker reads it. A worker
     that does not read (stopped, or wedged in a C library before it got back to its pipe) would
-    hold this thread, and the request, past the hard deadline: a timer kills it at the deadline,
-    which ends the send with a connection error (the worker was the only holder of the other
-    end). (A smaller job fits in the idle worker's empty buffer and is sent at once, without
-    the timer's thread: 0.1 ms a job.)
+    hold this thread, and the request, past the hard deadline: at the deadline a timer kills it
+    and shuts down our end of the socket, which ends the send with a connection error. (A
+    smaller job fits in the idle worker's empty buffer and is sent at once, without the
+    timer's thread: 0.1 ms a job.)
     """
     if len(payload) <= _SENT_AT_ONCE:
         worker.conn.send_bytes(payload)

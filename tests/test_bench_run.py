@@ -9,16 +9,7 @@ import sys
 
 from bench.instances import ROOT
 from bench.run import _tree
-from tests.reliability.conftest import wait_until
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` still runs (a zombie, dead but not yet reaped, does not)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+from tests.reliability.conftest import ended, wait_until
 
 
 def test_a_terminated_run_leaves_no_process_behind() -> None:
@@ -39,7 +30,7 @@ def test_a_terminated_run_leaves_no_process_behind() -> None:
         assert len(under) >= 2, "a server and its workers"
         run.send_signal(signal.SIGTERM)
         assert run.wait(timeout=60) == 128 + signal.SIGTERM
-        wait_until(lambda: not any(map(_alive, under)), timeout=20)
+        wait_until(lambda: all(map(ended, under)), timeout=20)
     finally:
         run.kill()
         run.wait()

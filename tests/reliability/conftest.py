@@ -35,6 +35,15 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 60.0, interval: fl
     raise AssertionError(f"condition not met within {timeout} s")
 
 
+def ended(pid: int) -> bool:
+    """Whether process ``pid`` has ended: reaped (no /proc entry), or dead and not yet reaped (Z)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:  # FileNotFoundError, or ProcessLookupError when reaped while being read
+        return True
+
+
 class LiveServer:
     def __init__(self, app: Any, port: int) -> None:
         self.app = app

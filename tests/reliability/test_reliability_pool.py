@@ -22,7 +22,7 @@ from models import AllocationRequest
 from service import pool
 from service.pool import Job
 from solvers import SolverOptions
-from tests.reliability.conftest import live_server, wait_until
+from tests.reliability.conftest import ended, live_server, wait_until
 from tests.reliability.stress_instances import generated_request, hard_request
 
 
@@ -132,7 +132,7 @@ def test_a_worker_that_stops_answering_is_killed_at_the_hard_deadline(dla_reques
                 assert limit + grace <= elapsed <= limit + grace + 1.0  # the rest: writing the answer
                 assert srv.gateway.stats().restarts == {"deadline": 1}
                 assert srv.gateway.stats().solves == {"deadline": 1}
-                wait_until(lambda: not Path(f"/proc/{stuck}").exists() or _zombie(stuck))
+                wait_until(lambda: ended(stuck))
 
                 again = c.post("/v1/allocations", json=dla_request)
                 assert again.status_code == 200
@@ -147,14 +147,6 @@ def _socket_buffer() -> int:
     a, b = socket.socketpair()
     with a, b:
         return a.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
-
-
-def _zombie(pid: int) -> bool:
-    """A killed child not yet reaped reads as state Z."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
 
 
 def _resume(pid: int) -> None:

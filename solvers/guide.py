@@ -154,26 +154,18 @@ def restrict(compiled: Compiled, owners: np.ndarray, offers: set[int]) -> Restri
     """The same model with every column of every offer not in ``offers`` fixed at 0, those columns left out."""
     listed = np.fromiter(offers, dtype=owners.dtype, count=len(offers))
     kept = np.flatnonzero((owners < 0) | np.isin(owners, listed))
-    return Restricted(
-        Compiled(
-            columns=ColumnsAt(compiled.columns, kept),
-            sign=compiled.sign,
-            offset=compiled.offset,
-            cost=compiled.cost[kept],
-            col_lower=compiled.col_lower[kept],
-            col_upper=compiled.col_upper[kept],
-            row_lower=compiled.row_lower,
-            row_upper=compiled.row_upper,
-            matrix=compiled.matrix[:, kept],
-            integrality=compiled.integrality[kept],
-            unused=compiled.unused,
-            following=[(sign, offset, cost[kept]) for sign, offset, cost in compiled.following],
-            numbering=compiled.numbering,
-            positions=None if compiled.positions is None else compiled.positions[kept],
-        ),
-        kept,
-        len(compiled.columns),
+    columns_only = replace(  # every field indexed by column, cut to the kept ones; rows as they are
+        compiled,
+        columns=ColumnsAt(compiled.columns, kept),
+        cost=compiled.cost[kept],
+        col_lower=compiled.col_lower[kept],
+        col_upper=compiled.col_upper[kept],
+        matrix=compiled.matrix[:, kept],
+        integrality=compiled.integrality[kept],
+        following=[(sign, offset, cost[kept]) for sign, offset, cost in compiled.following],
+        positions=None if compiled.positions is None else compiled.positions[kept],
     )
+    return Restricted(columns_only, kept, len(compiled.columns))
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,7 +135,7 @@ def _add_variables(m: pyo.ConcreteModel, inst: Instance) -> None:
     # seg[i, k]: the part of offer i's quantity (as a fraction of its bound) priced at tier k,
     # at most the tier's width.
     m.seg = ColumnVar(_keys(segs), bounds=(0, 1))
-    seg = columns.make(m.seg, a.part_width[a.part_is_seg].tolist())
+    seg = columns.make(m.seg, a.part_width[a.part_is_seg])
     # z[i, k]: tier k is reached (incremental) or chosen (all-units).
     m.z = ColumnVar(_keys(chosen), domain=pyo.Binary)
     z = columns.make(m.z)
@@ -144,7 +144,7 @@ def _add_variables(m: pyo.ConcreteModel, inst: Instance) -> None:
     y = columns.make(m.y)
     # n[i]: whole lots bought from offer i, at most the lots its bound holds.
     m.n = ColumnVar(_keys(lots), domain=pyo.NonNegativeIntegers)
-    n = columns.make(m.n, a.lots[lots].tolist())
+    n = columns.make(m.n, a.lots[lots])
     # Q[j]: total quantity of mineral j, in units of its reference quantity.
     caps = {j: (0, _quantity_cap(inst, a, j)) for j in range(len(inst.minerals))}
     m.Q = pyo.Var(range(len(inst.minerals)), bounds=caps)
@@ -469,16 +469,20 @@ def total_spend(m: pyo.ConcreteModel, inst: Instance) -> LinearExpression:
 def country_cap_rows(inst: Instance) -> list[tuple[int, int, list[int]]]:
     """(cap index, mineral, offers from the capped countries) for every binding-capable cap."""
     rows = []
-    country = inst.offers.table.country
+    t = inst.offers.table
     for c, cap in enumerate(inst.request.policy.country_caps):
+        if cap.max_share >= 1:
+            continue
         countries = set(cap.countries)
         listed = None if cap.minerals is None else set(cap.minerals)
-        for j, md in enumerate(inst.minerals):
-            if listed is not None and md.mineral.id not in listed:
-                continue
-            capped = [i for i in md.offers if country[i] in countries]
-            if capped and cap.max_share < 1:
-                rows.append((c, j, capped))
+        # the capped countries' offers, mineral by mineral, each mineral's in position order (as md.offers)
+        hits = np.flatnonzero(np.fromiter(map(countries.__contains__, t.country), dtype=bool, count=len(t.country)))
+        minerals = t.mineral[hits]
+        order = np.argsort(minerals, kind="stable")
+        ends = np.cumsum(np.bincount(minerals, minlength=len(inst.minerals)))
+        for j, capped in enumerate(np.split(hits[order], ends[:-1])):
+            if len(capped) and (listed is None or inst.minerals[j].mineral.id in listed):
+                rows.append((c, j, capped.tolist()))
     return rows
 
 

@@ -209,27 +209,36 @@ def _variable_bounds(columns: Sequence[VarData]) -> tuple[np.ndarray, np.ndarray
     return bounds if bounds is not None else _column_bounds_one_by_one(columns)
 
 
-def _bounds(lbs: list, ubs: list, which: np.ndarray, domains: list[VarData]):
+def _bounds(lbs: list, ubs: list | np.ndarray, which: np.ndarray, domains: list[VarData]):
     """Bounds and integrality of variables with these ``_lb`` and ``_ub``, and the domain of ``domains[which]``.
 
     One per variable, or one for all of them (``which`` has one per variable). None when a
     bound is not a finite plain number or None: then ``_column_bounds_one_by_one``.
     """
     plain = {*native_numeric_types, type(None)}
-    if not ({*map(type, lbs), *map(type, ubs)} <= plain):
+    if not ({*map(type, lbs), *_types(ubs)} <= plain):
         return None
     try:
         lower = np.array(lbs, dtype=float)  # None -> nan
         upper = np.array(ubs, dtype=float)
     except OverflowError:  # an integer bound beyond any float (Pyomo may still clip it to the domain)
         return None
-    if np.isfinite(lower).sum() + lbs.count(None) < len(lbs) or np.isfinite(upper).sum() + ubs.count(None) < len(ubs):
+    if np.isfinite(lower).sum() + lbs.count(None) < len(lbs) or np.isfinite(upper).sum() + _nones(ubs) < len(ubs):
         return None  # an infinite or NaN bound
     resolved = np.array([_domain_bounds(v) for v in domains], dtype=float).reshape(-1, 3)
     domain_lo, domain_hi, integer = resolved[which, 0], resolved[which, 1], resolved[which, 2]
     lower = np.where(np.isnan(lower), domain_lo, np.fmax(lower, domain_lo))
     upper = np.where(np.isnan(upper), domain_hi, np.fmin(upper, domain_hi))
     return lower, upper, integer.astype(np.int32)
+
+
+def _types(values: list | np.ndarray) -> set[type]:
+    """The types of ``values``: float for an array of floats (``Columns.make``'s upper bounds), at once."""
+    return {float} if isinstance(values, np.ndarray) and values.dtype == np.float64 else {*map(type, values)}
+
+
+def _nones(values: list | np.ndarray) -> int:
+    return 0 if isinstance(values, np.ndarray) else values.count(None)
 
 
 def _domain_bounds(v: VarData) -> tuple[float, float, int]:

@@ -130,10 +130,19 @@ class _Reader:
                 self.numbered.update((key, (columns, c)) for key, c in columns.numbered().items())
                 self.sums.update((key, (*entry, columns)) for key, entry in columns.sums.items())
         objectives = list(model.component_data_objects(pyo.Objective, active=True, descend_into=False))
-        c_data, c_index, c_ptr, offsets = [], [], [0], []
+        objective_rows, offsets = _RowPieces(), []  # one row of c per objective
         for objective in objectives:
-            offsets.append(self._append(_linear_of(objective.expr), c_index, c_data))
-            c_ptr.append(len(c_data))
+            expr = _linear_of(objective.expr)
+            known = self._known_sum(expr)
+            if known is None:
+                offsets.append(self._append(expr, objective_rows.index, objective_rows.data))
+                objective_rows.add_row(objective, 0, 0.0)
+                continue
+            # made by ``Columns.linear``: its arrays as they are, not a Python list of each term
+            positions, coefs, columns = known
+            at = self._columns_at(positions, columns)
+            objective_rows.add_block(coefs, at, np.array([len(at)]), [objective], np.zeros(1, np.int8), np.zeros(1))
+            offsets.append(0)
         rows = _RowPieces()
         # In the order of component_data_objects(Constraint, active=True): components in
         # declaration order, each one's active rows in index order.
@@ -159,7 +168,7 @@ class _Reader:
         if batch:
             self._read_families(batch, rows)
         n = self.size
-        c = _csc(c_data, c_index, c_ptr, n)
+        c = _csc(*objective_rows.arrays(), n)
         A = _csc(*rows.arrays(), n)
         if A.shape[0] and not np.bincount(A.indices, minlength=A.shape[0]).all():
             raise _NotPlain  # a constant row: Pyomo drops it or reports it infeasible
@@ -242,9 +251,9 @@ class _Reader:
         A repeated variable's terms are left for ``_csc`` to sum and zeros for it to drop.
         An expression made by ``Columns.linear`` is read from its arrays, at once.
         """
-        known = self.sums.get(id(expr))
-        if known is not None and known[0] is expr:
-            _, positions, coefs, columns = known
+        known = self._known_sum(expr)
+        if known is not None:
+            positions, coefs, columns = known
             index.extend(self._columns_at(positions, columns).tolist())
             data.extend(coefs.tolist())
             return 0
@@ -270,6 +279,11 @@ class _Reader:
             add_index(column)
             add_data(coef)
         return constant
+
+    def _known_sum(self, expr: Any) -> tuple[np.ndarray, np.ndarray, Columns] | None:
+        """(positions, coefficients, Columns) of an expression ``Columns.linear`` made, else None."""
+        known = self.sums.get(id(expr))
+        return known[1:] if known is not None and known[0] is expr else None
 
     def _column(self, var: Any) -> int:
         """The column of ``var``, which ``column_of`` lacks: its component's columns given or indexed now."""

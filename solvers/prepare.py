@@ -74,7 +74,7 @@ class OfferTable:
     bound: np.ndarray
     lots: np.ndarray  # whole numbers, as floats; 0: not sold in lots
     min_lots: np.ndarray  # whole numbers, as floats
-    shape: np.ndarray  # CostShape, as objects
+    shape: np.ndarray  # CostShape, as numpy strings
     fixed: np.ndarray
     min_order: np.ndarray
     lot_size: np.ndarray  # 0: not sold in lots
@@ -122,7 +122,8 @@ class Offers(Sequence[OfferData]):
         cut = [tier(Tier, row) for row in zip(*(a[start:end].tolist() for a in (t.lo, t.hi, t.price)))]
         lot = lots if lots > 0 else None
         tariff, bound = float(t.tariff[p]), float(t.bound[p])
-        return OfferData(index, self._suppliers[index], mineral, tariff, bound, cut, t.shape[p], lot, min_lots)
+        shape = str(t.shape[p])
+        return OfferData(index, self._suppliers[index], mineral, tariff, bound, cut, shape, lot, min_lots)
 
 
 @dataclass(slots=True)
@@ -357,7 +358,8 @@ class _Offers:
         # CostShape: one tier, linear; all-units; a price falling from one tier to the next
         # needs the order kept (incremental); rising prices are convex (linear)
         falls = ((price[:, 1:] < price[:, :-1]) & keep[:, 1:]).any(axis=1)
-        shape = np.where(falls, CostShape.INCREMENTAL, CostShape.LINEAR).astype(object)
+        # as fixed-width strings (the longest, "incremental", sets the width): compared in numpy, not one by one
+        shape = np.where(falls, CostShape.INCREMENTAL, CostShape.LINEAR)
         shape[all_units] = CostShape.ALL_UNITS
         shape[count == 1] = CostShape.LINEAR
         first_tier = np.zeros(len(kept) + 1, dtype=np.int64)

@@ -87,7 +87,9 @@ class ColumnVar(IndexedVar):
         lb, ub, domain = first._lb, first._ub, first._domain
         new = VarData.__new__
         made = []
-        for key, bound in zip(pending.keys, itertools.repeat(ub) if pending.upper is None else pending.upper):
+        upper = pending.upper
+        upper = itertools.repeat(ub) if upper is None else upper.tolist() if isinstance(upper, np.ndarray) else upper
+        for key, bound in zip(pending.keys, upper):
             var = new(VarData)  # VarData.copy(first), inlined, with its own index and upper bound
             var._component, var._index, var._value, var._fixed, var._stale = family, key, value, fixed, stale
             var._lb, var._ub, var._domain = lb, bound, domain
@@ -103,7 +105,7 @@ class Pending:
 
     keys: list
     first: VarData  # the first variable as Pyomo made it, from the declared domain, bounds and value
-    upper: list | None  # each variable's upper bound, or None: the first's for all
+    upper: list | np.ndarray | None  # each variable's upper bound (an array: floats), or None: the first's for all
 
 
 class Columns:
@@ -148,7 +150,7 @@ class Columns:
         """Number ``component``'s variables (in index order, as Pyomo lists them); return the first position."""
         return self._number(component, list(component.values()))
 
-    def make(self, component: ColumnVar, upper: Sequence[Any] | None = None) -> int:
+    def make(self, component: ColumnVar, upper: Sequence[float] | np.ndarray | None = None) -> int:
         """Number the variables of ``component``, to be made when first asked for; return the first position.
 
         The variables are those Pyomo's dense construction makes, in index order, with
@@ -175,7 +177,9 @@ class Columns:
             return self._number(component, [])
         first = component[keys[0]]  # made by Pyomo, from the declared domain and bounds
         del component._made[keys[0]]  # made again, with the others
-        component.pending = Pending(keys, first, None if upper is None else list(upper))
+        if upper is not None:  # a copy: an array of floats stays one, which compiling reads at once
+            upper = upper.copy() if isinstance(upper, np.ndarray) and upper.dtype == np.float64 else list(upper)
+        component.pending = Pending(keys, first, upper)
         return self._number(component, None, len(keys))
 
     def linear(self, positions: np.ndarray, coefs: np.ndarray) -> LinearExpression:

@@ -90,3 +90,34 @@ def test_a_column_the_model_did_not_number_has_no_offer():
     # Without positions (a model compiled by Pyomo's compiler), the same owners, found by identity.
     unknown = dataclasses.replace(compiled, numbering=None, positions=None)
     assert column_offers(model, unknown).tolist() == owners.tolist()
+
+
+def test_country_cap_rows_list_each_capped_minerals_offers_from_its_countries_in_order():
+    from solvers.build import country_cap_rows
+
+    countries = ["AU", "CA", "AU", "BR", "CA", "AU", "BR", "CA"]
+    minerals = ["co", "sb", "co", "sb", "co", "ta", "co", "sb"]
+    req = request(
+        1e6,
+        [mineral("co"), mineral("sb"), mineral("ta")],
+        [offer(f"o{i}", 10 + i, 50, mineral=m, country=c) for i, (c, m) in enumerate(zip(countries, minerals))],
+        policy={
+            "country_caps": [
+                {"countries": ["AU", "BR"], "max_share": 0.5},
+                {"countries": ["CA"], "max_share": 1.0},  # caps nothing: no rows
+                {"countries": ["CA", "AU"], "max_share": 0.3, "minerals": ["sb", "ta"]},
+            ]
+        },
+    )
+    instance = prepare(req)
+    rows = country_cap_rows(instance)
+    # the plain rule, mineral by mineral: the offers (positions in instance.offers) from the cap's countries
+    country = instance.offers.table.country
+    expected = []
+    for c, cap in enumerate(req.policy.country_caps):
+        for j, md in enumerate(instance.minerals):
+            capped = [i for i in md.offers if country[i] in cap.countries]
+            if capped and cap.max_share < 1 and (cap.minerals is None or md.mineral.id in cap.minerals):
+                expected.append((c, j, capped))
+    assert rows == expected
+    assert [(c, j) for c, j, _ in rows] == [(0, 0), (0, 1), (0, 2), (2, 1), (2, 2)]

@@ -366,11 +366,26 @@ def test_a_variable_asked_for_makes_its_components_and_pyomo_then_reads_the_same
     assert compiled.col_upper.tolist() == [4, 2.5, 4, 3] and compiled.row_lower.tolist()[-1] == -1  # 1 - n[1]
 
 
-def test_a_bound_that_is_not_a_finite_number_is_read_from_the_made_variables() -> None:
+def test_upper_bounds_given_as_an_array_are_read_at_once_and_made_as_python_floats() -> None:
+    m = pyo.ConcreteModel()
+    m.columns = Columns()
+    m.x = ColumnVar(range(3), bounds=(0, 4))
+    upper = np.array([4.0, 2.5, 1.0])
+    m.columns.make(m.x, upper)
+    upper[:] = 0.0  # the bounds given are the bounds kept, whatever the caller's array does next
+    m.rows = Rows(["a"], entries_to_rows(1, [(np.zeros(3), np.arange(3), 1.0)], 1, math.inf), m.columns)
+    compiled = compile_model(m)
+    assert compiled.col_upper.tolist() == [4.0, 2.5, 1.0] and m.x.pending is not None
+    assert [v.ub for v in m.x.values()] == [4.0, 2.5, 1.0]
+    assert all(type(v._ub) is float for v in m.x.values())
+
+
+@pytest.mark.parametrize("upper", [[math.inf, 5.0], np.array([math.inf, 5.0])], ids=["list", "array"])
+def test_a_bound_that_is_not_a_finite_number_is_read_from_the_made_variables(upper) -> None:
     m = pyo.ConcreteModel()
     m.columns = Columns()
     m.x = ColumnVar(range(2), bounds=(0, None))
-    m.columns.make(m.x, [math.inf, 5.0])
+    m.columns.make(m.x, upper)
     m.rows = Rows(["a"], entries_to_rows(1, [(np.zeros(2), np.arange(2), 1.0)], 1, math.inf), m.columns)
     compiled = compile_model(m)
     assert compiled.col_upper.tolist() == [math.inf, 5.0] and m.x.pending is None

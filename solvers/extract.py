@@ -62,14 +62,14 @@ def quantities(model: pyo.ConcreteModel, instance: Instance, value: np.ndarray) 
     # sum is taken again below, in the parts' order, for those.
     rough = np.add.reduceat(value[a.part_position], a.first_part[:-1])
     buys = used & ((a.lots > 0) | (rough > ZERO / 2))
-    values, has_y = value.tolist(), has_y.tolist()
-    for i in np.flatnonzero(buys).tolist():
+    has_y = has_y.tolist()
+    for i in np.flatnonzero(buys).tolist():  # a few hundred of 10,000 offers: their columns only, as floats
         od = instance.offers[i]
         if od.lots is not None:  # whole lots: exact already
-            out[od.index] = round(values[a.n[i]]) * od.offer.lot_size
+            out[od.index] = round(float(value[a.n[i]])) * od.offer.lot_size
             continue
-        parts = a.part_position[a.first_part[i] : a.first_part[i + 1]].tolist()
-        q = min(max(sum(values[p] for p in parts), 0.0), 1.0) * od.bound
+        parts = value[a.part_position[a.first_part[i] : a.first_part[i + 1]]].tolist()
+        q = min(max(sum(parts), 0.0), 1.0) * od.bound
         if q <= ZERO * od.bound:
             continue
         # Round first, then snap to the structure the solver chose, which rounding must not undo.
@@ -77,7 +77,7 @@ def quantities(model: pyo.ConcreteModel, instance: Instance, value: np.ndarray) 
         if has_y[i] and od.offer.min_order > 0:  # used, with a minimum order
             q = max(q, od.offer.min_order)
         if od.shape == CostShape.ALL_UNITS:
-            q = _into_chosen_tier(values, a.part_z[a.first_part[i] : a.first_part[i + 1]].tolist(), od, q)
+            q = _into_chosen_tier(value[a.part_z[a.first_part[i] : a.first_part[i + 1]]].tolist(), od, q)
         out[od.index] = q
     return out
 
@@ -111,9 +111,9 @@ def _tidy(q: float) -> float:
     return float(f"{math.floor(q / step) * step:.{DIGITS}g}")
 
 
-def _into_chosen_tier(values: list[float], z: list[int], od, q: float) -> float:
-    """q within the tier whose binary (position ``z[k]`` for tier k) the solver set."""
-    for position, tier in zip(z, od.tiers, strict=True):
-        if values[position] > 0.5:
+def _into_chosen_tier(z: list[float], od, q: float) -> float:
+    """q within the tier whose binary (value ``z[k]`` for tier k) the solver set."""
+    for chosen, tier in zip(z, od.tiers, strict=True):
+        if chosen > 0.5:
             return min(max(q, tier.lo), tier.hi)
     return q

@@ -230,7 +230,8 @@ class _Offers:
         self.capacity = np.array(capacity, dtype=float)
         fixed = self.fixed = np.array(fixed, dtype=float)
         self.min_order = np.array(min_order, dtype=float)
-        lot_size = self.lot_size = np.nan_to_num(np.array(lot_size, dtype=float), nan=0.0)  # None, 0: no lots
+        # None, 0: no lots (None read as 0 in one pass: converting it to nan first took twice as long)
+        lot_size = self.lot_size = np.fromiter(map(_NO_LOTS.get, lot_size, lot_size), dtype=float, count=n)
         self.all_units = np.fromiter(map(partial(is_, Discount.ALL_UNITS), discount), dtype=bool, count=n)
         room_money = np.array([r.money for r in rooms], dtype=float)
         room_quantity = np.array([r.quantity for r in rooms], dtype=float)
@@ -388,3 +389,4 @@ _OFFER_FIELDS = itemgetter(
     "mineral", "country", "capacity", "fixed_cost", "min_order", "lot_size", "discount", "price_tiers", "unit_price"
 )
 _UP_TO, _TIER_PRICE = attrgetter("up_to"), attrgetter("unit_price")
+_NO_LOTS = {None: 0.0}  # lot_size -> what _Offers keeps: itself, but 0 for None

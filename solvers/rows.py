@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.base.constraint import ConstraintData, IndexedConstraint
+from pyomo.core.base.set import OrderedSetOf
 from pyomo.core.base.var import IndexedVar, VarData
 from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 from pyomo.core.expr.relational_expr import EqualityExpression, InequalityExpression, RangedExpression
@@ -103,7 +104,7 @@ class ColumnVar(IndexedVar):
 class Pending:
     """What a ``ColumnVar``'s variables will be (see ``Columns.make``)."""
 
-    keys: list
+    keys: Sequence
     first: VarData  # the first variable as Pyomo made it, from the declared domain, bounds and value
     upper: list | np.ndarray | None  # each variable's upper bound (an array: floats), or None: the first's for all
 
@@ -169,7 +170,9 @@ class Columns:
         if not all(rule is None or rule.constant() for rule in rules):
             # Pyomo would call such a rule for each index; the copies here would all take the first's.
             raise ValueError(f"{component.name}: make takes one domain, bounds and value for all (upper bounds apart)")
-        keys = list(component.index_set())
+        index = component.index_set()
+        # a SetOf's own sequence of keys, not a copy: listing a lazy one (build.TierKeys) would make every key
+        keys = index._ref if isinstance(index, OrderedSetOf) and isinstance(index._ref, Sequence) else list(index)
         if upper is not None and len(upper) != len(keys):
             raise ValueError(f"{component.name}: {len(upper)} upper bounds for {len(keys)} variables")
         component._dense = True  # every variable exists, as if constructed dense (made when asked for)

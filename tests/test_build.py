@@ -121,3 +121,34 @@ def test_country_cap_rows_list_each_capped_minerals_offers_from_its_countries_in
                 expected.append((c, j, capped))
     assert rows == expected
     assert [(c, j) for c, j, _ in rows] == [(0, 0), (0, 1), (0, 2), (2, 1), (2, 2)]
+
+
+def test_tier_keys_answer_as_the_list_of_their_tuples_would():
+    import numpy as np
+
+    from solvers.build import TierKeys
+
+    offer, tier = np.array([0, 0, 3, 7, 7, 7]), np.array([1, 2, 0, 0, 1, 4])
+    keys = TierKeys(offer, tier)
+    listed = list(zip(offer.tolist(), tier.tolist(), strict=True))
+    assert len(keys) == 6 and keys[0] == (0, 1) and keys[-1] == (7, 4) and keys[1:3] == listed[1:3]
+    listed_or_not = [(0, 1), (7, 4), (3, 0), (0, 0), (3, 1), (7, 5), (8, 0), (-1, 1), (0, -1)]
+    asked = [*listed_or_not, (0, 1.0), (10**30, 0), "x", (0, 1, 2)]
+    assert [key in keys for key in asked] == [key in listed for key in asked]
+    assert [keys.index(key) for key in listed] == list(range(6)) and keys.count((7, 1)) == 1
+    with pytest.raises(ValueError):
+        keys.index((3, 1))
+    assert list(keys) == listed and list(reversed(keys)) == listed[::-1]
+    with pytest.raises(ValueError, match="increasing"):
+        TierKeys(np.array([1, 0]), np.array([0, 0]))
+    assert (0, 0) not in TierKeys(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+
+
+def test_solving_makes_no_tier_key_tuple_and_pyomo_still_names_the_variables_by_them():
+    from solvers import build
+
+    model = create_model(prepare(_request()))
+    allocate(_request())
+    assert model.seg.index_set()._ref._listed is None  # built and compiled from the arrays alone
+    assert [(i, k) for i, k in model.seg.index_set()] == [(2, 0), (2, 1), (3, 0), (3, 1), (3, 2)]
+    assert model.seg[3, 2].name == "seg[3,2]" and isinstance(model.seg.index_set()._ref, build.TierKeys)

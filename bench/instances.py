@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,6 +206,20 @@ SIZES = [
     (40, 250, 60.0, 1e-2),
     (200, 250, 120.0, 1e-2),
 ]
+
+
+def ab_limits(n: int, per: int, time_limit: float = 30.0) -> tuple[float, float]:
+    """Time limit and gap of an A/B tool's instance (``bench.options_ab``, ``bench.tree_ab``).
+
+    ``time_limit`` and a gap of 1e-4 up to 1,000 offers, 1e-3 above; with LIMITS=suite in
+    the environment, the benchmark set's for that size (``SIZES``), so that the instance is
+    the one the set measures.
+    """
+    if os.environ.get("LIMITS") == "suite":
+        for m, p, limit, gap in SIZES:
+            if (m, p) == (n, per):
+                return limit, gap
+    return time_limit, 1e-4 if n * per <= 1000 else 1e-3
 
 
 def suite(quick: bool = False, largest: int | None = None, seed: int = 1) -> list[Case]:

@@ -20,14 +20,12 @@ import time
 
 import solvers.options as O
 from bench.cli_values import option_value
-from bench.instances import SIZES, make_request
+from bench.instances import ab_limits, make_request
 from bench.stats import geomean
 from models import AllocationRequest
 from solvers import allocate
 
 ENGINE = "engine."
-# LIMITS=suite: each size's time limit and gap as the benchmark set has them (bench.instances)
-SUITE_LIMITS = {(n, per): (limit, gap) for n, per, limit, gap in SIZES}
 
 
 def parse_variants(args: list[str]) -> dict[str, dict[str, object]]:
@@ -44,9 +42,7 @@ def cases(sizes: str) -> list[tuple[str, AllocationRequest]]:
     out = []
     for size in sizes.split(","):
         n, per = map(int, size.split("x"))
-        limit, gap = 30.0, 1e-4 if n * per <= 1000 else 1e-3
-        if os.environ.get("LIMITS") == "suite":
-            limit, gap = SUITE_LIMITS.get((n, per), (limit, gap))
+        limit, gap = ab_limits(n, per)
         for seed in range(1, int(os.environ.get("SEEDS", "3")) + 1):
             for objective in os.environ.get("OBJECTIVES", "max_coverage,min_cost").split(","):
                 body = make_request(n, per, objective, seed, limit, gap)

@@ -11,7 +11,9 @@ seconds inside HiGHS's ``run``, the rest (engine overhead), and whether both agr
 by ``bench.run``'s rule (status; score and spend within the request's gap, spend only
 at the same score; every allocation checked by plain arithmetic by its own side).
 Totals and geometric means at the end.
-OBJECTIVES and SEEDS as in ``bench.options_ab`` (default both objectives, seeds 1-3).
+OBJECTIVES, SEEDS and LIMITS as in ``bench.options_ab`` (default both objectives, seeds 1-3;
+LIMITS=suite: the benchmark set's time limit and gap for the size, else --time-limit and
+1e-4 up to 1,000 offers, 1e-3 above).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.instances import make_request
+from bench.instances import ab_limits, make_request
 from bench.run import agreement
 from bench.stats import geomean
 
@@ -88,16 +90,17 @@ def main(argv: list[str] | None = None) -> int:
     objectives = os.environ.get("OBJECTIVES", "max_coverage,min_cost").split(",")
     walls: dict[str, list[float]] = {k: [] for k in trees}
     outside: dict[str, list[float]] = {k: [] for k in trees}
+    shares: dict[str, list[float]] = {k: [] for k in trees}
     differ = 0
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes.split(","):
             n, per = map(int, size.split("x"))
-            gap = 1e-4 if n * per <= 1000 else 1e-3
+            limit, gap = ab_limits(n, per, args.time_limit)
             for seed in seeds:
                 for objective in objectives:
                     path = os.path.join(tmp, "request.json")
                     with open(path, "w") as f:
-                        json.dump(make_request(n, per, objective, seed, args.time_limit, gap), f)
+                        json.dump(make_request(n, per, objective, seed, limit, gap), f)
                     sides = {k: Side(tree, path) for k, tree in trees.items()}
                     runs: dict[str, list[dict]] = {k: [] for k in trees}
                     for rep in range(args.reps):
@@ -111,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
                         rest = statistics.median(r["seconds"] - r["run_seconds"] for r in rs)
                         walls[k].append(wall)
                         outside[k].append(rest)
-                        cells.append(f"{k} {wall:7.3f}s ({rest * 1e3:6.1f} ms outside)")
+                        shares[k].append(rest / wall)
+                        cells.append(f"{k} {wall:7.3f}s ({rest * 1e3:6.1f} ms outside, {100 * rest / wall:4.1f}%)")
                     label = _agree(runs["old"][0], runs["new"][0], gap)
                     same = label in ("yes", "score within gap")
                     differ += not same
@@ -122,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         geo = geomean(walls[k])
         print(
             f"{k}: total {sum(walls[k]):7.2f} s, geometric mean {geo:.3f} s, "
-            f"outside HiGHS {sum(outside[k]) * 1e3:.0f} ms in total, worst {max(walls[k]):.2f} s"
+            f"outside HiGHS {sum(outside[k]) * 1e3:.0f} ms in total ({100 * geomean(shares[k]):.1f}% of the wall "
+            f"time, geometric mean), worst {max(walls[k]):.2f} s"
         )
     print(f"{differ} instance(s) where the two disagree" if differ else "all instances agree")
     return 0

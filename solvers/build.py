@@ -204,6 +204,7 @@ class Arrays:
     cov: np.ndarray = field(default_factory=_not_yet)  # per mineral
     S: np.ndarray = field(default_factory=_not_yet)  # per mineral
     shortage: np.ndarray = field(default_factory=_not_yet)  # per mineral, with elastic floors
+    offer_spend: Group | None = None  # every offer's spend entries, once made (_offer_spend)
 
 
 def _arrays(inst: Instance) -> Arrays:
@@ -320,6 +321,17 @@ def _spend(a: Arrays, rows: np.ndarray, offers: np.ndarray) -> Group:
     position = np.concatenate((a.part_position[part], a.y[offers[paid]]))
     coef = np.concatenate((a.money[offers[which]] * a.part_price[part], a.fixed[offers[paid]]))
     return row[order], position[order], coef[order]
+
+
+def _offer_spend(a: Arrays) -> Group:
+    """``_spend`` of every offer in a row of its own (the row is the offer), offer by offer; made once.
+
+    The mineral spend rows and the objective both read it.
+    """
+    if a.offer_spend is None:
+        offers = np.arange(len(a.bound))
+        a.offer_spend = _spend(a, offers, offers)
+    return a.offer_spend
 
 
 def _offers_of(inst: Instance, minerals: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -512,8 +524,12 @@ def _add_mineral_spend(m: pyo.ConcreteModel, inst: Instance) -> None:
     a = m.arrays
     minerals = list(m.S.index_set())
     scale = np.array([money_scale(inst, j) for j in minerals], dtype=float)
-    rows, offers = _offers_of(inst, minerals)
-    row, position, coef = _spend(a, rows, offers)
+    # every offer's entries, in the row of its mineral (each offer's mineral has an S[j]); a
+    # family keeps entries in their order within a row: each mineral's offers in offer order
+    offer, position, coef = _offer_spend(a)
+    row_of = np.full(len(inst.minerals), -1, dtype=np.int64)
+    row_of[minerals] = np.arange(len(minerals))
+    row = row_of[a.mineral[offer]]
     own = _offer_array(minerals)
     spend = [(row, position, coef / scale[row]), _each(a.S[own], -scale / scale)]
     m.mineral_spend = _family(m, minerals, spend, 0, 0)
@@ -541,7 +557,8 @@ def country_cap_rows(inst: Instance) -> list[tuple[int, int, list[int]]]:
         countries = set(cap.countries)
         listed = None if cap.minerals is None else set(cap.minerals)
         # the capped countries' offers, mineral by mineral, each mineral's in position order (as md.offers)
-        hits = np.flatnonzero(np.fromiter(map(countries.__contains__, t.country), dtype=bool, count=len(t.country)))
+        numbers = [k for k, name in enumerate(t.country_names) if name in countries]
+        hits = np.flatnonzero(np.isin(t.country, numbers))
         minerals = t.mineral[hits]
         order = np.argsort(minerals, kind="stable")
         ends = np.cumsum(np.bincount(minerals, minlength=len(inst.minerals)))
@@ -593,8 +610,7 @@ def _add_objectives(m: pyo.ConcreteModel, inst: Instance) -> None:
     m.score = pyo.Expression(expr=m.columns.linear(a.cov, weight / inst.total_weight))
     # The objective is written over the offers, not over S: HiGHS's objective-driven
     # pruning sees the fixed costs and prices directly (measured faster than sum of S_j).
-    offers = np.arange(len(inst.offers))
-    _, position, coef = _spend(a, offers, offers)
+    _, position, coef = _offer_spend(a)
     m.spend = pyo.Expression(expr=m.columns.linear(position, coef / inst.request.budget))
     m.max_score = pyo.Objective(expr=m.score, sense=pyo.maximize)
     m.min_spend = pyo.Objective(expr=m.spend, sense=pyo.minimize)

@@ -52,7 +52,7 @@ def check_result(request: AllocationRequest, result: AllocationResult) -> list[V
     quantity: dict[str, float] = defaultdict(float)
     spend: dict[str, float] = defaultdict(float)
     used: dict[str, int] = defaultdict(int)
-    by_country: dict[tuple[str, str], float] = defaultdict(float)
+    by_country: dict[str, dict[str, float]] = {}  # mineral -> country -> quantity, in line order
     seen: set[str] = set()
     total = 0.0
 
@@ -94,7 +94,8 @@ def check_result(request: AllocationRequest, result: AllocationResult) -> list[V
         quantity[offer.mineral] += q
         spend[offer.mineral] += cost.spend
         used[offer.mineral] += 1
-        by_country[(offer.mineral, offer.country)] += q
+        countries = by_country.setdefault(offer.mineral, {})
+        countries[offer.country] = countries.get(offer.country, 0.0) + q
         total += cost.spend
 
     out += _mineral_rules(request, result, quantity, spend, used, by_country)
@@ -131,7 +132,7 @@ def _mineral_rules(request, result, quantity, spend, used, by_country) -> list[V
             out.append(Violation("summary", where, "spend differs from the allocation lines"))
         if summary.suppliers_used != used[m.id]:
             out.append(Violation("summary", where, f"suppliers_used {summary.suppliers_used} but {used[m.id]} lines"))
-        shares = {c: v / q for (mid, c), v in by_country.items() if mid == m.id} if q > 0 else {}
+        shares = {c: v / q for c, v in by_country.get(m.id, {}).items()} if q > 0 else {}
         reported = summary.share_by_country
         if reported.keys() != shares.keys() or any(_differs(reported[c], shares[c], 1.0) for c in shares):
             out.append(Violation("summary", where, "share_by_country differs from the allocation lines"))
@@ -146,7 +147,7 @@ def _policy_rules(request, result, quantity, by_country) -> list[Violation]:
         for m in request.minerals:
             if cap.minerals is not None and m.id not in cap.minerals:
                 continue
-            from_capped = sum(q for (mid, country), q in by_country.items() if mid == m.id and country in countries)
+            from_capped = sum(q for country, q in by_country.get(m.id, {}).items() if country in countries)
             if from_capped > cap.max_share * quantity[m.id] + RELATIVE_TOLERANCE * quantity[m.id]:
                 out.append(
                     Violation(

@@ -78,7 +78,8 @@ class OfferTable:
     fixed: np.ndarray
     min_order: np.ndarray
     lot_size: np.ndarray  # 0: not sold in lots
-    country: list[str]
+    country: np.ndarray  # position in country_names
+    country_names: list[str]  # the offers' countries, each once
     first_tier: np.ndarray
     lo: np.ndarray
     hi: np.ndarray
@@ -223,9 +224,11 @@ class _Offers:
         minerals, countries, capacity, fixed, min_order, lot_size, discount, given, unit_price = columns
         index = {m.id: j for j, m in enumerate(request.minerals)}
         self.mineral = np.fromiter(map(index.__getitem__, minerals), dtype=np.int64, count=n)
-        self.countries = list(countries)
-        rates = {country: tariff_rate(request, country) for country in set(countries)}
-        self.rate = np.fromiter(map(rates.__getitem__, countries), dtype=float, count=n)
+        # each offer's country as a number: tariffs and exclusions looked up once a country
+        self.country_names = list(dict.fromkeys(countries))
+        number = {country: k for k, country in enumerate(self.country_names)}
+        self.country = np.fromiter(map(number.__getitem__, countries), dtype=np.int64, count=n)
+        self.rate = np.array([tariff_rate(request, c) for c in self.country_names], dtype=float)[self.country]
         excluded = set(request.policy.excluded_countries)
         self.capacity = np.array(capacity, dtype=float)
         fixed = self.fixed = np.array(fixed, dtype=float)
@@ -252,7 +255,7 @@ class _Offers:
         why = np.where((why == _KEPT) & in_lots & (least > lots), _MIN_ORDER, why)
         why = np.where((why == _KEPT) & ~in_lots & (self.min_order > bound * (1 + 1e-12)), _MIN_ORDER, why)
         self.bound = np.where(in_lots & (why == _KEPT), lots * per_lot, bound)
-        excluded_here = np.fromiter(map(excluded.__contains__, countries), dtype=bool, count=n)
+        excluded_here = np.array([c in excluded for c in self.country_names], dtype=bool)[self.country]
         self.why = np.where(excluded_here, _EXCLUDED, why)
         # whole numbers kept as floats, as math.floor gives them: an int64 would wrap past 2**63
         self.lots = np.where(self.why == _KEPT, lots, 0.0)
@@ -376,7 +379,8 @@ class _Offers:
             fixed=self.fixed[kept],
             min_order=self.min_order[kept],
             lot_size=self.lot_size[kept],
-            country=list(map(self.countries.__getitem__, kept.tolist())),
+            country=self.country[kept],
+            country_names=self.country_names,
             first_tier=first_tier,
             lo=lo[keep],
             hi=hi[keep],

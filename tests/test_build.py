@@ -112,7 +112,8 @@ def test_country_cap_rows_list_each_capped_minerals_offers_from_its_countries_in
     instance = prepare(req)
     rows = country_cap_rows(instance)
     # the plain rule, mineral by mineral: the offers (positions in instance.offers) from the cap's countries
-    country = instance.offers.table.country
+    table = instance.offers.table
+    country = [table.country_names[k] for k in table.country]
     expected = []
     for c, cap in enumerate(req.policy.country_caps):
         for j, md in enumerate(instance.minerals):

@@ -15,12 +15,15 @@ not have are left out.
 
 The process keeps the memory a solve frees, as the service's solver workers do
 (``service.allocator.keep_freed_memory``); ``--glibc-defaults`` leaves glibc's own settings.
+As in a worker, the garbage collector is off during the solves, and collects between
+them, untimed (``service.worker.collect_between_jobs``).
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import statistics
 import sys
 import time
@@ -51,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="the generated instance's seed (default 1)")
     parser.add_argument("--glibc-defaults", action="store_true", help="do not keep freed memory as a worker does")
     args = parser.parse_args(argv)
-    if not args.glibc_defaults:  # from this checkout, before --tree's: an older one may not have it
+    # from this checkout, before --tree's: an older one may not have them
+    from service.worker import collect_between_jobs
+
+    if not args.glibc_defaults:
         from service.allocator import keep_freed_memory
 
         keep_freed_memory()
@@ -88,12 +94,14 @@ def main(argv: list[str] | None = None) -> int:
     highspy.Highs.run = timed("HiGHS run", highspy.Highs.run)
 
     engine.allocate(request)  # warm-up
+    collect_between_jobs()
     runs = []
     for _ in range(args.reps):
         spent.clear()
         began = time.perf_counter()
         engine.allocate(request)
         total = time.perf_counter() - began
+        gc.collect()
         runs.append({**spent, "outside HiGHS": total - spent.get("HiGHS run", 0.0), "total": total})
     print(f"{args.case} (seed {args.seed}): median of {args.reps} solves, engine from {engine.__file__}")
     for name in runs[0]:

@@ -10,13 +10,17 @@ breaks. ``quit`` answers with the process's peak resident memory (VmHWM), so
 that every contender's memory is measured on its own, per instance.
 
 The engine's process is set up as the service's solver workers are: it keeps the
-memory a solve frees for the next (``service.allocator.keep_freed_memory``). The
-baselines run as a plain script would, with glibc's defaults (docs/performance.md,
-change 26, gives what the same setting does for the highspy baseline).
+memory a solve frees for the next (``service.allocator.keep_freed_memory``), and its
+garbage collector is off, everything alive after the warm-up frozen, and a collection
+made after each answer, untimed, as a worker makes it after sending its answer
+(``service.worker.collect_between_jobs``). The baselines run as a plain script would,
+with glibc's and Python's defaults (docs/performance.md, change 26, gives what the same
+memory setting does for the highspy baseline).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -109,11 +113,17 @@ def main() -> int:
     solve_once(contender, dla_case().request)  # warm-up
     with open(path) as f:
         request = AllocationRequest.model_validate_json(f.read())
+    if contender == "engine":
+        from service.worker import collect_between_jobs
+
+        collect_between_jobs()
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         command = line.strip()
         if command == "run":
             print(json.dumps(solve_once(contender, request)), flush=True)
+            if contender == "engine":
+                gc.collect()  # this solve's garbage, after its answer, as a worker collects it
         elif command == "quit":
             break
     print(json.dumps({"peak_rss_mb": peak_rss_mb()}), flush=True)

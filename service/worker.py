@@ -92,7 +92,7 @@ def main(conn: Connection, memory_limit_bytes: int) -> None:
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which logs it
         conn.send_bytes(pickle.dumps(("error", f"warm-up solve failed: {exc!r}")))
         sys.exit(1)
-    _collect_between_jobs()
+    collect_between_jobs()
     conn.send_bytes(pickle.dumps(("ready", os.getpid())))
     while True:
         try:
@@ -113,10 +113,10 @@ def main(conn: Connection, memory_limit_bytes: int) -> None:
             return
         if recycle:
             return
-        gc.collect()  # this job's model, now that its answer is sent (see _collect_between_jobs)
+        gc.collect()  # this job's model, now that its answer is sent (see collect_between_jobs)
 
 
-def _collect_between_jobs() -> None:
+def collect_between_jobs() -> None:
     """Collect garbage between jobs, not during them.
 
     A solve leaves some cyclic garbage behind (about 1,300 objects at 500 offers: the

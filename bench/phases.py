@@ -16,7 +16,7 @@ not have are left out.
 The process keeps the memory a solve frees, as the service's solver workers do
 (``service.allocator.keep_freed_memory``); ``--glibc-defaults`` leaves glibc's own settings.
 As in a worker, the garbage collector is off during the solves, and collects between
-them, untimed (``service.worker.collect_between_jobs``).
+them, untimed (as ``service.worker.collect_between_jobs`` sets a worker up).
 """
 
 from __future__ import annotations
@@ -54,10 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="the generated instance's seed (default 1)")
     parser.add_argument("--glibc-defaults", action="store_true", help="do not keep freed memory as a worker does")
     args = parser.parse_args(argv)
-    # from this checkout, before --tree's: an older one may not have them
-    from service.worker import collect_between_jobs
-
-    if not args.glibc_defaults:
+    if not args.glibc_defaults:  # from this checkout, before --tree's: an older one may not have it
         from service.allocator import keep_freed_memory
 
         keep_freed_memory()
@@ -94,7 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     highspy.Highs.run = timed("HiGHS run", highspy.Highs.run)
 
     engine.allocate(request)  # warm-up
-    collect_between_jobs()
+    # as service.worker.collect_between_jobs, which cannot be imported here: service.worker
+    # imports solvers, and would load this checkout's in place of --tree's
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     runs = []
     for _ in range(args.reps):
         spent.clear()

@@ -370,6 +370,9 @@ class TierKeys(Sequence):
     def __len__(self) -> int:
         return len(self._code)
 
+    def __repr__(self) -> str:  # as the list would print (Pyomo's pprint of the index set shows it)
+        return repr(self._list())
+
     def __getitem__(self, i):
         if isinstance(i, slice):
             return self._list()[i]

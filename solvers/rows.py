@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from collections.abc import Sequence
+from collections.abc import MutableSequence, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,8 +171,10 @@ class Columns:
             # Pyomo would call such a rule for each index; the copies here would all take the first's.
             raise ValueError(f"{component.name}: make takes one domain, bounds and value for all (upper bounds apart)")
         index = component.index_set()
-        # a SetOf's own sequence of keys, not a copy: listing a lazy one (build.TierKeys) would make every key
-        keys = index._ref if isinstance(index, OrderedSetOf) and isinstance(index._ref, Sequence) else list(index)
+        # a SetOf's own sequence of keys when it cannot change (listing a lazy one, build.TierKeys, would
+        # make every key); a copy of a list, which its owner could change after the variables are numbered
+        ref = index._ref if isinstance(index, OrderedSetOf) else None
+        keys = ref if isinstance(ref, Sequence) and not isinstance(ref, MutableSequence) else list(index)
         if upper is not None and len(upper) != len(keys):
             raise ValueError(f"{component.name}: {len(upper)} upper bounds for {len(keys)} variables")
         component._dense = True  # every variable exists, as if constructed dense (made when asked for)

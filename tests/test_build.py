@@ -139,7 +139,7 @@ def test_tier_keys_answer_as_the_list_of_their_tuples_would():
     assert [keys.index(key) for key in listed] == list(range(6)) and keys.count((7, 1)) == 1
     with pytest.raises(ValueError):
         keys.index((3, 1))
-    assert list(keys) == listed and list(reversed(keys)) == listed[::-1]
+    assert list(keys) == listed and list(reversed(keys)) == listed[::-1] and repr(keys) == repr(listed)
     with pytest.raises(ValueError, match="increasing"):
         TierKeys(np.array([1, 0]), np.array([0, 0]))
     assert (0, 0) not in TierKeys(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))

@@ -218,6 +218,17 @@ def test_made_variables_are_those_pyomo_would_make(declared: dict, upper: list |
     assert len(ours.v) == 3 and (9, 0) in ours.v and list(ours.v.keys()) == keys
 
 
+def test_made_variables_are_those_of_the_keys_when_numbered_whatever_happens_to_the_list() -> None:
+    keys = [(1, 0), (2, 0)]
+    m = pyo.ConcreteModel()
+    m.columns = Columns()
+    m.v = ColumnVar(pyo.SetOf(keys), bounds=(0, 1))
+    assert m.columns.make(m.v) == 0
+    keys.append((3, 0))  # the SetOf sees it; the variables numbered are the two listed at make
+    assert [v.index() for v in m.v.values()] == [(1, 0), (2, 0)]
+    assert len(m.columns.vars) == m.columns.size == 2
+
+
 def test_make_refuses_a_dense_var_and_a_wrong_number_of_bounds() -> None:
     m = pyo.ConcreteModel()
     m.columns = Columns()

@@ -384,9 +384,10 @@ class TierKeys(Sequence):
     def __contains__(self, key: object) -> bool:
         return self._find(key) is not None
 
-    def index(self, key: object, *_: int) -> int:
+    def index(self, key: object, start: int = 0, stop: int | None = None) -> int:
         found = self._find(key)
-        if found is None:
+        first, end, _ = slice(start, stop).indices(len(self))
+        if found is None or not first <= found < end:
             raise ValueError(f"{key!r} is not a key")
         return found
 

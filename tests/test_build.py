@@ -139,6 +139,9 @@ def test_tier_keys_answer_as_the_list_of_their_tuples_would():
     assert [keys.index(key) for key in listed] == list(range(6)) and keys.count((7, 1)) == 1
     with pytest.raises(ValueError):
         keys.index((3, 1))
+    assert keys.index((7, 0), 2, 4) == listed.index((7, 0), 2, 4) == 3 and keys.index((7, 4), -1) == 5
+    with pytest.raises(ValueError):
+        keys.index((0, 1), 1)  # before start, as list.index((0, 1), 1) says
     assert list(keys) == listed and list(reversed(keys)) == listed[::-1] and repr(keys) == repr(listed)
     with pytest.raises(ValueError, match="increasing"):
         TierKeys(np.array([1, 0]), np.array([0, 0]))

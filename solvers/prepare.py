@@ -352,7 +352,9 @@ class _Offers:
         under incremental pricing an empty tier (it starts at the bound, or it is the
         capacity's own point) is left out: no unit is bought in it.
         """
-        lo, hi, price = self.lo[kept], self.hi[kept], self.price[kept]
+        # only read below: every offer kept (as a rule), the rows as they are, not copies
+        every = len(kept) == len(self.bound)
+        lo, hi, price = (self.lo, self.hi, self.price) if every else (self.lo[kept], self.hi[kept], self.price[kept])
         bound = self.bound[kept][:, None]
         used = np.arange(lo.shape[1])[None, :] < self.count[kept][:, None]
         hi = np.where(hi > bound, bound, hi)

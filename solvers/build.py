@@ -147,7 +147,8 @@ def _add_variables(m: pyo.ConcreteModel, inst: Instance) -> None:
     m.n = ColumnVar(_keys(lots), domain=pyo.NonNegativeIntegers)
     n = columns.make(m.n, a.lots[lots])
     # Q[j]: total quantity of mineral j, in units of its reference quantity.
-    caps = {j: (0, _quantity_cap(inst, a, j)) for j in range(len(inst.minerals))}
+    bounds = a.bound.tolist()  # read once, as Python floats, for every mineral's sum
+    caps = {j: (0, _quantity_cap(inst, bounds, j)) for j in range(len(inst.minerals))}
     m.Q = pyo.Var(range(len(inst.minerals)), bounds=caps)
     # cov[j]: coverage of mineral j, min(1, quantity / target).
     m.cov = pyo.Var(range(len(inst.minerals)), bounds=(0, 1))
@@ -250,14 +251,17 @@ def _by_key(size: int, keys, start: int) -> np.ndarray:
 
 def _tier_binary(a: Arrays) -> np.ndarray:
     """Whether each part has a tier binary z: an all-units offer's every tier, an incremental one's from the second."""
-    shape = a.shape[a.part_offer]
+    # shapes compared offer by offer, then spread to the parts: strings are slow to compare
+    all_units = (a.shape == CostShape.ALL_UNITS)[a.part_offer]
+    incremental = (a.shape == CostShape.INCREMENTAL)[a.part_offer]
     later = np.arange(len(a.part_offer)) > a.first_part[a.part_offer]  # not its offer's first part
-    return (shape == CostShape.ALL_UNITS) | ((shape == CostShape.INCREMENTAL) & later)
+    return all_units | (incremental & later)
 
 
-def _quantity_cap(inst: Instance, a: Arrays, j: int) -> float | None:
+def _quantity_cap(inst: Instance, bounds: list[float], j: int) -> float | None:
+    """Mineral j's total quantity at most (every offer's bound, its max_quantity), in its reference units."""
     md = inst.minerals[j]
-    total = sum(a.bound[md.offers].tolist())  # Python's sum of the bounds, in offer order
+    total = sum(map(bounds.__getitem__, md.offers))  # Python's sum of the bounds, in offer order
     if md.mineral.max_quantity is not None:
         total = min(total, md.mineral.max_quantity)
     return total / md.reference

@@ -238,7 +238,7 @@ class _Offers:
         self.all_units = np.fromiter(map(partial(is_, Discount.ALL_UNITS), discount), dtype=bool, count=n)
         room_money = np.array([r.money for r in rooms], dtype=float)
         room_quantity = np.array([r.quantity for r in rooms], dtype=float)
-        self._tiers(list(given), np.array(unit_price, dtype=float))
+        self._tiers(list(given), unit_price)
         # money = (room.money - offer.fixed_cost) / (1 + rate): what the goods may cost
         money = (room_money[self.mineral] - fixed) / (1 + self.rate)
         affordable = self._affordable(money)
@@ -261,13 +261,16 @@ class _Offers:
         self.lots = np.where(self.why == _KEPT, lots, 0.0)
         self.min_lots = np.where(self.why == _KEPT, least, 0.0)
 
-    def _tiers(self, given: list, unit_price: np.ndarray) -> None:
+    def _tiers(self, given: list, unit_price: Sequence[float | None]) -> None:
         """Each offer's tiers, as ``solvers.pricing.tiers`` makes them, in rows of ``lo``, ``hi``, ``price``.
 
-        ``given``: each offer's price_tiers (None: one price, ``unit_price``, nan otherwise).
+        ``given``: each offer's price_tiers (None: one price, its ``unit_price``; None otherwise).
         """
         n = len(given)
         single = np.fromiter(map(partial(is_, None), given), dtype=bool, count=n)
+        singles = int(single.sum())
+        # only the single-price offers' prices: an array with the others' None (nan) took twice as long
+        one_price = np.fromiter(compress(unit_price, single.tolist()), dtype=float, count=singles)
         tiered = np.flatnonzero(~single)
         given = list(compress(given, ~single))
         lengths = np.fromiter(map(len, given), dtype=np.int64, count=len(given))
@@ -278,7 +281,7 @@ class _Offers:
         self.count = np.zeros(n, dtype=np.int64)
         # one price: [Tier(0.0, capacity, unit_price)]
         self.hi[single, 0] = self.capacity[single]
-        self.price[single, 0] = unit_price[single]
+        self.price[single, 0] = one_price
         self.count[single] = 1
         up_to = np.full((len(tiered), most), np.nan)  # nan: none given (the last tier's None too)
         tier_price = np.ones((len(tiered), most))

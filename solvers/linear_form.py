@@ -234,7 +234,7 @@ class _Reader:
         starts = np.asarray(columns.starts, dtype=np.int64)
         # the Var component of every entry, looked up by position: a tenth of the time of
         # searchsorted's binary search per entry (there are several entries per column)
-        component_at = np.repeat(np.arange(len(starts)), np.diff(starts, append=columns.size))
+        component_at = np.repeat(np.arange(len(starts)), columns.sizes)
         owner = component_at[positions]
         shift = np.zeros(len(starts), dtype=np.int64)  # reader column - position, per component
         first = np.full(len(starts), len(owner))  # where each component is first met (len: never)

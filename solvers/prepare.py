@@ -349,13 +349,13 @@ class _Offers:
         return np.where(money <= 0, 0.0, affordable)
 
     def table(self, kept: np.ndarray) -> OfferTable:
-        """The kept offers' table, their tiers cut at their bounds.
+        """The kept offers' table (``kept``: their positions, increasing), their tiers cut at their bounds.
 
         A tier that starts above the bound is left out, the one across it ends there, and
         under incremental pricing an empty tier (it starts at the bound, or it is the
         capacity's own point) is left out: no unit is bought in it.
         """
-        # only read below: every offer kept (as a rule), the rows as they are, not copies
+        # only read below: every offer kept (as a rule; kept is then 0, 1, ...), the rows as they are, not copies
         every = len(kept) == len(self.bound)
         lo, hi, price = (self.lo, self.hi, self.price) if every else (self.lo[kept], self.hi[kept], self.price[kept])
         bound = self.bound[kept][:, None]

@@ -290,6 +290,8 @@ def summarise(runs: list[dict], peak: float) -> dict:
     if "run_seconds" in last:
         out["median_solver_s"] = statistics.median(r["run_seconds"] for r in runs)
         out["median_overhead_s"] = statistics.median(r["seconds"] - r["run_seconds"] for r in runs)
+        # each repetition's, beside all_s: runs at one commit can then be pooled, not only their medians
+        out["all_solver_s"] = [round(r["run_seconds"], 4) for r in runs]
     if "model" in last:
         out["model"] = last["model"]
     return out

@@ -1,4 +1,5 @@
-"""bench.run: a benchmark stopped with SIGTERM takes its server and the server's workers with it."""
+"""bench.run: a benchmark stopped with SIGTERM takes its server and the server's workers with it;
+a contender's summary keeps every repetition."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 from bench.instances import ROOT
-from bench.run import _tree
+from bench.run import _tree, summarise
 from tests.reliability.conftest import ended, wait_until
 
 
@@ -34,3 +37,14 @@ def test_a_terminated_run_leaves_no_process_behind() -> None:
     finally:
         run.kill()
         run.wait()
+
+
+def test_summarise_keeps_each_repetitions_solver_time_beside_its_wall_time() -> None:
+    runs = [
+        {"seconds": s, "run_seconds": r, "status": "optimal", "score": 1.0, "spend": 2.0, "violations": []}
+        for s, r in [(1.0, 0.9), (2.0, 1.5), (3.0, 2.9)]
+    ]
+    out = summarise(runs, peak=10.0)
+    assert out["all_s"] == [1.0, 2.0, 3.0]
+    assert out["all_solver_s"] == [0.9, 1.5, 2.9]
+    assert out["median_overhead_s"] == pytest.approx(0.1)  # of 0.1, 0.5, 0.1: not median wall - median solver

@@ -20,7 +20,7 @@ from solvers.extract import quantities, solution
 from solvers.highs import SolveState, compile_model, solve
 from solvers.options import SolverOptions
 from solvers.prepare import Instance
-from solvers.report import SolveStats, amount, build_result, dropped_findings, solved_findings
+from solvers.report import SolveStats, amount, build_result, dropped_findings, solved_findings, too_few_for_share
 
 SHORT = 1e-6  # a shortage below this share of its floor is no shortage
 
@@ -87,12 +87,17 @@ _LIMIT_NAMES = {
     "spend_cap_binding": "its max_spend",
     "country_cap_binding": "a country cap",
     "max_suppliers_binding": "the max_suppliers limit",
+    "max_quantity_binding": "its max_quantity",
+    "supplier_share_binding": "the max_supplier_share",
 }
 
 
 def _why(instance: Instance, md, limits: list[Finding]) -> str:
     if not md.offers:
         return "because no offer for it can be used"
+    too_few = too_few_for_share(instance, md)
+    if too_few:
+        return f"because {too_few}"
     reasons = []
     for f in limits:
         if f.code == "budget_binding":

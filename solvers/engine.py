@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyomo.environ as pyo
@@ -34,7 +34,7 @@ from solvers.guide import cheapest_offers, solve_guided
 from solvers.highs import Compiled, SolveOutcome, SolveState, compile_model, next_stage, solve
 from solvers.options import SolverOptions
 from solvers.prepare import Instance, prepare
-from solvers.report import SolveStats, build_result, empty_result, solved_findings
+from solvers.report import SolveStats, build_result, empty_result, money, solved_findings
 
 log = logging.getLogger("stockpile.solvers")
 
@@ -167,18 +167,18 @@ def _solve_model(
 
     answer = solution(model, compiled, first.values)
     proven = first.state is SolveState.OPTIMAL
-    notes: list[Finding] = []
+    stats = _stats(instance, Status.OPTIMAL if proven else Status.FEASIBLE, size, first)
+    notes = [] if proven else [_stopped_note(request, stats, opts)]
     if request.objective is Objective.MAX_COVERAGE:
         if report is not None:
-            report.send(first, first, compiled)
+            report.send(first, first, compiled, proven)
         second, cheaper = _least_spend_stage(model, compiled, guide, first, opts, deadline, report)
         if cheaper is not None:
             answer = cheaper
-        proven = proven and second is SolveState.OPTIMAL
-        if second is not SolveState.OPTIMAL:
+        if proven and second is not SolveState.OPTIMAL:  # (an unproven score's note says so)
             notes.append(_stage_two_note(second))
-    stats = _stats(instance, Status.OPTIMAL if proven else Status.FEASIBLE, size, first)
-    result, violations = _read_result(model, instance, answer, opts, stats, notes)
+            stats = replace(stats, status=Status.FEASIBLE)
+    result, violations = _read_result(model, instance, answer, opts, stats, notes, stopped=not proven)
     if violations:
         if last_try:
             raise SolutionRejected(violations)
@@ -193,13 +193,15 @@ def _read_result(
     opts: SolverOptions,
     stats: SolveStats,
     notes: list[Finding],
+    stopped: bool,
 ) -> tuple[AllocationResult, list[Violation]]:
     """The allocation ``answer`` (an ``extract.solution`` of ``model``), reported with ``notes`` and the
-    findings; its violations (if verified)."""
+    findings; its violations (if verified). ``stopped``: its score (or spend) is not proven best."""
     request = instance.request
     result = build_result(request, quantities(model, instance, answer), stats, [])
     violations = check_result(request, result) if opts.verify else []
-    return result.model_copy(update={"diagnostics": notes + solved_findings(instance, result)}), violations
+    findings = notes + solved_findings(instance, result, stopped)
+    return result.model_copy(update={"diagnostics": findings}), violations
 
 
 def _stats(instance: Instance, status: Status, size: ModelSize, first: SolveOutcome) -> SolveStats:
@@ -264,10 +266,11 @@ class _Provisional:
     opts: SolverOptions
     size: ModelSize
 
-    def send(self, outcome: SolveOutcome, first: SolveOutcome, compiled: Compiled) -> None:
+    def send(self, outcome: SolveOutcome, first: SolveOutcome, compiled: Compiled, proven: bool) -> None:
         """Report ``outcome``'s allocation, a solution of its stage's ``compiled``.
 
         ``first`` is stage one's outcome, or ``outcome`` itself in stage one: gap and bound are its.
+        ``proven``: the allocation's score (min_cost: its spend) is proven the best.
         Values that are not all finite are not reported (stage two would not take them).
         """
         values = outcome.values
@@ -276,17 +279,23 @@ class _Provisional:
         if not np.all(np.isfinite(values)):
             return
         self.reporter.read = values  # (before reading: an allocation that fails to read fails again)
-        self.reporter.report(lambda: self._result(first, solution(self.model, compiled, values)))
+        self.reporter.report(lambda: self._result(first, solution(self.model, compiled, values), proven))
 
-    def _result(self, first: SolveOutcome, answer: np.ndarray) -> AllocationResult | None:
+    def _result(self, first: SolveOutcome, answer: np.ndarray, proven: bool) -> AllocationResult | None:
+        request = self.instance.request
         stats = _stats(self.instance, Status.FEASIBLE, self.size, first)
-        notes = [_stage_two_note(None)] if self.instance.request.objective is Objective.MAX_COVERAGE else []
-        result, violations = _read_result(self.model, self.instance, answer, self.opts, stats, notes)
+        if proven:  # max_coverage's score, before or during stage two: the spend is not yet proven least
+            notes, stopped = [_stage_two_note(None)], False
+        else:
+            notes, stopped = [_search_going_on_note(request)], True
+        result, violations = _read_result(self.model, self.instance, answer, self.opts, stats, notes, stopped)
         return None if violations else result
 
     def stage(self, compiled: Compiled, first: SolveOutcome | None = None) -> Callable[[SolveOutcome], None]:
         """What the guided solve calls with the restricted answer of a stage (``first``: stage one's outcome)."""
-        return lambda outcome: self.send(outcome, first or outcome, compiled)
+        # a restricted answer of stage one proves nothing; stage two's holds stage one's score
+        proven = first is not None and first.state is SolveState.OPTIMAL
+        return lambda outcome: self.send(outcome, first or outcome, compiled, proven)
 
 
 def _guided(compiled: Compiled, opts: SolverOptions) -> bool:
@@ -335,6 +344,35 @@ def stopped_finding(message: str, opts: SolverOptions) -> Finding:
         code="stopped_without_solution",
         severity=Severity.WARNING,
         message=f"The solver stopped ({message}) before it found any allocation; {advice}.",
+    )
+
+
+def _stopped_note(request: AllocationRequest, stats: SolveStats, opts: SolverOptions) -> Finding:
+    """Why an allocation is not proven best: the time limit ended the search first; how far off it may be."""
+    if request.objective is Objective.MAX_COVERAGE:
+        what = "its coverage score was proven the best"
+        bound = "" if stats.bound is None else f"; no allocation can score more than {stats.bound:.6g}"
+    else:
+        what = "its spend was proven the least"
+        bound = (
+            "" if stats.bound is None else f"; none that meets every target can spend less than {money(stats.bound)}"
+        )
+    gap = "" if stats.gap is None else f" (gap {stats.gap:.2%})"
+    return Finding(
+        code="time_limit_reached",
+        severity=Severity.WARNING,
+        message=f"The time limit of {opts.time_limit_s:g} s ended the search before {what}{bound}{gap}. "
+        "Allow a longer options.time_limit_s, or a larger options.mip_gap, for a proven answer.",
+    )
+
+
+def _search_going_on_note(request: AllocationRequest) -> Finding:
+    """The note of a provisional answer found while the search goes on."""
+    what = "coverage score" if request.objective is Objective.MAX_COVERAGE else "spend"
+    return Finding(
+        code="search_not_finished",
+        severity=Severity.INFO,
+        message=f"This allocation was found while the search went on; its {what} is not proven the best.",
     )
 
 

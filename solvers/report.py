@@ -7,6 +7,7 @@ solver, so the response is exactly consistent with the request's prices.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from models import (
     Severity,
     Status,
 )
+from solvers.check import RELATIVE_TOLERANCE
 from solvers.prepare import Instance
 from solvers.pricing import offer_cost
 
@@ -137,8 +139,12 @@ def _mineral_summaries(request: AllocationRequest, lines: list[AllocationLine]) 
     return out
 
 
-def solved_findings(instance: Instance, result: AllocationResult) -> list[Finding]:
-    """What limited a solved allocation: binding budget, caps and supply."""
+def solved_findings(instance: Instance, result: AllocationResult, stopped: bool = False) -> list[Finding]:
+    """What limited a solved allocation: binding budget, caps and supply.
+
+    ``stopped``: the search ended at a limit before it proved this allocation's
+    score (or spend) the best, so a target short may be the search's doing.
+    """
     request = instance.request
     limits: list[Finding] = []
     if result.budget_remaining <= BINDING * request.budget:
@@ -167,23 +173,42 @@ def solved_findings(instance: Instance, result: AllocationResult) -> list[Findin
                     message=f"{m.label}'s spend cap of {money(m.max_spend)} is fully used.",
                 )
             )
+        if m.max_quantity is not None and s.quantity >= (1 - BINDING) * m.max_quantity:
+            limits.append(
+                Finding(
+                    code="max_quantity_binding",
+                    severity=Severity.INFO,
+                    mineral=m.id,
+                    requirement="max_quantity",
+                    required=m.max_quantity,
+                    achievable=s.quantity,
+                    message=f"{m.label}'s max_quantity of {amount(m.max_quantity, m.unit)} is reached.",
+                )
+            )
     limits += _policy_findings(instance, result)
     bought = {a.supplier_id: a.quantity for a in result.allocations}
     shortfalls = [
-        _shortfall(instance, md, summaries[md.mineral.id], bought, limits)
+        _shortfall(instance, md, summaries[md.mineral.id], bought, limits, stopped)
         for md in instance.minerals
-        if summaries[md.mineral.id].coverage < 1 - 1e-9
+        if summaries[md.mineral.id].coverage < 1 - RELATIVE_TOLERANCE  # closer is the solver's tolerance
     ]
     return limits + shortfalls + dropped_findings(instance)
 
 
-def _shortfall(instance: Instance, md, s: MineralSummary, bought: dict[str, float], limits: list[Finding]) -> Finding:
+def _shortfall(
+    instance: Instance, md, s: MineralSummary, bought: dict[str, float], limits: list[Finding], stopped: bool
+) -> Finding:
     """A target not covered, with the limits that stopped it (``bought``: quantity by supplier id)."""
     m = md.mineral
     usable = instance.offers.suppliers_of(md.offers)
     reasons = [f.message.rstrip(".").removeprefix(f"{m.label}: ") for f in limits if f.mineral == m.id]
     if any(f.code == "budget_binding" for f in limits):
         reasons.append("the budget is fully used")
+    if stopped:
+        reasons.append("the search stopped at its time limit before it proved that no more can be bought")
+    too_few = too_few_for_share(instance, md)
+    if too_few:
+        reasons.append(too_few)
     if not usable:
         reasons.append("no offer for it can be used")
     elif all(_bought_out(bought, o) for o in usable):
@@ -206,8 +231,33 @@ def _shortfall(instance: Instance, md, s: MineralSummary, bought: dict[str, floa
         achievable=s.quantity,
         shortfall=m.target - s.quantity,
         message=f"{m.label}: {amount(s.quantity, m.unit)} of the {amount(m.target, m.unit)} target "
-        f"({s.coverage:.1%}); limited by: {'; '.join(reasons)}.",
+        f"({percent(s.coverage)}), {amount(m.target - s.quantity, m.unit)} short; limited by: {'; '.join(reasons)}.",
     )
+
+
+def too_few_for_share(instance: Instance, md) -> str | None:
+    """Why nothing of a mineral can be bought under max_supplier_share, if that is so.
+
+    Each offer may supply at most that share of the mineral's total, so fewer than
+    1 / share usable offers can supply no total but zero.
+    """
+    share = instance.request.policy.max_supplier_share
+    needed = math.ceil(1 / share - 1e-9)
+    if not md.offers or len(md.offers) >= needed:  # (no offer at all is a reason of its own)
+        return None
+    return (
+        f"the {share:.0%} max_supplier_share needs at least {needed} usable offers for anything to be bought, "
+        f"and {len(md.offers)} can be used"
+    )
+
+
+def percent(share: float) -> str:
+    """``share`` as a percentage, with the digits it takes not to read 100.0% when it is less."""
+    for digits in range(1, 7):
+        text = f"{share:.{digits}%}"
+        if share >= 1 or not text.startswith("100."):
+            return text
+    return text
 
 
 def _bought_out(bought: dict[str, float], offer) -> bool:
@@ -236,6 +286,25 @@ def _policy_findings(instance: Instance, result: AllocationResult) -> list[Findi
                         required=cap.max_share,
                         achievable=share,
                         message=f"{m.label}: the {cap.max_share:.0%} cap on {', '.join(cap.countries)} is reached.",
+                    )
+                )
+    share = request.policy.max_supplier_share
+    if share < 1:
+        largest: dict[str, float] = defaultdict(float)  # each mineral's largest line
+        for line in result.allocations:
+            largest[line.mineral] = max(largest[line.mineral], line.quantity)
+        for m in request.minerals:
+            total = summaries[m.id].quantity
+            if total > 0 and largest[m.id] >= (share - BINDING) * total:
+                out.append(
+                    Finding(
+                        code="supplier_share_binding",
+                        severity=Severity.INFO,
+                        mineral=m.id,
+                        requirement="policy.max_supplier_share",
+                        required=share,
+                        achievable=largest[m.id] / total,
+                        message=f"{m.label}: the {share:.0%} limit on one offer's share is reached.",
                     )
                 )
     limit = request.policy.max_suppliers

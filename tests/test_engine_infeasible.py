@@ -114,3 +114,29 @@ def test_excluded_countries_leave_no_offer():
     r = allocate(reqst)
     assert r.status is Status.INFEASIBLE
     assert "no offer" in floor_findings(r)["ge"].message
+
+
+def test_too_few_offers_for_the_supplier_share_is_the_reason_given():
+    # No offer may supply more than 40% of the total: two offers can supply no total but zero.
+    reqst = request(
+        1e6,
+        [mineral("x", 10)],
+        [offer("a", 100, 3, "x", "AU"), offer("b", 100, 3, "x", "CA")],
+        objective="min_cost",
+        policy={"max_supplier_share": 0.4},
+    )
+    r = allocate(reqst)
+    assert r.status is Status.INFEASIBLE
+    f = floor_findings(r)["x"]
+    assert f.achievable == pytest.approx(0)
+    assert "40% max_supplier_share needs at least 3 usable offers" in f.message
+    assert "offers total" not in f.message  # the supply (6 t) is not what stops it
+
+
+def test_a_target_above_max_quantity_names_max_quantity():
+    reqst = request(1e6, [mineral("x", 10, max_quantity=4)], [offer("a", 100, 20, "x")], objective="min_cost")
+    r = allocate(reqst)
+    assert r.status is Status.INFEASIBLE
+    f = floor_findings(r)["x"]
+    assert (f.achievable, f.shortfall) == pytest.approx((4, 6))
+    assert "under its max_quantity" in f.message

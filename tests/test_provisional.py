@@ -132,9 +132,9 @@ def test_an_allocation_is_read_for_reporting_once_though_handed_on_twice(monkeyp
         reads.append("stage two")
         return real_stage_two(*args)
 
-    def result(self, first, answer):
+    def result(self, first, answer, proven):
         reads.append("read")
-        return real_result(self, first, answer)
+        return real_result(self, first, answer, proven)
 
     monkeypatch.setattr(engine, "_least_spend_stage", stage_two)
     monkeypatch.setattr(engine._Provisional, "_result", result)

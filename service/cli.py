@@ -38,7 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=None, help="port (default: STOCKPILE_PORT or 8000)")
 
     solve = sub.add_parser("solve", help="solve a request and print the allocation")
-    solve.add_argument("file", nargs="?", help="request JSON file, or - for standard input")
+    solve.add_argument(
+        "file", nargs="?", help="request: a JSON file, a workbook (.xlsx), or - for JSON on standard input"
+    )
     solve.add_argument("--example", choices=examples.names(), help="solve a built-in example instead")
     solve.add_argument("--json", action="store_true", help="print the full result as JSON")
     solve.add_argument(
@@ -50,16 +52,57 @@ def main(argv: Sequence[str] | None = None) -> int:
     template.add_argument("out", help="where to write it, e.g. allocation.xlsx")
 
     args = parser.parse_args(argv)
-    if args.command == "serve":
-        return _serve(args.host, args.port)
-    if args.command == "template":
-        sheets.write_template(args.out)
-        return EXIT_OK
+    if args.command == "solve" and args.output and not args.output.lower().endswith((".xlsx", ".csv")):
+        parser.error(f"-o {args.output}: give a .xlsx (result workbook) or .csv (allocation table) file name")
+    try:
+        if args.command == "serve":
+            return _serve(args.host, args.port)
+        if args.command == "template":
+            return _write(args.out, lambda: sheets.write_template(args.out))
+    except ValidationError as exc:  # of Settings, read from STOCKPILE_* variables and the options given
+        _settings_problems(exc)
+        return EXIT_INVALID
     if args.command == "examples":
         for e in examples.catalogue().values():
             print(f"{e['name']}: {e['title']}")
         return EXIT_OK
-    return _solve(args, parser)
+    try:
+        return _solve(args, parser)
+    except _SettingsInvalid as exc:
+        _settings_problems(exc.error)
+        return EXIT_INVALID
+
+
+class _SettingsInvalid(Exception):
+    """The settings (STOCKPILE_* variables) are invalid: not the request's fault."""
+
+    def __init__(self, error: ValidationError) -> None:
+        self.error = error
+
+
+def _settings_problems(exc: ValidationError) -> None:
+    print("stockpile: invalid settings:", file=sys.stderr)
+    for p in problems_from_validation_error(exc):
+        print(f"  {p.path}: {p.message} (STOCKPILE_{p.path.upper()}, or the option of that name)", file=sys.stderr)
+
+
+def _check_settings() -> None:
+    from service.settings import Settings
+
+    try:
+        Settings()
+    except ValidationError as exc:
+        raise _SettingsInvalid(exc) from None
+
+
+def _write(path: str, write) -> int:
+    """Run ``write``, a file's writing; an unwritable ``path`` is reported, not raised."""
+    try:
+        write()
+    except OSError as exc:
+        print(f"stockpile: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INVALID
+    return EXIT_OK
 
 
 def _serve(host: str | None, port: int | None) -> int:
@@ -80,11 +123,15 @@ def _solve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         try:
             text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
             raw = json.loads(text)
+        except UnicodeDecodeError:
+            print(f"stockpile: {args.file} is not text: give a JSON request or an .xlsx workbook", file=sys.stderr)
+            return EXIT_INVALID
         except (OSError, ValueError) as exc:
             print(f"stockpile: cannot read {args.file}: {exc}", file=sys.stderr)
             return EXIT_INVALID
     else:
         parser.error("give a request FILE (or -) or --example NAME")
+    _check_settings()  # (a workbook is read under their size limits)
     try:
         request = AllocationRequest.model_validate(raw) if raw is not None else sheets.read_request(args.file)
     except StockpileError as exc:
@@ -111,8 +158,9 @@ def _solve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+    written = EXIT_OK
     if args.output:  # the file first: a reader that stops early (| head) must not cost it
-        sheets.write_output(args.output, request, result, args.file)
+        written = _write(args.output, lambda: sheets.write_output(args.output, request, result, args.file))
     try:
         if args.json:
             print(result.model_dump_json(indent=2))
@@ -121,6 +169,8 @@ def _solve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         sys.stdout.flush()
     except BrokenPipeError:  # `stockpile solve ... | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if written != EXIT_OK:
+        return written
     return EXIT_INFEASIBLE if result.status.value == "infeasible" else EXIT_OK
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -67,6 +68,35 @@ def test_missing_input_is_a_clear_error(args):
     done = run(*args)
     assert done.returncode == 2
     assert done.stderr.strip()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (("template", "/no/such/dir/t.xlsx"), {}, "cannot write /no/such/dir/t.xlsx"),
+        (("solve", "--example", "dla-2025", "-o", "/no/such/dir/r.xlsx"), {}, "cannot write /no/such/dir/r.xlsx"),
+        (("solve", "--example", "dla-2025", "-o", "r.txt"), {}, "give a .xlsx"),
+        (("serve", "--port", "70000"), {}, "port: must be <= 65535"),
+        (("serve",), {"STOCKPILE_WORKERS": "abc"}, "STOCKPILE_WORKERS"),
+        (("solve", "--example", "dla-2025"), {"STOCKPILE_MAX_TIME_LIMIT_S": "abc"}, "invalid settings"),
+    ],
+)
+def test_bad_paths_and_settings_are_messages_not_tracebacks(args, env, says):
+    done = subprocess.run(
+        [*STOCKPILE, *args], capture_output=True, text=True, timeout=120, check=False, env={**os.environ, **env}
+    )
+    assert done.returncode == 2
+    assert says in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "request is invalid" not in done.stderr  # a setting is not the request's fault
+
+
+def test_a_file_that_is_not_text_is_named_as_such(tmp_path):
+    path = tmp_path / "book.xls"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(256)))
+    done = run("solve", str(path))
+    assert done.returncode == 2
+    assert "is not text: give a JSON request or an .xlsx workbook" in done.stderr
 
 
 def test_examples_are_listed():

@@ -15,7 +15,7 @@ from typing import IO, Any
 
 import openpyxl
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
-from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
+from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
 
 from models import AllocationRequest, Problem
 from service.errors import StockpileError
@@ -31,13 +31,17 @@ class _CellParser(WorkSheetParser):
         cell = super().parse_cell(element)
         formula = element.find(FORMULA_TAG)
         cell["formula"] = None if formula is None else "=" + (formula.text or "")
+        # A formula whose saved value is the empty string (=IF(..., "", ...)): Excel and LibreOffice
+        # save it as text (t="str") with an empty <v>; openpyxl saves every formula with an empty
+        # <v> and no type, having no value to save.
+        cell["saved_empty"] = element.get("t") == "str" and element.find(VALUE_TAG) is not None
         return cell
 
 
 def _raw(cell: dict[str, Any]) -> RawCell:
     value, kind, formula = cell["value"], cell["data_type"], cell["formula"]
-    if value is None or (isinstance(value, str) and value == ""):
-        return RawCell(kind="formula", formula=formula) if formula else RawCell()
+    if value is None or (isinstance(value, str) and not value.strip()):  # (blank to the eye is blank)
+        return RawCell(kind="formula", formula=formula) if formula and not cell["saved_empty"] else RawCell()
     if kind == "e":
         return RawCell(value, "error", formula)
     if kind == "b" or isinstance(value, bool):
@@ -54,7 +58,7 @@ def _table(wb: Any, ws: ReadOnlyWorksheet, title: str, limits: Limits) -> Table:
     with wb._archive.open(ws._worksheet_path) as src:
         parser = _CellParser(
             src,
-            wb.shared_strings,
+            ws._shared_strings,  # (wb.shared_strings stays empty in read-only mode)
             data_only=True,
             epoch=wb.epoch,
             date_formats=wb._date_formats,

@@ -86,8 +86,10 @@ def test_merged_cells_are_a_problem(template):
     assert got["Suppliers!B3:B4"][1] == "merged_cells"
 
 
-def _with_formula(data: bytes, sheet_part: str, ref: str, formula: str, cached: str | None) -> bytes:
-    """Rewrite one cell of a saved workbook as a formula, with or without a saved value."""
+def _with_formula(
+    data: bytes, sheet_part: str, ref: str, formula: str, cached: str | None, kind: str | None = None
+) -> bytes:
+    """Rewrite one cell of a saved workbook as a formula, with or without a saved value (of type ``kind``)."""
     src = zipfile.ZipFile(io.BytesIO(data))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
@@ -95,7 +97,9 @@ def _with_formula(data: bytes, sheet_part: str, ref: str, formula: str, cached: 
             content = src.read(info)
             if info.filename == sheet_part:
                 text = content.decode()
-                cell = f'<c r="{ref}"><f>{formula}</f>' + (f"<v>{cached}</v>" if cached is not None else "") + "</c>"
+                typed = "" if kind is None else f' t="{kind}"'
+                saved = "" if cached is None else f"<v>{cached}</v>"
+                cell = f'<c r="{ref}"{typed}><f>{formula}</f>{saved}</c>'
                 text, n = re.subn(rf'<c r="{ref}"[^>]*?(/>|>.*?</c>)', cell, text, count=1)
                 assert n == 1
                 content = text.encode()
@@ -112,6 +116,22 @@ def test_formulas_use_their_saved_value_or_are_a_clear_problem(template):
     uncached = _with_formula(template, part, "E3", "2500*2", None)
     message, code = problems_of(uncached)["Suppliers!E3"]
     assert code == "formula_without_value" and "=2500*2" in message and "no saved value" in message
+
+
+def test_a_formula_whose_saved_value_is_empty_text_is_a_blank_cell(template):
+    # =IF(..., "", ...) as Excel and LibreOffice save it: a text formula with an empty saved value.
+    part = "xl/worksheets/sheet3.xml"  # Suppliers; B2 is co-ca's name (optional)
+    assert read_workbook(io.BytesIO(template), Limits()).suppliers[0].name is not None
+    data = _with_formula(template, part, "B2", 'IF(TRUE,"",100)', "", kind="str")
+    assert read_workbook(io.BytesIO(data), Limits()).suppliers[0].name is None
+
+
+def test_a_row_blank_but_for_spaces_is_a_blank_row(template, dla):
+    wb = load(template)
+    wb["Suppliers"]["A30"] = " "
+    assert [s.id for s in read_workbook(io.BytesIO(save(wb)), Limits()).suppliers] == [
+        s["id"] for s in dla["suppliers"]
+    ]
 
 
 def test_dates_and_wrong_types(template):

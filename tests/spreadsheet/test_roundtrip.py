@@ -15,7 +15,9 @@ from xml.etree import ElementTree
 
 import pytest
 
+from models import AllocationRequest
 from service.cli import main
+from service.spreadsheet import Limits, read_workbook
 from service.spreadsheet import layout as L
 from service.spreadsheet.csvio import wants_csv
 
@@ -300,7 +302,7 @@ def test_an_infeasible_request_gives_a_workbook_that_explains_it(infeasible_book
     assert "floor_unmet" in codes and wb["Diagnostics"]["B2"].value == "infeasible"
 
 
-def test_libreoffice_opens_the_result_workbooks(solved, infeasible_book, tmp_path: Path):
+def test_libreoffice_opens_the_result_workbooks(solved, infeasible_book, dla, tmp_path: Path):
     books = [tmp_path / "result.xlsx", tmp_path / "infeasible.xlsx"]
     books[0].write_bytes(solved["book"])
     books[1].write_bytes(infeasible_book)
@@ -322,6 +324,12 @@ def test_libreoffice_opens_the_result_workbooks(solved, infeasible_book, tmp_pat
         assert len(charts) == 3
     wb = load((tmp_path / "lo" / "result.xlsx").read_bytes())
     assert same(_rows(wb["Allocation"]), solved["json"]["allocations"], rel=1e-13)  # LibreOffice keeps 15 digits
+    # ... and it reads back as the request it came from: LibreOffice (as Excel) keeps text in a
+    # shared-strings table, which openpyxl's own files never use.
+    resaved = (tmp_path / "lo" / "result.xlsx").read_bytes()
+    assert "xl/sharedStrings.xml" in zipfile.ZipFile(io.BytesIO(resaved)).namelist()
+    again = read_workbook(io.BytesIO(resaved), Limits())
+    assert again == AllocationRequest.model_validate(dla)
 
 
 def test_csv_upload_with_semicolons_and_csv_back(client):

@@ -50,8 +50,10 @@ def _country(value: str) -> str:
 
 Country = Annotated[str, Field(min_length=2, max_length=2), AfterValidator(_country)]
 Identifier = Annotated[str, Field(min_length=1, max_length=200)]
-Positive = Annotated[float, Field(gt=0)]
-NonNegative = Annotated[float, Field(ge=0)]
+# Numbers are strict: a JSON number (an integer is fine), never a boolean or a numeric string;
+# the spreadsheet and CSV adapters turn the text they read into numbers themselves.
+Positive = Annotated[float, Field(gt=0, strict=True)]
+NonNegative = Annotated[float, Field(ge=0, strict=True)]
 
 
 class Objective(StrEnum):
@@ -97,11 +99,8 @@ class Mineral(StrictModel):
     @model_validator(mode="after")
     def _floor_below_cap(self) -> Mineral:
         if self.max_quantity is not None and self.min_quantity > self.max_quantity:
-            raise PydanticCustomError(
-                "floor_above_cap",
-                "min_quantity ({floor:g}) is larger than max_quantity ({cap:g})",
-                {"floor": self.min_quantity, "cap": self.max_quantity},
-            )
+            message = f"min_quantity ({self.min_quantity:g}) is larger than max_quantity ({self.max_quantity:g})"
+            _raise_if([_problem(("min_quantity",), "floor_above_cap", message, self.min_quantity)], "Mineral")
         return self
 
     @property
@@ -196,7 +195,7 @@ class SupplierOffer(StrictModel):
 
 class CountryCap(StrictModel):
     countries: list[Country] = Field(min_length=1, max_length=300)
-    max_share: float = Field(ge=0, le=1, description="Most of a mineral's quantity from these.")
+    max_share: float = Field(ge=0, le=1, strict=True, description="Most of a mineral's quantity from these.")
     minerals: list[Identifier] | None = Field(default=None, description="Minerals the cap applies to; null = all.")
 
 
@@ -207,14 +206,14 @@ class Policy(StrictModel):
     excluded_countries: list[Country] = Field(default_factory=list, max_length=300)
     country_caps: list[CountryCap] = Field(default_factory=list, max_length=1_000)
     max_supplier_share: float = Field(
-        default=1.0, gt=0, le=1, description="Most of a mineral's quantity from one offer."
+        default=1.0, gt=0, le=1, strict=True, description="Most of a mineral's quantity from one offer."
     )
-    max_suppliers: int | None = Field(default=None, ge=1, description="Most offers used per mineral.")
+    max_suppliers: int | None = Field(default=None, ge=1, strict=True, description="Most offers used per mineral.")
 
 
 class SolveOptions(StrictModel):
-    time_limit_s: float = Field(default=30.0, gt=0, le=86_400)
-    mip_gap: float = Field(default=1e-4, ge=0, le=1, description="Relative; 0 proves optimality.")
+    time_limit_s: float = Field(default=30.0, gt=0, le=86_400, strict=True)
+    mip_gap: float = Field(default=1e-4, ge=0, le=1, strict=True, description="Relative; 0 proves optimality.")
 
 
 class AllocationRequest(StrictModel):
@@ -322,15 +321,20 @@ def _reference_problems(data: dict[str, Any]) -> tuple[list[InitErrorDetails], d
                     mineral_id,
                 )
             )
-        company = _text(offer, "name") or offer_id
+        name = _text(offer, "name")
+        company = name or offer_id
         if company is None:
             continue
-        if (company, mineral_id) in company_mineral:
+        if (company, mineral_id) in company_mineral and (name is not None or offer_ids[offer_id] == i):
+            # (an offer with neither a name nor an id of its own is reported once, as a duplicate id)
+            field, who = (
+                ("name", f"'{company}'") if name is not None else ("id", f"'{company}' (its id, as it has no name)")
+            )
             problems.append(
                 _problem(
-                    ("suppliers", i, "name"),
+                    ("suppliers", i, field),
                     "duplicate_offer",
-                    f"'{company}' already has an offer for '{mineral_id}'; give at most one "
+                    f"{who} already has an offer for '{mineral_id}'; give at most one "
                     "offer per supplier and mineral (use price_tiers for volume prices)",
                     company,
                 )

@@ -186,8 +186,8 @@ INVALID = {
     "zero target": (_set(("minerals", 0, "target"), 0), "minerals[0].target", "must be > 0"),
     "floor above cap": (
         lambda b: b["minerals"][0].update(min_quantity=100, max_quantity=50),
-        "minerals[0]",
-        "larger than max_quantity",
+        "minerals[0].min_quantity",
+        "min_quantity (100) is larger than max_quantity (50)",
     ),
     "unknown field": (_set(("suppliers", 0, "colour"), "blue"), "suppliers[0].colour", "unknown field"),
     "unknown top-level field": (_set(("currency",), "USD"), "currency", "unknown field"),
@@ -202,6 +202,16 @@ INVALID = {
         "unknown mineral",
     ),
     "text where a number belongs": (_set(("budget",), "lots"), "budget", "must be a number"),
+    "a number as text": (_set(("suppliers", 0, "capacity"), "6000"), "suppliers[0].capacity", "must be a number"),
+    "true as a number": (_set(("budget",), True), "budget", "must be a number"),
+    "true as a share": (_set(("policy", "max_supplier_share"), True), "policy.max_supplier_share", "must be a number"),
+    "a whole number as a fraction": (_set(("policy", "max_suppliers"), 2.5), "policy.max_suppliers", "whole number"),
+    "true as a tariff": (_set(("policy", "tariffs", "CN"), True), "policy.tariffs.CN", "must be a number"),
+    "an unnamed offer whose id is another's name": (
+        lambda b: b["suppliers"].append({**b["suppliers"][0], "id": b["suppliers"][0]["name"], "name": None}),
+        f"suppliers[{len(examples.catalogue()['dla-2025']['request']['suppliers'])}].id",
+        "(its id, as it has no name) already has an offer",
+    ),
     "too many tiers": (
         _set(("suppliers", 0, "price_tiers"), _tiers(*[(100 * (k + 1), 30_000) for k in range(10)], (None, 1))),
         "suppliers[0].price_tiers",

@@ -109,18 +109,47 @@ class _Collector:
             return _MISSING
         if raw.kind == "number":
             if numeric:
-                return raw.value
+                return _whole(raw.value) if kind == "integer" else raw.value
             number = raw.value
             text = str(int(number)) if isinstance(number, float) and number.is_integer() else str(number)
             return _SPLIT.split(text) if kind == "list" else text
         text = str(raw.value).strip()
         if not text:
             return _MISSING
+        if numeric:  # a number typed as text (or read from CSV)
+            value = _number(text, kind)
+            if value is None:
+                whole = kind == "integer"
+                self.problem(
+                    ref,
+                    f"{label} must be {'a whole number' if whole else 'a number'}",
+                    "int_parsing" if whole else "float_parsing",
+                    loc,
+                )
+                return text  # (kept, so that the model's own complaint about it is the one suppressed)
+            return value
         if kind == "list":
             return [t for t in _SPLIT.split(text) if t]
         if kind == "country":
             return text.upper()
         return text
+
+
+def _number(text: str, kind: L.Kind) -> Any:
+    """``text`` as the number it spells (an int for an integer column), or None if it spells none.
+
+    A fraction in an integer column stays a float, for the model to refuse as not whole.
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return _whole(value) if kind == "integer" else value
+
+
+def _whole(value: float) -> Any:
+    """A whole number as an int (the model's integers take no floats); any other value as it is."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _row_is_blank(cells: dict[int, RawCell], columns: Iterable[int]) -> bool:

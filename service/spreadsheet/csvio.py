@@ -71,18 +71,20 @@ def wants_csv(accept: str | None) -> bool:
     return csv_q > 0 and csv_q > json_q
 
 
-def _table(name: str, data: bytes, max_rows: int, problems: list[Problem]) -> Table:
+def _table(name: str, data: bytes, max_rows: int, problems: list[Problem]) -> Table | None:
+    """The file's cells; None (its problem added) when it cannot be read, so that none follow from it."""
     table = Table(name=name)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         problems.append(Problem(path=name, message=f"{name} is not UTF-8 text; save it as CSV UTF-8", code="encoding"))
-        return table
+        return None
     # The delimiter is read off the header line (spreadsheets in some locales write ';'), never guessed from data.
     first = text.lstrip().split("\n", 1)[0]
     delimiter = next((d for d in (",", ";", "\t") if d in first), ",")
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)  # (strict: an unclosed quote is an error)
     try:
-        for number, row in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1):
+        for number, row in enumerate(reader, start=1):
             if number > max_rows:
                 table.too_many_rows = max_rows
                 break
@@ -90,7 +92,10 @@ def _table(name: str, data: bytes, max_rows: int, problems: list[Problem]) -> Ta
             if cells:
                 table.rows.append((number, cells))
     except csv.Error as exc:
-        problems.append(Problem(path=name, message=f"{name} is not valid CSV ({exc})", code="csv_invalid"))
+        problems.append(
+            Problem(path=name, message=f"{name} is not valid CSV (line {reader.line_num}: {exc})", code="csv_invalid")
+        )
+        return None
     return table
 
 

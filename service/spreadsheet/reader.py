@@ -23,6 +23,7 @@ from service.spreadsheet import layout as L
 
 _MISSING = object()
 _SPLIT = re.compile(r"[,;\s]+")
+_TIER_COLUMN = re.compile(r"tier(\d+)_(up_to|unit_price)")
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,15 @@ def _records(
                 table.name, f"missing column '{c.header}' (expected in the header row {header_row})", "missing_column"
             )
             suppressed.add((key, "*", c.header))
+    if key == "suppliers":
+        for name, col in columns.items():
+            tier = _TIER_COLUMN.fullmatch(name)
+            if tier and int(tier.group(1)) > L.MAX_TIERS:
+                out.problem(
+                    out.locate(table.name, header_row, col),
+                    f"an offer has at most {L.MAX_TIERS} price tiers; the column '{name}' cannot be read",
+                    "too_many_tiers",
+                )
     known = [columns[c.header] for c in spec if c.header in columns]
     last = get_column_letter(max(known)) if known else "A"
     records: list[dict[str, Any]] = []
@@ -466,6 +476,8 @@ def build_request(
             raw[key] = []
         else:
             raw[key] = _records(table, key, spec, out, suppressed)
+            if key == "minerals" and not raw[key]:  # every offer's mineral would be unknown: one problem is enough
+                suppressed.add(("suppliers", "*", "mineral"))
     if policy is not None:
         raw["policy"] = _policy(policy, out)
     try:

@@ -134,6 +134,20 @@ def test_a_row_blank_but_for_spaces_is_a_blank_row(template, dla):
     ]
 
 
+def test_tier_columns_past_the_tenth_are_a_problem_not_ignored(template):
+    wb = load(template)
+    ws = wb["Suppliers"]
+    col = ws.max_column + 1
+    ws.cell(1, col, "tier11_up_to")
+    ws.cell(1, col + 1, "tier11_unit_price")
+    got = problems_of(save(wb))
+    assert set(got) == {
+        f"Suppliers!{ws.cell(1, col).column_letter}1",
+        f"Suppliers!{ws.cell(1, col + 1).column_letter}1",
+    }
+    assert all(code == "too_many_tiers" and "at most 10 price tiers" in m for m, code in got.values())
+
+
 def test_dates_and_wrong_types(template):
     wb = load(template)
     wb["Minerals"]["E2"] = dt.date(2024, 5, 1)  # weight as a date

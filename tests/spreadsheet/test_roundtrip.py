@@ -204,6 +204,36 @@ def test_csv_upload_problems_name_file_and_cell(client):
     assert missing.status_code == 422 and missing.json()["problems"][0]["path"] == "suppliers"
 
 
+def test_csv_with_an_unclosed_quote_is_invalid_csv_not_missing_values(client):
+    response = client.post(
+        "/v1/allocations/csv",
+        files={
+            "minerals": ("m.csv", b"id,target\ncobalt,20\n"),
+            "suppliers": ("s.csv", b'id,mineral,country,capacity,unit_price\na,"cobalt,AU,15,5\nb,cobalt,AU,15,5\n'),
+        },
+        data={"budget": "1000"},
+    )
+    assert response.status_code == 422
+    got = {p["path"]: p["message"] for p in response.json()["problems"]}
+    assert list(got) == ["suppliers.csv"]
+    assert got["suppliers.csv"].startswith("suppliers.csv is not valid CSV (line 3: unexpected end of data")
+
+
+def test_csv_without_minerals_says_so_once(client):
+    response = client.post(
+        "/v1/allocations/csv",
+        files={
+            "minerals": ("m.csv", b""),
+            "suppliers": ("s.csv", b"id,mineral,country,capacity,unit_price\na,cobalt,AU,15,5\nb,tin,AU,15,5\n"),
+        },
+        data={"budget": "1000"},
+    )
+    assert response.status_code == 422
+    messages = [p["message"] for p in response.json()["problems"]]
+    assert not [m for m in messages if "unknown mineral" in m], messages
+    assert any("minerals" in m for m in messages)
+
+
 def test_accept_text_csv_returns_the_allocation_table(client, solved, dla):
     response = client.post("/v1/allocations", json=dla, headers={"Accept": "text/csv"})
     assert response.status_code == 200 and response.headers["content-type"] == "text/csv; charset=utf-8"

@@ -161,30 +161,8 @@ def solved_findings(instance: Instance, result: AllocationResult, stopped: bool 
     summaries = {s.id: s for s in result.minerals}
     for md in instance.minerals:
         m, s = md.mineral, summaries[md.mineral.id]
-        if m.max_spend is not None and s.spend >= (1 - BINDING) * m.max_spend:
-            limits.append(
-                Finding(
-                    code="spend_cap_binding",
-                    severity=Severity.INFO,
-                    mineral=m.id,
-                    requirement="max_spend",
-                    required=m.max_spend,
-                    achievable=s.spend,
-                    message=f"{m.label}'s spend cap of {money(m.max_spend)} is fully used.",
-                )
-            )
-        if m.max_quantity is not None and s.quantity >= (1 - BINDING) * m.max_quantity:
-            limits.append(
-                Finding(
-                    code="max_quantity_binding",
-                    severity=Severity.INFO,
-                    mineral=m.id,
-                    requirement="max_quantity",
-                    required=m.max_quantity,
-                    achievable=s.quantity,
-                    message=f"{m.label}'s max_quantity of {amount(m.max_quantity, m.unit)} is reached.",
-                )
-            )
+        limits += _used_up(m, "spend_cap_binding", "max_spend", m.max_spend, s.spend, money)
+        limits += _used_up(m, "max_quantity_binding", "max_quantity", m.max_quantity, s.quantity, unit_amount(m.unit))
     limits += _policy_findings(instance, result)
     bought = {a.supplier_id: a.quantity for a in result.allocations}
     shortfalls = [
@@ -193,6 +171,13 @@ def solved_findings(instance: Instance, result: AllocationResult, stopped: bool 
         if summaries[md.mineral.id].coverage < 1 - RELATIVE_TOLERANCE  # closer is the solver's tolerance
     ]
     return limits + shortfalls + dropped_findings(instance)
+
+
+def _used_up(m, code: str, field: str, cap: float | None, used: float, shown) -> list[Finding]:
+    """A mineral's own cap (``field``), if ``used`` has all but reached it; ``shown`` formats the amount."""
+    if cap is None or used < (1 - BINDING) * cap:
+        return []
+    return [_limit(m, code, field, cap, used, f"{m.label}'s {field} of {shown(cap)} is used up.")]
 
 
 def _shortfall(
@@ -277,17 +262,8 @@ def _policy_findings(instance: Instance, result: AllocationResult) -> list[Findi
                 continue
             share = sum(v for k, v in s.share_by_country.items() if k in cap.countries)
             if share >= cap.max_share - BINDING:
-                out.append(
-                    Finding(
-                        code="country_cap_binding",
-                        severity=Severity.INFO,
-                        mineral=m.id,
-                        requirement=f"policy.country_caps[{c}]",
-                        required=cap.max_share,
-                        achievable=share,
-                        message=f"{m.label}: the {cap.max_share:.0%} cap on {', '.join(cap.countries)} is reached.",
-                    )
-                )
+                rule = f"the {cap.max_share:.0%} cap on {', '.join(cap.countries)}"
+                out.append(_reached(m, "country_cap_binding", f"policy.country_caps[{c}]", cap.max_share, share, rule))
     share = request.policy.max_supplier_share
     if share < 1:
         largest: dict[str, float] = defaultdict(float)  # each mineral's largest line
@@ -296,33 +272,38 @@ def _policy_findings(instance: Instance, result: AllocationResult) -> list[Findi
         for m in request.minerals:
             total = summaries[m.id].quantity
             if total > 0 and largest[m.id] >= (share - BINDING) * total:
+                rule = f"the {share:.0%} limit on one offer's share"
                 out.append(
-                    Finding(
-                        code="supplier_share_binding",
-                        severity=Severity.INFO,
-                        mineral=m.id,
-                        requirement="policy.max_supplier_share",
-                        required=share,
-                        achievable=largest[m.id] / total,
-                        message=f"{m.label}: the {share:.0%} limit on one offer's share is reached.",
+                    _reached(
+                        m, "supplier_share_binding", "policy.max_supplier_share", share, largest[m.id] / total, rule
                     )
                 )
     limit = request.policy.max_suppliers
     if limit is not None:
         for m in request.minerals:
-            if summaries[m.id].suppliers_used >= limit:
-                out.append(
-                    Finding(
-                        code="max_suppliers_binding",
-                        severity=Severity.INFO,
-                        mineral=m.id,
-                        requirement="policy.max_suppliers",
-                        required=limit,
-                        achievable=summaries[m.id].suppliers_used,
-                        message=f"{m.label}: the limit of {limit} supplier(s) is reached.",
-                    )
-                )
+            used = summaries[m.id].suppliers_used
+            if used >= limit:
+                rule = f"the limit of {limit} supplier(s)"
+                out.append(_reached(m, "max_suppliers_binding", "policy.max_suppliers", limit, used, rule))
     return out
+
+
+def _reached(m, code: str, requirement: str, required: float, achievable: float, rule: str) -> Finding:
+    """A policy ``rule`` that a mineral's allocation reaches."""
+    return _limit(m, code, requirement, required, achievable, f"{m.label}: {rule} is reached.")
+
+
+def _limit(m, code: str, requirement: str, required: float, achievable: float, message: str) -> Finding:
+    """A limit of mineral ``m`` that its allocation uses up (information, not a problem)."""
+    return Finding(
+        code=code,
+        severity=Severity.INFO,
+        mineral=m.id,
+        requirement=requirement,
+        required=required,
+        achievable=achievable,
+        message=message,
+    )
 
 
 def dropped_findings(instance: Instance) -> list[Finding]:
@@ -362,3 +343,8 @@ def money(value: float) -> str:
 
 def amount(value: float, unit: str) -> str:
     return f"{value:,.6g} {unit}"
+
+
+def unit_amount(unit: str):
+    """``amount`` in ``unit``, as a one-argument formatter."""
+    return lambda value: amount(value, unit)

@@ -38,7 +38,7 @@ def test_max_quantity_is_named_as_what_limits_coverage():
     assert r.coverage_score == pytest.approx(0.4)
     (short,) = [f for f in r.diagnostics if f.code == "target_not_covered"]
     assert short.shortfall == pytest.approx(6)
-    assert "max_quantity of 4 t is reached" in short.message
+    assert "max_quantity of 4 t is used up" in short.message
     assert "6 t short" in short.message
 
 

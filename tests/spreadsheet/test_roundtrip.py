@@ -188,48 +188,37 @@ def test_csv_upload_gives_the_same_result_as_json(client, solved, dla):
     assert got == expected
 
 
-def test_csv_upload_problems_name_file_and_cell(client):
+def _csv_problems(client, minerals: bytes, suppliers: bytes, budget: str = "1000") -> list[dict[str, str]]:
+    """The problems of a CSV upload that must be refused."""
     response = client.post(
         "/v1/allocations/csv",
-        files={
-            "minerals": ("m.csv", b"id,target\ncobalt,20\n"),
-            "suppliers": ("s.csv", b"id,mineral,country,capacity,unit_price\na,cobalt,AU,-1,5\n"),
-        },
-        data={"budget": "lots"},
+        files={"minerals": ("m.csv", minerals), "suppliers": ("s.csv", suppliers)},
+        data={"budget": budget},
     )
-    assert response.status_code == 422
-    got = {p["path"]: p["message"] for p in response.json()["problems"]}
+    assert response.status_code == 422, response.text
+    return response.json()["problems"]
+
+
+def test_csv_upload_problems_name_file_and_cell(client):
+    problems = _csv_problems(
+        client, b"id,target\ncobalt,20\n", b"id,mineral,country,capacity,unit_price\na,cobalt,AU,-1,5\n", "lots"
+    )
+    got = {p["path"]: p["message"] for p in problems}
     assert got == {"form field budget": "budget must be a number", "suppliers.csv!D2": "capacity must be a number > 0"}
     missing = client.post("/v1/allocations/csv", files={"minerals": ("m.csv", b"id,target\n")}, data={"budget": "1"})
     assert missing.status_code == 422 and missing.json()["problems"][0]["path"] == "suppliers"
 
 
 def test_csv_with_an_unclosed_quote_is_invalid_csv_not_missing_values(client):
-    response = client.post(
-        "/v1/allocations/csv",
-        files={
-            "minerals": ("m.csv", b"id,target\ncobalt,20\n"),
-            "suppliers": ("s.csv", b'id,mineral,country,capacity,unit_price\na,"cobalt,AU,15,5\nb,cobalt,AU,15,5\n'),
-        },
-        data={"budget": "1000"},
-    )
-    assert response.status_code == 422
-    got = {p["path"]: p["message"] for p in response.json()["problems"]}
-    assert list(got) == ["suppliers.csv"]
-    assert got["suppliers.csv"].startswith("suppliers.csv is not valid CSV (line 3: unexpected end of data")
+    suppliers = b'id,mineral,country,capacity,unit_price\na,"cobalt,AU,15,5\nb,cobalt,AU,15,5\n'
+    (problem,) = _csv_problems(client, b"id,target\ncobalt,20\n", suppliers)
+    assert problem["path"] == "suppliers.csv"
+    assert problem["message"].startswith("suppliers.csv is not valid CSV (line 3: unexpected end of data")
 
 
 def test_csv_without_minerals_says_so_once(client):
-    response = client.post(
-        "/v1/allocations/csv",
-        files={
-            "minerals": ("m.csv", b""),
-            "suppliers": ("s.csv", b"id,mineral,country,capacity,unit_price\na,cobalt,AU,15,5\nb,tin,AU,15,5\n"),
-        },
-        data={"budget": "1000"},
-    )
-    assert response.status_code == 422
-    messages = [p["message"] for p in response.json()["problems"]]
+    problems = _csv_problems(client, b"", b"id,mineral,country,capacity,unit_price\na,cobalt,AU,15,5\nb,tin,AU,15,5\n")
+    messages = [p["message"] for p in problems]
     assert not [m for m in messages if "unknown mineral" in m], messages
     assert any("minerals" in m for m in messages)
 

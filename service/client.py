@@ -51,6 +51,7 @@ __all__ = [
     "ExampleInfo",
     "InvalidRequestError",
     "NotFoundError",
+    "NotReadyError",
     "ServiceUnavailableError",
     "StockpileClient",
     "TransportError",
@@ -69,6 +70,10 @@ class ClientError(Exception):
 
 class TransportError(ClientError):
     """No HTTP response was received (the httpx error is ``__cause__``)."""
+
+
+class NotReadyError(ClientError, TimeoutError):
+    """``wait_until_ready`` gave up: ``/readyz`` did not answer 200 in time (also a ``TimeoutError``)."""
 
 
 class APIError(ClientError):
@@ -275,7 +280,7 @@ class StockpileClient:
         return True
 
     def wait_until_ready(self, timeout: float = 60.0, interval: float = 0.2) -> None:
-        """Poll ``/readyz`` until it answers 200; ``TimeoutError`` after ``timeout`` seconds."""
+        """Poll ``/readyz`` until it answers 200; ``NotReadyError`` after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -284,7 +289,7 @@ class StockpileClient:
             except TransportError:
                 pass
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"the service was not ready within {timeout:g} s")
+                raise NotReadyError(f"the service was not ready within {timeout:g} s")
             time.sleep(interval)
 
     def examples(self) -> list[ExampleInfo]:
@@ -361,7 +366,7 @@ class AsyncStockpileClient:
         return True
 
     async def wait_until_ready(self, timeout: float = 60.0, interval: float = 0.2) -> None:
-        """Poll ``/readyz`` until it answers 200; ``TimeoutError`` after ``timeout`` seconds."""
+        """Poll ``/readyz`` until it answers 200; ``NotReadyError`` after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -370,7 +375,7 @@ class AsyncStockpileClient:
             except TransportError:
                 pass
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"the service was not ready within {timeout:g} s")
+                raise NotReadyError(f"the service was not ready within {timeout:g} s")
             await asyncio.sleep(interval)
 
     async def examples(self) -> list[ExampleInfo]:

@@ -158,9 +158,10 @@ class RequestLogMiddleware:
             self._record(scope, request_id, state, timing, time.perf_counter() - began)
 
     def _record(self, scope: Scope, request_id: str, state: dict[str, int], timing: dict[str, float], seconds: float):
-        route = scope.get("route")
-        template = getattr(route, "path", None) or ("unmatched" if state["status"] == 404 else scope["path"][:100])
-        method = scope["method"]
+        # Labels from a closed set only (each value makes a series that lives as long as the process):
+        # a route's template, never the path a client made up; a standard method, else "other".
+        template = getattr(scope.get("route"), "path", None) or "unmatched"
+        method = scope["method"] if scope["method"] in _METHODS else "other"
         self.metrics.requests.labels(method, template, str(state["status"])).inc()
         self.metrics.latency.labels(method, template).observe(seconds)
         if "queue_wait_s" in timing:
@@ -172,7 +173,7 @@ class RequestLogMiddleware:
             extra={
                 "fields": {
                     "id": request_id,
-                    "method": method,
+                    "method": scope["method"][:20],
                     "path": scope["path"][:200],
                     "route": template,
                     "status": state["status"],
@@ -184,6 +185,9 @@ class RequestLogMiddleware:
                 }
             },
         )
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def _ms(seconds: float | None) -> float | None:

@@ -27,6 +27,7 @@ from service.client import (
     ClientError,
     InvalidRequestError,
     NotFoundError,
+    NotReadyError,
     ServiceUnavailableError,
     StockpileClient,
     TransportError,
@@ -181,8 +182,9 @@ def test_503_carries_retry_after_and_not_ready_is_false(busy_url: str) -> None:
     with StockpileClient(busy_url) as c:
         assert c.health() is True
         assert c.ready() is False
-        with pytest.raises(TimeoutError):
+        with pytest.raises(NotReadyError) as not_ready:
             c.wait_until_ready(timeout=0.3, interval=0.05)
+        assert isinstance(not_ready.value, ClientError) and isinstance(not_ready.value, TimeoutError)
         with pytest.raises(ServiceUnavailableError) as caught:
             c.allocate(cases.MIN_COST)
     assert caught.value.status_code == 503
@@ -220,7 +222,7 @@ def test_connection_refused_is_a_transport_error() -> None:
         with pytest.raises(TransportError) as caught:
             c.health()
         assert isinstance(caught.value.__cause__, httpx.ConnectError)
-        with pytest.raises(TimeoutError):
+        with pytest.raises(NotReadyError):
             c.wait_until_ready(timeout=0.3, interval=0.05)
 
 

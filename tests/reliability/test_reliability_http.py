@@ -106,6 +106,21 @@ def test_metrics_count_requests_latency_queue_workers_and_solves(server, dla_req
     assert 'stockpile_worker_restarts_total{reason="crash"} 0.0' in text
 
 
+def test_paths_and_methods_a_client_makes_up_add_no_metric_series(server):
+    with server.client() as c:
+        c.get("/metrics")  # (itself a series)
+        before = c.get("/metrics").text.count("stockpile_http_requests_total{")
+        for k in range(30):
+            c.get(f"/no/such/path/{k}")
+            c.request(f"BREW{k}", "/v1/allocations")
+        text = c.get("/metrics").text
+    assert metric(text, 'stockpile_http_requests_total{method="GET",route="unmatched",status="404"}') >= 30
+    assert 'method="other"' in text
+    assert "BREW" not in text and "/no/such/path" not in text
+    new_series = text.count("stockpile_http_requests_total{") - before
+    assert new_series <= 3, new_series  # GET and other, unmatched (404 and 405): not one per path and method
+
+
 # -- body limits and hostile input --------------------------------------------------------
 
 

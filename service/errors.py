@@ -7,6 +7,7 @@
     ├── PayloadTooLarge       413  the body is larger than the configured limit
     ├── NotFound              404  no such example or resource
     ├── ServiceUnavailable    503  no solver capacity now; retry after ``retry_after`` s
+    ├── ClientGone            499  the client hung up before its answer; its solve was stopped (nothing is sent)
     └── EngineFailure         500  the engine failed on a valid request (a bug: reported, never hidden)
 
 Engine exceptions (``solvers.SolverError``) are mapped to ``EngineFailure``;
@@ -100,6 +101,17 @@ class ServiceUnavailable(StockpileError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class ClientGone(StockpileError):
+    """The client closed the connection while its request waited or was solved (nginx's 499).
+
+    Its solve is stopped so that the worker serves the next request; the response is for the
+    logs and metrics only, as nobody reads it.
+    """
+
+    status_code = 499
+    code = "client_closed_request"
 
 
 class EngineFailure(StockpileError):

@@ -20,7 +20,7 @@ from starlette.datastructures import FormData, UploadFile
 from models import AllocationResult, Problem
 from service.errors import InvalidRequest, PayloadTooLarge
 from service.limits import capped_receive
-from service.routes import Gateway
+from service.routes import Solve
 from service.settings import Settings
 from service.spreadsheet import Limits, limits_from, read_workbook, template_bytes
 from service.spreadsheet import layout as L
@@ -116,14 +116,14 @@ async def get_template() -> Response:
     },
     openapi_extra=_multipart_body({"file": {**_FILE, "description": "the workbook (.xlsx)"}}, ["file"]),
 )
-async def create_allocation_xlsx(request: Request, gateway: Gateway, limits: Caps) -> Response:
+async def create_allocation_xlsx(request: Request, solve: Solve, limits: Caps) -> Response:
     form = await _form(request, limits, max_files=1)
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise _missing("file", "file")
         allocation_request = await anyio.to_thread.run_sync(read_workbook, upload.file, limits)
-        result = await gateway.solve(allocation_request)
+        result = await solve(allocation_request)
         body = await anyio.to_thread.run_sync(result_bytes, allocation_request, result, upload.file)
     finally:
         await form.close()
@@ -162,7 +162,7 @@ async def create_allocation_xlsx(request: Request, gateway: Gateway, limits: Cap
         ["minerals", "suppliers", "budget"],
     ),
 )
-async def create_allocation_csv(request: Request, gateway: Gateway, limits: Caps) -> Any:
+async def create_allocation_csv(request: Request, solve: Solve, limits: Caps) -> Any:
     form = await _form(request, limits, max_files=3)
     try:
         minerals = await _file_bytes(form, "minerals")
@@ -174,5 +174,5 @@ async def create_allocation_csv(request: Request, gateway: Gateway, limits: Caps
     allocation_request = await anyio.to_thread.run_sync(
         read_csv_request, minerals, suppliers, policy, settings, limits.max_rows
     )
-    result = await gateway.solve(allocation_request)
+    result = await solve(allocation_request)
     return csv_response(result) if wants_csv(request.headers.get("accept")) else result

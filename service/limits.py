@@ -71,6 +71,16 @@ def capped_receive(receive: Receive, limit: int, error: Exception) -> Receive:
     return counted
 
 
+async def client_gone(request: Request) -> None:
+    """Return when the client has closed the connection; await it only once the body has been read.
+
+    The server's next ASGI message after the body is ``http.disconnect``, sent when the
+    client goes away (or once the response is complete).
+    """
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 SOLVE_PATHS = "/v1/allocations"  # POSTs under this path solve
 
 

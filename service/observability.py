@@ -36,7 +36,7 @@ _timing: contextvars.ContextVar[dict[str, float] | None] = contextvars.ContextVa
 _arrival: contextvars.ContextVar[float | None] = contextvars.ContextVar("stockpile_arrival", default=None)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
-RESTART_REASONS = ("crash", "deadline", "overtime", "overrun", "memory", "start_failed", "died_idle")
+RESTART_REASONS = ("crash", "deadline", "overtime", "overrun", "memory", "start_failed", "died_idle", "abandoned")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -10,8 +11,8 @@ from fastapi.responses import JSONResponse
 from models import AllocationRequest, AllocationResult
 from service import examples
 from service.errors import ErrorBody, NotFound
-from service.limits import StrictJSONRoute
-from service.solving import SolveGateway
+from service.limits import StrictJSONRoute, client_gone
+from service.solving import SolveGateway, until_gone
 from service.spreadsheet.csvio import csv_response, wants_csv
 
 router = APIRouter(route_class=StrictJSONRoute)
@@ -32,6 +33,14 @@ def get_gateway(request: Request) -> SolveGateway:
 
 
 Gateway = Annotated[SolveGateway, Depends(get_gateway)]
+
+
+def get_solve(request: Request, gateway: Gateway) -> Callable[[AllocationRequest], Awaitable[AllocationResult]]:
+    """Solve through the gateway, stopping the solve if this request's client hangs up (499)."""
+    return lambda body: until_gone(gateway.solve(body), client_gone(request))
+
+
+Solve = Annotated[Callable[[AllocationRequest], Awaitable[AllocationResult]], Depends(get_solve)]
 
 
 @router.get("/healthz", tags=["health"], summary="The process is up")
@@ -63,8 +72,8 @@ async def readyz(gateway: Gateway) -> JSONResponse:
         **SOLVE_ERRORS,
     },
 )
-async def create_allocation(body: AllocationRequest, gateway: Gateway, http: Request) -> Any:
-    result = await gateway.solve(body)
+async def create_allocation(body: AllocationRequest, solve: Solve, http: Request) -> Any:
+    result = await solve(body)
     if wants_csv(http.headers.get("accept")):  # the allocation table, for tools that pull CSV from a URL
         return csv_response(result)
     return result

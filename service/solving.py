@@ -27,7 +27,10 @@ hands each request to a worker process from ``service.pool.WorkerPool``:
   provisional allocation, or 503 with ``Retry-After`` when it had none; a
   model that outgrows the worker memory cap gets 422;
 * ``drain`` (on SIGTERM) turns readiness off, refuses new solves with 503
-  and waits for the queued and running ones.
+  and waits for the queued and running ones;
+* a solve whose caller stops waiting (``until_gone``: its client hung up) leaves
+  the queue, or has its worker killed and replaced, rather than holding a worker
+  for an answer nobody will read.
 
 ``InProcessGateway`` solves one request at a time on a thread of this process;
 it has none of these protections and is kept for tests and embedding.
@@ -36,21 +39,25 @@ it has none of these protections and is kept for tests and embedding.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import threading
 import time
 from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import anyio.to_thread
 
 from models import AllocationRequest, AllocationResult, Finding, Severity, Status
-from service.errors import EngineFailure, ModelTooLarge, ServiceUnavailable
+from service.errors import ClientGone, EngineFailure, ModelTooLarge, ServiceUnavailable
 from service.observability import arrived_at, note_timing
 from service.pool import Job, JobEnd, Outcome, PoolClosed, WorkerPool
 from service.settings import Settings
 from solvers import SolverOptions, allocate, empty_result
+
+T = TypeVar("T")
 
 SHUT_DOWN = "The server shut down before this solve could finish; send it to another instance."
 
@@ -217,13 +224,29 @@ class PoolGateway:
             try:
                 job = Job(request, options, due=arrival + limit)
                 began = time.monotonic()
-                end = await self._pool.run(worker, job, deadline)
+                end = await self._run(worker, job, deadline)
                 note_timing(solve_s=time.monotonic() - began)
             finally:
                 self._running -= 1
             return self._answer(request, worker, end, time.monotonic() - arrival, limit)
+        except asyncio.CancelledError:  # the caller stopped waiting: its client hung up
+            self._solves["abandoned"] += 1
+            raise
         finally:
             self._leave()
+
+    async def _run(self, worker, job: Job, deadline: float) -> JobEnd:
+        """``pool.run``; if the caller stops waiting, the worker is killed (and replaced) at once.
+
+        The exchange runs on a thread, which a cancellation cannot stop: it ends when the
+        killed worker's pipe closes, and its outcome is dropped.
+        """
+        run = asyncio.ensure_future(self._pool.run(worker, job, deadline))
+        try:
+            return await asyncio.shield(run)
+        except asyncio.CancelledError:
+            self._pool.discard(worker, "abandoned")
+            raise
 
     def _expired(self, request: AllocationRequest, arrival: float, limit: float) -> AllocationResult:
         """The answer for a request whose hard deadline passed before a worker took it."""
@@ -335,6 +358,24 @@ class PoolGateway:
     def _retry_after(self) -> int:
         """Seconds until a retry is likely to find room: a rough guess, at least 1."""
         return max(1, math.ceil((self._waiting + 1) / max(self._settings.workers, 1)))
+
+
+async def until_gone(solve: Awaitable[T], gone: Awaitable[None]) -> T:
+    """``solve``'s answer, unless ``gone`` (the client hung up) comes first: then ``solve`` is
+    cancelled (a gateway stops its solve) and ``ClientGone`` is raised."""
+    task, watch = asyncio.ensure_future(solve), asyncio.ensure_future(gone)
+    try:
+        await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            raise ClientGone("The client closed the connection before the answer; its solve was stopped.")
+        return task.result()
+    finally:
+        watch.cancel()
+        if not task.done():  # (this coroutine itself was cancelled)
+            task.cancel()
 
 
 class InProcessGateway:

@@ -201,6 +201,36 @@ def test_beyond_the_queue_requests_get_503_at_once_and_waits_are_bounded(dla_req
         assert busy["response"].status_code == 200
 
 
+def test_a_client_that_hangs_up_frees_its_worker_and_its_place_in_the_queue(dla_request):
+    # One worker. A solves a 30 s hard request, B waits behind it; both clients give up
+    # after 1.5 s. The worker is killed and replaced, B never runs, and C, sent after,
+    # is answered in seconds, not after A's 30 s.
+    with live_server(workers=1, queue_length=4) as srv:
+        srv.wait_ready(workers=1)
+        [first] = srv.gateway.worker_pids()
+
+        def give_up(body: dict[str, Any]) -> None:
+            with httpx.Client(base_url=srv.url, timeout=1.5) as c, pytest.raises(httpx.ReadTimeout):
+                c.post("/v1/allocations", json=body)
+
+        a = threading.Thread(target=give_up, args=(hard_request(30.0),))
+        a.start()
+        with srv.client(timeout=30) as c:
+            wait_until(lambda: srv.gateway.stats().busy == 1)
+            give_up(hard_request(30.0, seed=2))  # B, queued behind A
+            a.join()
+            began = time.monotonic()
+            answer = c.post("/v1/allocations", json=dla_request)
+            seconds = time.monotonic() - began
+            text = c.get("/metrics").text
+        assert answer.status_code == 200 and answer.json()["status"] == "optimal"
+        assert seconds < 15, seconds  # a fresh worker's start, not the rest of A's 30 s
+        assert wait_until(lambda: ended(first), timeout=10)
+        assert metric(text, 'stockpile_solves_total{status="abandoned"}') == 2
+        assert metric(text, 'stockpile_worker_restarts_total{reason="abandoned"}') == 1
+        assert metric(text, 'stockpile_http_requests_total{method="POST",route="/v1/allocations",status="499"}') == 2
+
+
 def test_healthz_answers_within_50_ms_while_every_worker_is_busy():
     with live_server(workers=2) as srv:
         srv.wait_ready(workers=2)

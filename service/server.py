@@ -11,7 +11,9 @@ On the first SIGTERM (or SIGINT) the server does not stop listening at once:
    the worker processes;
 3. the process exits 0.
 
-A second signal during the drain stops at once. Unlike plain uvicorn, the
+A second signal during the drain stops at once: the workers are stopped, the
+solves left get 503, their responses go out, and the process exits (a third
+signal exits without waiting for those responses). Unlike plain uvicorn, the
 signal is not re-raised after the shutdown, so a drained exit is a clean
 exit (code 0), as orchestrators expect from a handled SIGTERM.
 """
@@ -39,8 +41,9 @@ class DrainingServer(uvicorn.Server):
         self._app = app
         self._drain_timeout_s = drain_timeout_s
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._drain_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self.draining = False
+        self.stopping = False
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         self._loop = asyncio.get_running_loop()
@@ -48,16 +51,21 @@ class DrainingServer(uvicorn.Server):
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # Runs as a Python signal handler on the main thread: only hand over to the loop.
-        if self.draining or self._loop is None or not self.started:
+        if self._loop is None or not self.started:
             self.should_exit = True
-            if self.draining:
-                self.force_exit = True
-            return
-        self.draining = True
-        self._loop.call_soon_threadsafe(self._start_drain)
+        elif not self.draining:
+            self.draining = True
+            self._loop.call_soon_threadsafe(self._start, self._drain)
+        elif not self.stopping:
+            self.stopping = True
+            self._loop.call_soon_threadsafe(self._start, self._stop)
+        else:
+            self.should_exit = self.force_exit = True
 
-    def _start_drain(self) -> None:
-        self._drain_task = asyncio.ensure_future(self._drain())
+    def _start(self, step) -> None:
+        task = asyncio.ensure_future(step())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _drain(self) -> None:
         gateway = self._app.state.gateway
@@ -68,6 +76,14 @@ class DrainingServer(uvicorn.Server):
             if not finished:
                 await gateway.close()  # the solves left get 503 now, before uvicorn stops
                 await gateway.drain(5)
+        finally:
+            self.should_exit = True
+
+    async def _stop(self) -> None:
+        """A second signal: stop the workers now (the solves left get 503), then shut down."""
+        log.info("stopping the remaining solves now")
+        try:
+            await self._app.state.gateway.close()
         finally:
             self.should_exit = True
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import multiprocessing.forkserver
 import os
 import pickle
 import resource
@@ -56,12 +57,28 @@ _MEMORY_REPLY = pickle.dumps(("memory", "the model needs more memory than a solv
 
 
 def _die_with_parent() -> None:
-    """Linux: be killed when the fork server (and so the web process) goes away."""
+    """Linux: be killed when the fork server (and so the web process) goes away (see below)."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):  # pragma: no cover - not Linux
         pass
+
+
+def _let_the_fork_server_end() -> None:
+    """Close this worker's copy of the fork server's "alive" pipe.
+
+    The fork server ends when every holder of that pipe's write end has closed it: the
+    web process holds one, and multiprocessing hands one to each child it forks. A
+    worker busy solving when the web process was killed kept the fork server alive,
+    and so itself (its ``PR_SET_PDEATHSIG`` is the fork server's death), until its
+    solve ended. Without its copy, the fork server ends with the web process.
+    """
+    server = getattr(multiprocessing.forkserver, "_forkserver", None)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if fd is not None:
+        os.close(fd)
+        server._forkserver_alive_fd = None
 
 
 def _cap_memory(limit_bytes: int) -> None:
@@ -75,6 +92,7 @@ def _set_up_process(memory_limit_bytes: int) -> None:
     """What a worker process is, before it solves anything."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the web process's to handle
     _die_with_parent()
+    _let_the_fork_server_end()
     _cap_memory(memory_limit_bytes)
     keep_freed_memory()  # (without glibc's mallopt, the C library's defaults stand)
     # Solves are CPU-bound and may fill every core; the web process (health checks,

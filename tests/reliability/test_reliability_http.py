@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -10,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -243,8 +245,8 @@ def stockpile_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
 
 
-def serve_in_subprocess(**settings: str) -> tuple[subprocess.Popen[bytes], str]:
-    """``stockpile serve`` on a free loopback port, ready."""
+def serve_in_subprocess(start_new_session: bool = False, **settings: str) -> tuple[subprocess.Popen[bytes], str]:
+    """``stockpile serve`` on a free loopback port, ready (in a process group of its own if asked)."""
     port = free_port()
     env = {**os.environ, "STOCKPILE_WORKERS": "1", "STOCKPILE_LOG_LEVEL": "warning"}
     env.update({f"STOCKPILE_{k.upper()}": v for k, v in settings.items()})
@@ -253,6 +255,7 @@ def serve_in_subprocess(**settings: str) -> tuple[subprocess.Popen[bytes], str]:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=start_new_session,
     )
     url = f"http://127.0.0.1:{port}"
 
@@ -290,6 +293,57 @@ def test_sigterm_turns_readiness_off_finishes_the_running_solve_and_exits_0(dla_
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_second_sigterm_stops_the_running_solve_with_503_and_exits_0_at_once():
+    proc, url = serve_in_subprocess(drain_timeout_s="30")
+    try:
+        thread, out = post_in_background(url, hard_request(30.0))
+        with httpx.Client(base_url=url, timeout=30) as c:
+            wait_until(lambda: metric(c.get("/metrics").text, "stockpile_solves_in_progress") == 1)
+            proc.send_signal(signal.SIGTERM)
+            wait_until(lambda: c.get("/readyz").status_code == 503, timeout=10)
+        began = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert time.monotonic() - began < 10  # not the 30 s drain, nor the 30 s solve
+        thread.join(30)
+        assert out["response"].status_code == 503
+        assert "shut down" in out["response"].json()["detail"]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_killed_web_process_takes_its_busy_worker_with_it():
+    # SIGKILL leaves no handler to run: the workers must notice on their own, the busy one too.
+    proc, url = serve_in_subprocess(start_new_session=True)
+    try:
+
+        def post() -> None:  # (its connection dies with the server)
+            with contextlib.suppress(httpx.TransportError):
+                httpx.post(f"{url}/v1/allocations", json=hard_request(30.0), timeout=60)
+
+        poster = threading.Thread(target=post, daemon=True)
+        poster.start()
+        with httpx.Client(base_url=url, timeout=30) as c:
+            wait_until(lambda: metric(c.get("/metrics").text, "stockpile_solves_in_progress") == 1)
+        proc.kill()
+        proc.wait()
+        poster.join(10)
+
+        def group_gone() -> bool:  # the fork server, the workers and the resource tracker
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                return True
+            return False
+
+        wait_until(group_gone, timeout=10)  # not the 30 s the solve would take
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_sigterm_stops_a_solve_that_outlasts_the_drain_with_503_and_exits_0():

@@ -279,6 +279,8 @@ class WorkerPool:
         self._limiter: anyio.CapacityLimiter | None = None  # made on the event loop, in start()
         self._closed = False
         self.restarts: Counter[str] = Counter()
+        # Why the last worker start failed, until one succeeds (None: the last start worked, or none ended yet).
+        self.start_error: str | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -368,10 +370,15 @@ class WorkerPool:
         try:
             worker = await anyio.to_thread.run_sync(self._start_worker)
         except Exception as exc:  # noqa: BLE001 - logged; the pool retries
-            log.error("could not start a solver worker: %s; retrying in 2 s", exc)
+            self.start_error = str(exc)
+            if self.memory_limit_bytes > 0:
+                cap = self.memory_limit_bytes // 2**20
+                self.start_error += f" (under a memory cap of {cap} MiB, STOCKPILE_WORKER_MEMORY_MB: too low?)"
+            log.error("could not start a solver worker: %s; retrying in 2 s", self.start_error)
             self.restarts["start_failed"] += 1
             self._spawn_later(2.0)
             return
+        self.start_error = None
         if self._closed:
             await anyio.to_thread.run_sync(worker.kill)
             return

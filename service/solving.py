@@ -262,6 +262,11 @@ class PoolGateway:
         if self._draining or not self._started:
             self._solves["refused"] += 1
             return ServiceUnavailable("The server is shutting down; send the request to another instance.", 5)
+        if self._pool.live() == 0 and self._pool.start_error is not None:
+            self._solves["refused"] += 1
+            return ServiceUnavailable(
+                f"No solver worker is running: the last one failed to start ({self._pool.start_error}).", 5
+            )
         if self._pool.idle() == 0 and self._waiting >= self._settings.queue_length:
             self._solves["refused"] += 1
             return ServiceUnavailable(

@@ -277,6 +277,18 @@ def test_a_model_over_the_worker_memory_cap_is_refused_cleanly(dla_request):
         assert srv.gateway.stats().restarts == {"memory": 1}
 
 
+def test_workers_that_cannot_start_under_their_memory_cap_are_named_in_the_503(dla_request):
+    with live_server(workers=1, worker_memory_mb=150) as srv:  # below a warm worker's ~370 MiB
+        wait_until(lambda: srv.gateway._pool.start_error is not None)
+        with srv.client() as c:
+            assert c.get("/readyz").status_code == 503
+            began = time.monotonic()
+            r = c.post("/v1/allocations", json=dla_request)
+        assert r.status_code == 503 and "retry-after" in r.headers
+        assert time.monotonic() - began < 2  # refused at once, not after waiting for a worker
+        assert "failed to start" in r.json()["detail"] and "STOCKPILE_WORKER_MEMORY_MB" in r.json()["detail"]
+
+
 def test_a_worker_gives_back_each_jobs_memory():
     # A solve leaves some cyclic garbage (about 1,300 objects; the Pyomo model itself is
     # freed by solvers.build.release), and the worker, its automatic collector off,

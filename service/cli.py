@@ -54,45 +54,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "solve" and args.output and not args.output.lower().endswith((".xlsx", ".csv")):
         parser.error(f"-o {args.output}: give a .xlsx (result workbook) or .csv (allocation table) file name")
-    try:
-        if args.command == "serve":
-            return _serve(args.host, args.port)
-        if args.command == "template":
-            return _write(args.out, lambda: sheets.write_template(args.out))
-    except ValidationError as exc:  # of Settings, read from STOCKPILE_* variables and the options given
-        _settings_problems(exc)
-        return EXIT_INVALID
+    if args.command == "serve":
+        return _serve(args.host, args.port)
+    if args.command == "template":
+        return _write(args.out, lambda: sheets.write_template(args.out))
     if args.command == "examples":
         for e in examples.catalogue().values():
             print(f"{e['name']}: {e['title']}")
         return EXIT_OK
-    try:
-        return _solve(args, parser)
-    except _SettingsInvalid as exc:
-        _settings_problems(exc.error)
-        return EXIT_INVALID
+    return _solve(args, parser)
 
 
-class _SettingsInvalid(Exception):
-    """The settings (STOCKPILE_* variables) are invalid: not the request's fault."""
-
-    def __init__(self, error: ValidationError) -> None:
-        self.error = error
-
-
-def _settings_problems(exc: ValidationError) -> None:
-    print("stockpile: invalid settings:", file=sys.stderr)
-    for p in problems_from_validation_error(exc):
-        print(f"  {p.path}: {p.message} (STOCKPILE_{p.path.upper()}, or the option of that name)", file=sys.stderr)
-
-
-def _check_settings() -> None:
+def _settings(**overrides: object):
+    """The settings (STOCKPILE_* variables, then ``overrides``), or None with each problem printed."""
     from service.settings import Settings
 
     try:
-        Settings()
-    except ValidationError as exc:
-        raise _SettingsInvalid(exc) from None
+        return Settings(**overrides)
+    except ValidationError as exc:  # the settings' fault, not the request's
+        print("stockpile: invalid settings:", file=sys.stderr)
+        for p in problems_from_validation_error(exc):
+            print(f"  {p.path}: {p.message} (STOCKPILE_{p.path.upper()}, or the option of that name)", file=sys.stderr)
+        return None
 
 
 def _write(path: str, write) -> int:
@@ -107,10 +90,11 @@ def _write(path: str, write) -> int:
 
 def _serve(host: str | None, port: int | None) -> int:
     from service.server import serve
-    from service.settings import Settings
 
-    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
-    serve(Settings(**overrides))  # returns after a SIGTERM drain: a clean exit
+    settings = _settings(**{k: v for k, v in (("host", host), ("port", port)) if v is not None})
+    if settings is None:
+        return EXIT_INVALID
+    serve(settings)  # returns after a SIGTERM drain: a clean exit
     return EXIT_OK
 
 
@@ -131,7 +115,8 @@ def _solve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             return EXIT_INVALID
     else:
         parser.error("give a request FILE (or -) or --example NAME")
-    _check_settings()  # (a workbook is read under their size limits)
+    if _settings() is None:  # (a workbook is read under their size limits)
+        return EXIT_INVALID
     try:
         request = AllocationRequest.model_validate(raw) if raw is not None else sheets.read_request(args.file)
     except StockpileError as exc:

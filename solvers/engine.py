@@ -169,12 +169,14 @@ def _solve_model(
     proven = first.state is SolveState.OPTIMAL
     stats = _stats(instance, Status.OPTIMAL if proven else Status.FEASIBLE, size, first)
     notes = [] if proven else [_stopped_note(request, stats, opts)]
+    # What the solver says its allocation achieves: stage one's score (min_cost: spend), stage two's spend.
+    claim = _Claim(score=first.objective) if request.objective is Objective.MAX_COVERAGE else _spent(request, first)
     if request.objective is Objective.MAX_COVERAGE:
         if report is not None:
             report.send(first, first, compiled, proven)
         second, cheaper = _least_spend_stage(model, compiled, guide, first, opts, deadline, report)
         if cheaper is not None:
-            answer = cheaper
+            answer, claim = cheaper[0], replace(claim, spend=_spent(request, cheaper[1]).spend)
         if proven and second is not SolveState.OPTIMAL:  # (an unproven score's note says so)
             notes.append(_stage_two_note(second))
             stats = replace(stats, status=Status.FEASIBLE)
@@ -183,7 +185,58 @@ def _solve_model(
         if last_try:
             raise SolutionRejected(violations)
         return None
+    short = claim.unmet_by(result)
+    if short is not None:
+        if not last_try:
+            return None  # tighter tolerances leave the solver less to lean on
+        result = _not_as_claimed(result, short)
     return result.model_copy(update={"solve_seconds": time.perf_counter() - began})
+
+
+# The allocation read back may score this much less (absolute), or spend this much more
+# (relative), than the solver said: snapping to minimum orders, lots and 9 digits moves it less.
+CLAIM_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """What the solver said its allocation achieves, in request units (None: nothing said)."""
+
+    score: float | None = None
+    spend: float | None = None
+
+    def unmet_by(self, result: AllocationResult) -> str | None:
+        """How ``result``, the allocation as read back, falls short of the claim; None if it does not.
+
+        A usage binary within HiGHS's integrality tolerance of 0 lets the solver buy up to that
+        share of the offer's bound without paying its fixed cost or minimum order: with a bound
+        10^7 times the target, the whole target. Read back, such an offer is unused, and the
+        allocation scores less (or costs more) than the solver said. It still passes the check.
+        """
+        if self.score is not None and (result.coverage_score or 0.0) < self.score - CLAIM_TOLERANCE:
+            return f"it scores {result.coverage_score or 0.0:.6g} where the solver's allocation scored {self.score:.6g}"
+        if self.spend is not None and result.total_spend > self.spend * (1 + CLAIM_TOLERANCE) + CLAIM_TOLERANCE:
+            return f"it spends {money(result.total_spend)} where the solver's allocation spent {money(self.spend)}"
+        return None
+
+
+def _spent(request: AllocationRequest, outcome: SolveOutcome) -> _Claim:
+    """The spend a least-spend run claims (its objective is spend / budget)."""
+    return _Claim(spend=None if outcome.objective is None else outcome.objective * request.budget)
+
+
+def _not_as_claimed(result: AllocationResult, short: str) -> AllocationResult:
+    """A valid allocation that is not what the solver found, even with tighter tolerances: not proven best."""
+    finding = Finding(
+        code="not_proven_numerically",
+        severity=Severity.WARNING,
+        message=f"This allocation passes every rule but may not be the best: read back, {short}. The solver "
+        "leaned on its integrality tolerance, which happens when an offer's capacity is many million times "
+        "what a mineral needs; a max_quantity (or capacities) nearer to what can be used avoids it.",
+    )
+    return result.model_copy(
+        update={"status": Status.FEASIBLE, "mip_gap": None, "diagnostics": [finding, *result.diagnostics]}
+    )
 
 
 def _read_result(
@@ -389,8 +442,8 @@ def _least_spend_stage(
     opts: SolverOptions,
     deadline: float,
     report: _Provisional | None,
-) -> tuple[SolveState, np.ndarray | None]:
-    """Stage two: least spend at the stage-one score; its state, and its allocation when it has one.
+) -> tuple[SolveState, tuple[np.ndarray, SolveOutcome] | None]:
+    """Stage two: least spend at the stage-one score; its state, and its allocation (and run) when it has one.
 
     The stage-one matrices are reused (spend was compiled with them): one row,
     SCORE_ROW_SCALE x score >= SCORE_ROW_SCALE x (score* - slack), is appended.
@@ -408,7 +461,7 @@ def _least_spend_stage(
         second = _solve(staged, guide, stage_opts, left, first.values, on_answer)
         state = second.state
         if second.values is not None and np.all(np.isfinite(second.values)):
-            return state, solution(model, staged, second.values)
+            return state, (solution(model, staged, second.values), second)
         if state is not SolveState.INFEASIBLE:
             break
     return state, None

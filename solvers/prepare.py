@@ -183,17 +183,20 @@ class _Room(NamedTuple):
 
     money: float  # the budget, or the mineral's spend cap when lower
     quantity: float  # max_quantity, cut by the supplier share; infinite without one
+    useful: float  # the most a plain mineral needs from one offer (see _Offers), cut by the supplier share
 
 
 def _room(request: AllocationRequest, mdata: MineralData) -> _Room:
     m = mdata.mineral
     money = request.budget if m.max_spend is None else min(request.budget, m.max_spend)
+    share = request.policy.max_supplier_share
     quantity = math.inf
     if m.max_quantity is not None:
         quantity = m.max_quantity
-        if request.policy.max_supplier_share < 1:
-            quantity = min(quantity, request.policy.max_supplier_share * m.max_quantity)
-    return _Room(money, quantity)
+        if share < 1:
+            quantity = min(quantity, share * m.max_quantity)
+    useful = mdata.reference if share >= 1 else share * mdata.reference
+    return _Room(money, quantity, useful)
 
 
 # Why an offer is dropped (_Offers.why), and what the user is told.
@@ -238,6 +241,17 @@ class _Offers:
         self.all_units = np.fromiter(map(partial(is_, Discount.ALL_UNITS), discount), dtype=bool, count=n)
         room_money = np.array([r.money for r in rooms], dtype=float)
         room_quantity = np.array([r.quantity for r in rooms], dtype=float)
+        # A plain mineral (no offer with a minimum order, lots or all-units prices) never needs
+        # more than its reference quantity, max(target, min_quantity): any allocation buying
+        # more, scaled down to it, keeps every rule (shares and caps are proportions; spend
+        # falls; fixed costs and the offers used stay) and its coverage, for no more money.
+        # So each of its offers is bounded by that (times the supplier share). Without this,
+        # an offer whose capacity is 10^7 times the need leaves the useful quantities at the
+        # solver's tolerances (docs/formulation.md, "Bounds").
+        kinked = (self.min_order > 0) | (lot_size > 0) | self.all_units
+        plain = np.bincount(self.mineral, weights=kinked, minlength=len(rooms)) == 0
+        useful = np.array([r.useful for r in rooms], dtype=float)
+        room_quantity = np.where(plain, np.minimum(room_quantity, useful), room_quantity)
         self._tiers(list(given), unit_price)
         # money = (room.money - offer.fixed_cost) / (1 + rate): what the goods may cost
         money = (room_money[self.mineral] - fixed) / (1 + self.rate)

@@ -91,3 +91,79 @@ def test_min_cost_stopped_by_the_time_limit_gives_the_least_spend_possible(monke
     (note,) = [f for f in r.diagnostics if f.code == "time_limit_reached"]
     assert "spend less than $400.00" in note.message
     assert "(gap 20.00%)" in note.message
+
+
+# Offers far larger than what is needed: the solver's tolerances must not decide the answer.
+# (budget, objective, target, offers as (id, price, capacity, extra)), the least spend, the score.
+HUGE_OFFERS = {
+    "a fixed cost beside a capacity 10^7 times the target": (
+        1e10,
+        "max_coverage",
+        10,
+        [("p", 5, 1e8, {"fixed_cost": 100})],
+        150,
+        1.0,
+    ),
+    "min_cost, the cheap offer huge": (
+        1e10,
+        "min_cost",
+        10,
+        [("p", 5, 1e8, {"fixed_cost": 100}), ("q", 50, 20, {})],
+        150,
+        None,
+    ),
+    "one supplier allowed, both huge": (
+        1e10,
+        "max_coverage",
+        10,
+        [("p", 5, 1e8, {"fixed_cost": 100}), ("q", 50, 1e8, {"fixed_cost": 100})],
+        150,
+        1.0,
+    ),
+    "a minimum order a million times the target": (
+        1000,
+        "max_coverage",
+        1e-6,
+        [("p", 5, 20, {"min_order": 1})],
+        5,
+        1.0,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HUGE_OFFERS))
+def test_offers_far_larger_than_the_need_are_still_bought_right(case):
+    budget, objective, target, offers, spend, score = HUGE_OFFERS[case]
+    policy = {"max_suppliers": 1} if case.startswith("one supplier") else {}
+    reqst = request(
+        budget,
+        [mineral("m", target)],
+        [offer(i, price, cap, "m", **extra) for i, price, cap, extra in offers],
+        objective=objective,
+        policy=policy,
+    )
+    r = allocate(reqst)
+    assert r.status is Status.OPTIMAL
+    assert check_result(reqst, r) == []
+    assert r.total_spend == pytest.approx(spend, rel=1e-6)
+    assert r.coverage_score == (None if score is None else pytest.approx(score))
+
+
+def test_an_allocation_short_of_the_solvers_claim_is_solved_again_then_not_called_optimal(monkeypatch):
+    # As if the solver's allocation, read back, always fell short of what it said (it leaned
+    # on its integrality tolerance): a second try with tighter tolerances, then a valid
+    # allocation that says it is not proven.
+    calls: list[str] = []
+
+    def short(self, result):
+        calls.append("checked")
+        return "it scores 0.5 where the solver's allocation scored 1"
+
+    monkeypatch.setattr(engine_module._Claim, "unmet_by", short)
+    reqst = request(10_000, [mineral(target=50)], [offer("a", 10, 500)])
+    r = allocate(reqst)
+    assert calls == ["checked", "checked"]
+    assert r.status is Status.FEASIBLE and r.mip_gap is None
+    assert check_result(reqst, r) == []
+    (note,) = [f for f in r.diagnostics if f.code == "not_proven_numerically"]
+    assert "may not be the best" in note.message and "max_quantity" in note.message

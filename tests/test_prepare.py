@@ -29,6 +29,7 @@ def _reference(request: AllocationRequest) -> tuple[list[tuple], dict[int, str]]
     policy = request.policy
     out, dropped = [], {}
     minerals = {m.id: j for j, m in enumerate(request.minerals)}
+    kinked = {o.mineral for o in request.suppliers if o.min_order > 0 or o.lot_size or o.discount == "all_units"}
     for i, offer in enumerate(request.suppliers):
         if offer.country in policy.excluded_countries:
             dropped[i] = f"country {offer.country} is excluded by policy"
@@ -40,6 +41,9 @@ def _reference(request: AllocationRequest) -> tuple[list[tuple], dict[int, str]]
             room = m.max_quantity
             if policy.max_supplier_share < 1:
                 room = min(room, policy.max_supplier_share * m.max_quantity)
+        if m.id not in kinked:  # a plain mineral needs no more than max(target, min_quantity) in all
+            useful = max(m.target, m.min_quantity)
+            room = min(room, useful if policy.max_supplier_share >= 1 else policy.max_supplier_share * useful)
         rate = tariff_rate(request, offer.country)
         money = (money - offer.fixed_cost) / (1 + rate)
         priced = tiers(offer)

@@ -555,6 +555,31 @@ def total_spend(m: pyo.ConcreteModel, inst: Instance) -> LinearExpression:
     return m.columns.linear(m.arrays.S[_offer_array(minerals)], scale / inst.request.budget)
 
 
+# The spend objective is measured in the budget unless the need would cost less than this share of it.
+SPEND_UNIT_SHARE = 1e-2
+
+
+def spend_unit(inst: Instance) -> float:
+    """The money unit of the spend objective: the budget, or what the need costs when that is far less.
+
+    What the need costs is each mineral's reference quantity at its cheapest usable unit
+    price (tariff included). Spend measured in a budget a million times larger made the
+    objective's coefficients smaller than HiGHS's 1e-7 dual tolerance: a $500 allocation
+    was called optimal beside a $150 one in a $10B budget. (Rows keep their own scales;
+    only the objective changes unit, which does not change its optimum.)
+    """
+    budget = inst.request.budget
+    t = inst.offers.table
+    if len(t.bound) == 0:
+        return budget
+    cheapest = np.full(len(inst.minerals), np.inf)
+    np.minimum.at(cheapest, t.mineral, np.minimum.reduceat(t.price, t.first_tier[:-1]) * (1 + t.tariff))
+    need = np.array([md.reference for md in inst.minerals], dtype=float)
+    usable = np.isfinite(cheapest)
+    cost = float(need[usable] @ cheapest[usable])
+    return cost if 0 < cost < SPEND_UNIT_SHARE * budget else budget
+
+
 def country_cap_rows(inst: Instance) -> list[tuple[int, int, list[int]]]:
     """(cap index, mineral, offers from the capped countries) for every binding-capable cap."""
     rows = []
@@ -612,14 +637,14 @@ def _add_supplier_counts(m: pyo.ConcreteModel, inst: Instance) -> None:
 
 
 def _add_objectives(m: pyo.ConcreteModel, inst: Instance) -> None:
-    # score: weighted coverage in [0, 1]; spend: total spend as a fraction of the budget.
+    # score: weighted coverage in [0, 1]; spend: total spend in spend_unit (the budget, as a rule).
     a = m.arrays
     weight = np.array([md.mineral.weight for md in inst.minerals], dtype=float)
     m.score = pyo.Expression(expr=m.columns.linear(a.cov, weight / inst.total_weight))
     # The objective is written over the offers, not over S: HiGHS's objective-driven
     # pruning sees the fixed costs and prices directly (measured faster than sum of S_j).
     _, position, coef = _offer_spend(a)
-    m.spend = pyo.Expression(expr=m.columns.linear(position, coef / inst.request.budget))
+    m.spend = pyo.Expression(expr=m.columns.linear(position, coef / spend_unit(inst)))
     m.max_score = pyo.Objective(expr=m.score, sense=pyo.maximize)
     m.min_spend = pyo.Objective(expr=m.spend, sense=pyo.minimize)
     if inst.request.objective is Objective.MIN_COST:

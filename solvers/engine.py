@@ -25,7 +25,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from models import AllocationRequest, AllocationResult, Finding, ModelSize, Objective, Severity, Status
-from solvers.build import SCORE_ROW_SCALE, SCORE_SLACK, column_offers, create_model, release
+from solvers.build import SCORE_ROW_SCALE, SCORE_SLACK, column_offers, create_model, release, spend_unit
 from solvers.check import Violation, check_result
 from solvers.diagnose import diagnose
 from solvers.errors import SolutionRejected, SolverFailed
@@ -34,7 +34,7 @@ from solvers.guide import cheapest_offers, solve_guided
 from solvers.highs import Compiled, SolveOutcome, SolveState, compile_model, next_stage, solve
 from solvers.options import SolverOptions
 from solvers.prepare import Instance, prepare
-from solvers.report import SolveStats, build_result, empty_result, money, solved_findings
+from solvers.report import SolveStats, build_result, empty_result, money, out_of_scale, solved_findings
 
 log = logging.getLogger("stockpile.solvers")
 
@@ -170,13 +170,13 @@ def _solve_model(
     stats = _stats(instance, Status.OPTIMAL if proven else Status.FEASIBLE, size, first)
     notes = [] if proven else [_stopped_note(request, stats, opts)]
     # What the solver says its allocation achieves: stage one's score (min_cost: spend), stage two's spend.
-    claim = _Claim(score=first.objective) if request.objective is Objective.MAX_COVERAGE else _spent(request, first)
+    claim = _Claim(score=first.objective) if request.objective is Objective.MAX_COVERAGE else _spent(instance, first)
     if request.objective is Objective.MAX_COVERAGE:
         if report is not None:
             report.send(first, first, compiled, proven)
         second, cheaper = _least_spend_stage(model, compiled, guide, first, opts, deadline, report)
         if cheaper is not None:
-            answer, claim = cheaper[0], replace(claim, spend=_spent(request, cheaper[1]).spend)
+            answer, claim = cheaper[0], replace(claim, spend=_spent(instance, cheaper[1]).spend)
         if proven and second is not SolveState.OPTIMAL:  # (an unproven score's note says so)
             notes.append(_stage_two_note(second))
             stats = replace(stats, status=Status.FEASIBLE)
@@ -190,6 +190,9 @@ def _solve_model(
         if not last_try:
             return None  # tighter tolerances leave the solver less to lean on
         result = _not_as_claimed(result, short)
+    scale = out_of_scale(instance)
+    if scale:  # valid, but the solver's proof may rest on its tolerances: not called optimal
+        result = result.model_copy(update={"status": Status.FEASIBLE, "diagnostics": [*scale, *result.diagnostics]})
     return result.model_copy(update={"solve_seconds": time.perf_counter() - began})
 
 
@@ -220,9 +223,9 @@ class _Claim:
         return None
 
 
-def _spent(request: AllocationRequest, outcome: SolveOutcome) -> _Claim:
-    """The spend a least-spend run claims (its objective is spend / budget)."""
-    return _Claim(spend=None if outcome.objective is None else outcome.objective * request.budget)
+def _spent(instance: Instance, outcome: SolveOutcome) -> _Claim:
+    """The spend a least-spend run claims (its objective is spend in ``spend_unit``)."""
+    return _Claim(spend=None if outcome.objective is None else outcome.objective * spend_unit(instance))
 
 
 def _not_as_claimed(result: AllocationResult, short: str) -> AllocationResult:
@@ -259,7 +262,7 @@ def _read_result(
 
 def _stats(instance: Instance, status: Status, size: ModelSize, first: SolveOutcome) -> SolveStats:
     """The figures of a result: status, model size, and stage one's gap and bound in request units."""
-    money = instance.request.budget if instance.request.objective is Objective.MIN_COST else 1.0
+    money = spend_unit(instance) if instance.request.objective is Objective.MIN_COST else 1.0
     bound = None if first.bound is None else first.bound * money
     return SolveStats(status=status, seconds=0.0, size=size, gap=first.gap, bound=bound)
 

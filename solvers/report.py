@@ -11,6 +11,8 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
+
 from models import (
     AllocationLine,
     AllocationRequest,
@@ -304,6 +306,43 @@ def _limit(m, code: str, requirement: str, required: float, achievable: float, m
         achievable=achievable,
         message=message,
     )
+
+
+# An offer that can supply this many times what its mineral needs puts the useful share of its
+# bound (the model's quantity column) within 10x of the solver's 1e-7 tolerances.
+OUT_OF_SCALE = 1e6
+
+
+def out_of_scale(instance: Instance) -> list[Finding]:
+    """Minerals with an offer so much larger than the need that the solver's tolerances may pick the answer.
+
+    Plain minerals are bounded by their need already (``solvers.prepare``); the others are not
+    (docs/formulation.md, "Bounds"): their answer is valid, but may not be the best.
+    """
+    table = instance.offers.table
+    need = np.array([md.reference for md in instance.minerals], dtype=float)[table.mineral]
+    wide = np.flatnonzero(table.bound > OUT_OF_SCALE * need)
+    out = []
+    for j in dict.fromkeys(table.mineral[wide].tolist()):  # each mineral once, in offer order
+        md = instance.minerals[j]
+        m = md.mineral
+        p = wide[table.mineral[wide] == j][0]
+        offer = instance.request.suppliers[int(table.index[p])]
+        out.append(
+            Finding(
+                code="offer_out_of_scale",
+                severity=Severity.WARNING,
+                mineral=m.id,
+                requirement="max_quantity",
+                required=md.reference,
+                achievable=float(table.bound[p]),
+                message=f"{m.label}: offer {offer.id} can supply {amount(float(table.bound[p]), m.unit)}, "
+                f"{float(table.bound[p]) / md.reference:,.3g} times the {amount(md.reference, m.unit)} needed; at that "
+                "scale the solver's tolerances can decide which offers are used, so this allocation may not be "
+                f"the best. A max_quantity for {m.label} near what can be used avoids it.",
+            )
+        )
+    return out
 
 
 def dropped_findings(instance: Instance) -> list[Finding]:

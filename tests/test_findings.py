@@ -120,6 +120,14 @@ HUGE_OFFERS = {
         150,
         1.0,
     ),
+    "a budget 10^8 times the least spend": (
+        1e10,
+        "min_cost",
+        10,
+        [("p", 5, 20, {"fixed_cost": 100, "min_order": 1}), ("q", 50, 20, {})],
+        150,
+        None,
+    ),
     "a minimum order a million times the target": (
         1000,
         "max_coverage",
@@ -129,6 +137,9 @@ HUGE_OFFERS = {
         1.0,
     ),
 }
+# Minerals with minimum orders, lots or all-units prices get no bound from their need: there the
+# answer is valid but, at such scales, only as good as the solver's tolerances, and says so.
+UNBOUNDED = {"a minimum order a million times the target"}
 
 
 @pytest.mark.parametrize("case", sorted(HUGE_OFFERS))
@@ -143,10 +154,25 @@ def test_offers_far_larger_than_the_need_are_still_bought_right(case):
         policy=policy,
     )
     r = allocate(reqst)
-    assert r.status is Status.OPTIMAL
+    assert r.status is (Status.FEASIBLE if case in UNBOUNDED else Status.OPTIMAL)
+    assert ("offer_out_of_scale" in codes(r)) == (case in UNBOUNDED)
     assert check_result(reqst, r) == []
     assert r.total_spend == pytest.approx(spend, rel=1e-6)
     assert r.coverage_score == (None if score is None else pytest.approx(score))
+
+
+def test_an_offer_out_of_scale_is_named_with_what_to_change():
+    # p has a minimum order, so its capacity (10^7 times the need) is not cut to the need.
+    offers = [offer("p", 5, 1e8, "m", fixed_cost=100, min_order=1), offer("q", 50, 20, "m")]
+    reqst = request(1e10, [mineral("m", 10)], offers, objective="min_cost")
+    r = allocate(reqst)
+    assert r.status is Status.FEASIBLE and check_result(reqst, r) == []
+    (f,) = [f for f in r.diagnostics if f.code == "offer_out_of_scale"]
+    assert f.mineral == "m" and "offer p" in f.message and "1e+07 times" in f.message
+    assert "max_quantity" in f.message
+    r = allocate(request(1e10, [mineral("m", 10, max_quantity=1000)], offers, objective="min_cost"))
+    assert r.status is Status.OPTIMAL and "offer_out_of_scale" not in codes(r)
+    assert r.total_spend == pytest.approx(150)  # 10 t from p, fixed cost included
 
 
 def test_an_allocation_short_of_the_solvers_claim_is_solved_again_then_not_called_optimal(monkeypatch):

@@ -644,7 +644,8 @@ def _add_objectives(m: pyo.ConcreteModel, inst: Instance) -> None:
     # The objective is written over the offers, not over S: HiGHS's objective-driven
     # pruning sees the fixed costs and prices directly (measured faster than sum of S_j).
     _, position, coef = _offer_spend(a)
-    m.spend = pyo.Expression(expr=m.columns.linear(position, coef / spend_unit(inst)))
+    m.spend_unit = spend_unit(inst)  # plain data: what one unit of the spend objective is worth
+    m.spend = pyo.Expression(expr=m.columns.linear(position, coef / m.spend_unit))
     m.max_score = pyo.Objective(expr=m.score, sense=pyo.maximize)
     m.min_spend = pyo.Objective(expr=m.spend, sense=pyo.minimize)
     if inst.request.objective is Objective.MIN_COST:

@@ -25,7 +25,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from models import AllocationRequest, AllocationResult, Finding, ModelSize, Objective, Severity, Status
-from solvers.build import SCORE_ROW_SCALE, SCORE_SLACK, column_offers, create_model, release, spend_unit
+from solvers.build import SCORE_ROW_SCALE, SCORE_SLACK, column_offers, create_model, release
 from solvers.check import Violation, check_result
 from solvers.diagnose import diagnose
 from solvers.errors import SolutionRejected, SolverFailed
@@ -167,16 +167,16 @@ def _solve_model(
 
     answer = solution(model, compiled, first.values)
     proven = first.state is SolveState.OPTIMAL
-    stats = _stats(instance, Status.OPTIMAL if proven else Status.FEASIBLE, size, first)
+    stats = _stats(model, Status.OPTIMAL if proven else Status.FEASIBLE, size, first)
     notes = [] if proven else [_stopped_note(request, stats, opts)]
     # What the solver says its allocation achieves: stage one's score (min_cost: spend), stage two's spend.
-    claim = _Claim(score=first.objective) if request.objective is Objective.MAX_COVERAGE else _spent(instance, first)
+    claim = _Claim(score=first.objective) if request.objective is Objective.MAX_COVERAGE else _spent(model, first)
     if request.objective is Objective.MAX_COVERAGE:
         if report is not None:
             report.send(first, first, compiled, proven)
         second, cheaper = _least_spend_stage(model, compiled, guide, first, opts, deadline, report)
         if cheaper is not None:
-            answer, claim = cheaper[0], replace(claim, spend=_spent(instance, cheaper[1]).spend)
+            answer, claim = cheaper[0], replace(claim, spend=_spent(model, cheaper[1]).spend)
         if proven and second is not SolveState.OPTIMAL:  # (an unproven score's note says so)
             notes.append(_stage_two_note(second))
             stats = replace(stats, status=Status.FEASIBLE)
@@ -223,9 +223,9 @@ class _Claim:
         return None
 
 
-def _spent(instance: Instance, outcome: SolveOutcome) -> _Claim:
-    """The spend a least-spend run claims (its objective is spend in ``spend_unit``)."""
-    return _Claim(spend=None if outcome.objective is None else outcome.objective * spend_unit(instance))
+def _spent(model: pyo.ConcreteModel, outcome: SolveOutcome) -> _Claim:
+    """The spend a least-spend run of ``model`` claims (its objective is spend in the model's spend unit)."""
+    return _Claim(spend=None if outcome.objective is None else outcome.objective * model.spend_unit)
 
 
 def _not_as_claimed(result: AllocationResult, short: str) -> AllocationResult:
@@ -260,9 +260,9 @@ def _read_result(
     return result.model_copy(update={"diagnostics": findings}), violations
 
 
-def _stats(instance: Instance, status: Status, size: ModelSize, first: SolveOutcome) -> SolveStats:
+def _stats(model: pyo.ConcreteModel, status: Status, size: ModelSize, first: SolveOutcome) -> SolveStats:
     """The figures of a result: status, model size, and stage one's gap and bound in request units."""
-    money = spend_unit(instance) if instance.request.objective is Objective.MIN_COST else 1.0
+    money = model.spend_unit if model.instance.request.objective is Objective.MIN_COST else 1.0
     bound = None if first.bound is None else first.bound * money
     return SolveStats(status=status, seconds=0.0, size=size, gap=first.gap, bound=bound)
 
@@ -339,7 +339,7 @@ class _Provisional:
 
     def _result(self, first: SolveOutcome, answer: np.ndarray, proven: bool) -> AllocationResult | None:
         request = self.instance.request
-        stats = _stats(self.instance, Status.FEASIBLE, self.size, first)
+        stats = _stats(self.model, Status.FEASIBLE, self.size, first)
         if proven:  # max_coverage's score, before or during stage two: the spend is not yet proven least
             notes, stopped = [_stage_two_note(None)], False
         else:

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -49,6 +50,15 @@ def _country(value: str) -> str:
 
 
 Country = Annotated[str, Field(min_length=2, max_length=2), AfterValidator(_country)]
+
+
+def _number_only(value: Any) -> Any:
+    """A JSON number, as it is (a whole float such as 2.0 then makes an int); never a boolean or text."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "must be a whole number")
+    return value
+
+
 Identifier = Annotated[str, Field(min_length=1, max_length=200)]
 # Numbers are strict: a JSON number (an integer is fine), never a boolean or a numeric string;
 # the spreadsheet and CSV adapters turn the text they read into numbers themselves.
@@ -208,7 +218,9 @@ class Policy(StrictModel):
     max_supplier_share: float = Field(
         default=1.0, gt=0, le=1, strict=True, description="Most of a mineral's quantity from one offer."
     )
-    max_suppliers: int | None = Field(default=None, ge=1, strict=True, description="Most offers used per mineral.")
+    max_suppliers: Annotated[int, BeforeValidator(_number_only)] | None = Field(
+        default=None, ge=1, description="Most offers used per mineral."
+    )
 
 
 class SolveOptions(StrictModel):

@@ -332,16 +332,27 @@ class WorkerPool:
             return
         self._idle.put_nowait(worker)
 
-    def discard(self, worker: Worker, reason: str) -> None:
-        """Kill ``worker`` (if still running) and start a replacement."""
+    def discard(self, worker: Worker, reason: str, running: asyncio.Future[Any] | None = None) -> None:
+        """Kill ``worker`` (if still running) and start a replacement.
+
+        ``running``: the exchange still reading the worker's pipe. The process is killed at
+        once, but its pipe is closed only when that exchange has returned: a descriptor closed
+        under a reading thread may be reused by the replacement's pipe.
+        """
         if worker not in self._workers:
             return
         self._workers.discard(worker)
         self.restarts[reason] += 1
         log.warning("replacing solver worker %d (%s)", worker.pid, reason)
-        self._background(anyio.to_thread.run_sync(worker.kill))
+        self._background(self._kill(worker, running))
         if not self._closed:
             self._spawn_later(0.0)
+
+    async def _kill(self, worker: Worker, running: asyncio.Future[Any] | None) -> None:
+        if running is not None:
+            await anyio.to_thread.run_sync(worker.process.kill)
+            await asyncio.wait({running})  # it ends when the process does
+        await anyio.to_thread.run_sync(worker.kill)
 
     async def run(self, worker: Worker, job: Job, deadline: float) -> JobEnd:
         """Run ``job`` on ``worker`` until it answers, dies, or ``deadline`` passes (the caller kills it).

@@ -245,7 +245,7 @@ class PoolGateway:
         try:
             return await asyncio.shield(run)
         except asyncio.CancelledError:
-            self._pool.discard(worker, "abandoned")
+            self._pool.discard(worker, "abandoned", running=run)
             raise
 
     def _expired(self, request: AllocationRequest, arrival: float, limit: float) -> AllocationResult:

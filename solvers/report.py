@@ -322,11 +322,12 @@ def out_of_scale(instance: Instance) -> list[Finding]:
     table = instance.offers.table
     need = np.array([md.reference for md in instance.minerals], dtype=float)[table.mineral]
     wide = np.flatnonzero(table.bound > OUT_OF_SCALE * need)
+    # each mineral once, with its first such offer (in offer order)
+    _, first = np.unique(table.mineral[wide], return_index=True)
     out = []
-    for j in dict.fromkeys(table.mineral[wide].tolist()):  # each mineral once, in offer order
-        md = instance.minerals[j]
+    for p in sorted(wide[first].tolist()):
+        md = instance.minerals[int(table.mineral[p])]
         m = md.mineral
-        p = wide[table.mineral[wide] == j][0]
         offer = instance.request.suppliers[int(table.index[p])]
         out.append(
             Finding(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -193,3 +195,24 @@ def test_an_allocation_short_of_the_solvers_claim_is_solved_again_then_not_calle
     assert check_result(reqst, r) == []
     (note,) = [f for f in r.diagnostics if f.code == "not_proven_numerically"]
     assert "may not be the best" in note.message and "max_quantity" in note.message
+
+
+def test_a_claim_shortfall_with_no_time_left_keeps_the_valid_allocation(monkeypatch):
+    # The first try's allocation falls short of the claim just as the time runs out: another
+    # try would get no time, so this valid allocation is the answer, not "no solution".
+    real = engine_module._Claim.unmet_by
+    calls: list[int] = []
+
+    def short_and_late(self, result):
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(2.0)  # the whole time limit
+            return "it scores 0.5 where the solver's allocation scored 1"
+        return real(self, result)
+
+    monkeypatch.setattr(engine_module._Claim, "unmet_by", short_and_late)
+    reqst = request(10_000, [mineral(target=50, min_quantity=10)], [offer("a", 10, 500)], time_limit_s=2.0)
+    r = allocate(reqst)
+    assert calls == [1]  # no second try
+    assert r.status is Status.FEASIBLE and r.total_spend == pytest.approx(500)
+    assert "not_proven_numerically" in codes(r)

@@ -277,3 +277,11 @@ def test_malformed_bodies_are_422_never_500(client, content, content_type):
     response = client.post("/v1/allocations", content=content, headers={"Content-Type": content_type})
     assert response.status_code == 422
     assert response.json()["problems"]
+
+
+def test_a_whole_number_written_as_a_float_is_an_integer(client):
+    # json.dumps writes 3.0 for a float: the integer field takes it (but not true, nor "3").
+    body = _break(lambda b: b["policy"].update(max_suppliers=3.0))
+    response = client.post("/v1/allocations", json=body)
+    assert response.status_code == 200, response.text
+    assert max(m["suppliers_used"] for m in response.json()["minerals"]) <= 3

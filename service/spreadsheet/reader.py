@@ -394,7 +394,7 @@ def _policy(table: Table, out: _Collector) -> dict[str, Any]:
             single_rows[rule] = refs["rule"]
             out.where[("policy", rule)] = (refs["value"], "value")
             if value is not _MISSING:
-                policy[rule] = value
+                policy[rule] = _whole(value) if rule == "max_suppliers" else value  # (the model's integer)
     return policy
 
 

@@ -209,6 +209,20 @@ def test_csv_upload_problems_name_file_and_cell(client):
     assert missing.status_code == 422 and missing.json()["problems"][0]["path"] == "suppliers"
 
 
+def test_csv_policy_values_read_as_the_numbers_they_spell(client):
+    response = client.post(
+        "/v1/allocations/csv",
+        files={
+            "minerals": ("m.csv", b"id,target\ncobalt,20\n"),
+            "suppliers": ("s.csv", b"id,mineral,country,capacity,unit_price\na,cobalt,AU,15,5\nb,cobalt,CA,15,6\n"),
+            "policy": ("p.csv", b"rule,countries,value\nmax_suppliers,,2\nmax_supplier_share,,0.75\n"),
+        },
+        data={"budget": "1000"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["minerals"][0]["suppliers_used"] == 2
+
+
 def test_csv_with_an_unclosed_quote_is_invalid_csv_not_missing_values(client):
     suppliers = b'id,mineral,country,capacity,unit_price\na,"cobalt,AU,15,5\nb,cobalt,AU,15,5\n'
     (problem,) = _csv_problems(client, b"id,target\ncobalt,20\n", suppliers)

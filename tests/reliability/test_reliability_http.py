@@ -295,12 +295,24 @@ def test_sigterm_turns_readiness_off_finishes_the_running_solve_and_exits_0(dla_
             proc.wait()
 
 
-def test_a_second_sigterm_stops_the_running_solve_with_503_and_exits_0_at_once():
-    proc, url = serve_in_subprocess(drain_timeout_s="30")
+def serve_busy(**settings: str) -> tuple[subprocess.Popen[bytes], str, threading.Thread, dict[str, Any]]:
+    """``serve_in_subprocess`` with a 30 s hard solve running on its one worker (posted on ``thread``)."""
+    proc, url = serve_in_subprocess(**settings)
     try:
         thread, out = post_in_background(url, hard_request(30.0))
         with httpx.Client(base_url=url, timeout=30) as c:
             wait_until(lambda: metric(c.get("/metrics").text, "stockpile_solves_in_progress") == 1)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc, url, thread, out
+
+
+def test_a_second_sigterm_stops_the_running_solve_with_503_and_exits_0_at_once():
+    proc, url, thread, out = serve_busy(drain_timeout_s="30")
+    try:
+        with httpx.Client(base_url=url, timeout=30) as c:
             proc.send_signal(signal.SIGTERM)
             wait_until(lambda: c.get("/readyz").status_code == 503, timeout=10)
         began = time.monotonic()
@@ -347,11 +359,8 @@ def test_a_killed_web_process_takes_its_busy_worker_with_it():
 
 
 def test_sigterm_stops_a_solve_that_outlasts_the_drain_with_503_and_exits_0():
-    proc, url = serve_in_subprocess(drain_timeout_s="1")
+    proc, _, thread, out = serve_busy(drain_timeout_s="1")
     try:
-        thread, out = post_in_background(url, hard_request(30.0))
-        with httpx.Client(base_url=url, timeout=30) as c:
-            wait_until(lambda: metric(c.get("/metrics").text, "stockpile_solves_in_progress") == 1)
         began = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0

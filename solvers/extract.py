@@ -16,7 +16,7 @@ import pyomo.environ as pyo
 
 from solvers.errors import SolverFailed
 from solvers.highs import Compiled
-from solvers.prepare import ZERO, CostShape, Instance
+from solvers.prepare import ZERO, CostShape, Instance, whole_lots
 
 
 def load_values(compiled: Compiled, values: np.ndarray) -> None:
@@ -66,7 +66,7 @@ def quantities(model: pyo.ConcreteModel, instance: Instance, value: np.ndarray) 
     for i in np.flatnonzero(buys).tolist():  # a few hundred of 10,000 offers: their columns only, as floats
         od = instance.offers[i]
         if od.lots is not None:  # whole lots: exact already
-            out[od.index] = round(float(value[a.n[i]])) * od.offer.lot_size
+            out[od.index] = float(whole_lots(round(float(value[a.n[i]])), od.offer.lot_size))
             continue
         parts = value[a.part_position[a.first_part[i] : a.first_part[i + 1]]].tolist()
         q = min(max(sum(parts), 0.0), 1.0) * od.bound

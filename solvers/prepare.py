@@ -165,6 +165,18 @@ def prepare(request: AllocationRequest) -> Instance:
     return Instance(request=request, offers=Offers(table, request.suppliers), minerals=minerals, dropped=dropped)
 
 
+def whole_lots(count, lot_size):
+    """``count`` whole lots of ``lot_size`` (numbers or arrays), to 12 significant digits.
+
+    The float product is an ulp off the decimal one: 10 x 1.43 is 14.299999999999999, and an
+    all-units tier priced from 14.3 (the capacity) would then never be reached, though 10 lots
+    are 14.3 to the planner and to the contract.
+    """
+    q = np.asarray(count, dtype=float) * lot_size
+    scale = 10.0 ** (11 - np.floor(np.log10(np.where(q > 0, q, 1.0))))
+    return np.round(q * scale) / scale
+
+
 def _mineral_data(request: AllocationRequest, j: int, m: Mineral) -> MineralData:
     floor = m.min_quantity
     if request.objective is Objective.MIN_COST:
@@ -268,7 +280,7 @@ class _Offers:
         why = np.where((why == _KEPT) & in_lots & (lots < 1), _NO_LOT, why)
         why = np.where((why == _KEPT) & in_lots & (least > lots), _MIN_ORDER, why)
         why = np.where((why == _KEPT) & ~in_lots & (self.min_order > bound * (1 + 1e-12)), _MIN_ORDER, why)
-        self.bound = np.where(in_lots & (why == _KEPT), lots * per_lot, bound)
+        self.bound = np.where(in_lots & (why == _KEPT), whole_lots(lots, per_lot), bound)
         excluded_here = np.array([c in excluded for c in self.country_names], dtype=bool)[self.country]
         self.why = np.where(excluded_here, _EXCLUDED, why)
         # whole numbers kept as floats, as math.floor gives them: an int64 would wrap past 2**63
@@ -352,6 +364,7 @@ class _Offers:
             here = k < self.count
             lo, hi, price = self.lo[:, k], self.hi[:, k], self.price[:, k]
             q = np.minimum(hi, money / price)
+            q = np.where((q < lo) & (q >= lo * (1 - 1e-12)), lo, q)  # a tier's start, affordable to float noise
             take = here & all_units & (q >= lo)
             best = np.where(take, np.maximum(best, q), best)
             cost = price * (hi - lo)

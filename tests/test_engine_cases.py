@@ -358,3 +358,35 @@ def test_breakpoint_exactly_at_capacity_takes_the_lower_price():
         objective="min_cost",
     )
     assert solve(reqst).total_spend == pytest.approx(800)
+
+
+# A breakpoint reached exactly, but by float arithmetic an ulp short of it.
+# (budget, objective, target, tariff on AU, offer extras), the least spend.
+AT_A_BREAKPOINT = {
+    # 10 lots of 1.43 are 14.3, where the cheaper all-units tier starts (10 x 1.43 in floats: 14.299999999999999)
+    "ten lots reach the tier at capacity": (1000, 0.0, 14.3, {"capacity": 14.3, "lot_size": 1.43}, 71.5),
+    "the same within a budget only the cheaper tier fits": (100, 0.0, 14.3, {"capacity": 14.3, "lot_size": 1.43}, 71.5),
+    # $55 buys 10 t at $5 x 1.1, where that tier starts ((55 / 1.1) / 5 in floats: 9.999999999999998)
+    "a budget that exactly affords the tier's start": (55, 0.1, 10, {"capacity": 20}, 55),
+}
+
+
+@pytest.mark.parametrize("case", sorted(AT_A_BREAKPOINT))
+@pytest.mark.parametrize("objective", ["min_cost", "max_coverage"])
+def test_an_all_units_breakpoint_reached_exactly_gets_its_price(case, objective):
+    budget, tariff, target, extra, spend = AT_A_BREAKPOINT[case]
+    up_to = 10 if "budget that exactly" in case else 14.3
+    priced = {"discount": "all_units", "price_tiers": tiers((up_to, 10), (None, 5)), **extra}
+    capacity = priced.pop("capacity")
+    reqst = request(
+        budget,
+        [mineral("m", target)],
+        [offer("a", None, capacity, "m", **priced)],
+        objective=objective,
+        policy={"tariffs": {"AU": tariff}} if tariff else None,
+    )
+    r = allocate(reqst)
+    assert r.status is Status.OPTIMAL
+    assert check_result(reqst, r) == []
+    assert r.total_spend == pytest.approx(spend)
+    assert r.coverage_score == (pytest.approx(1.0) if objective == "max_coverage" else None)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from models import AllocationRequest, Discount
 from solvers.guide import cheapest_offers
-from solvers.prepare import CostShape, prepare
+from solvers.prepare import CostShape, prepare, whole_lots
 from solvers.pricing import tariff_rate, tiers
 
 COUNTRIES = ["AU", "CA", "CN", "US"]
@@ -57,7 +57,7 @@ def _reference(request: AllocationRequest) -> tuple[list[tuple], dict[int, str]]
             if lots < 1:
                 dropped[i] = "not even one lot fits the capacity, caps and budget"
                 continue
-            bound = lots * offer.lot_size
+            bound = float(whole_lots(lots, offer.lot_size))  # (10 x 1.43 is 14.3, as the planner means it)
             min_lots = max(1, math.ceil(offer.min_order / offer.lot_size * (1 - 1e-12)))
             if min_lots > lots:
                 dropped[i] = "the minimum order does not fit the capacity, caps and budget"
@@ -77,6 +77,8 @@ def _affordable(priced: list, discount: Discount, money: float) -> float:
         best = 0.0
         for lo, hi, price in priced:
             q = min(hi, money / price)
+            if lo * (1 - 1e-12) <= q < lo:  # a tier's start, affordable to float noise
+                q = lo
             if q >= lo:
                 best = max(best, q)
         return best

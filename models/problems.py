@@ -21,12 +21,22 @@ class Problem(BaseModel):
     code: str
 
 
+# Tags of discriminated unions (a change's ``op``): pydantic puts the tag in an error's location
+# after the item's index; a path names the item's field without it (``changes[1].factor``).
+UNION_TAGS: set[str] = set()
+
+
 def format_path(loc: Sequence[Any]) -> str:
     """``('suppliers', 3, 'price_tiers', 1, 'up_to')`` -> ``suppliers[3].price_tiers[1].up_to``."""
     out = ""
+    after_index = False
     for part in loc:
         if part == "[key]":  # pydantic's marker for a problem with a mapping's key, not its value
             continue
+        if after_index and part in UNION_TAGS:
+            after_index = False
+            continue
+        after_index = isinstance(part, int)
         if isinstance(part, int):
             out += f"[{part}]"
         else:

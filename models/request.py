@@ -20,11 +20,12 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from models.countries import ISO_3166_ALPHA2
+from models.countries import ISO_3166_ALPHA2, country_pattern
 
 # Hard limits on the size of one request (the contract's numbers).
 MAX_MINERALS = 2_000
@@ -49,7 +50,12 @@ def _country(value: str) -> str:
     return code
 
 
-Country = Annotated[str, Field(min_length=2, max_length=2), AfterValidator(_country)]
+def _country_schema(schema: dict[str, Any]) -> None:
+    schema["pattern"] = country_pattern()
+    schema["description"] = "ISO 3166-1 alpha-2 country code, any case (e.g. US, AU, CN)."
+
+
+Country = Annotated[str, Field(min_length=2, max_length=2, json_schema_extra=_country_schema), AfterValidator(_country)]
 
 
 def _number_only(value: Any) -> Any:
@@ -59,11 +65,62 @@ def _number_only(value: Any) -> Any:
     return value
 
 
+def whole_number(minimum: int, maximum: int | None = None) -> Any:
+    """A whole JSON number in [minimum, maximum] (3.0 as 3, as JSON Schema's integer); never a boolean or text.
+
+    The bounds are stated in the schema too: a plain validator's constraints do not reach it by themselves.
+    """
+    bounds: dict[str, int] = {"minimum": minimum} | ({} if maximum is None else {"maximum": maximum})
+    return Annotated[
+        int,
+        BeforeValidator(_number_only),
+        Field(ge=minimum, le=maximum),
+        WithJsonSchema({"type": "integer", **bounds}),
+    ]
+
+
 Identifier = Annotated[str, Field(min_length=1, max_length=200)]
+
+# Magnitudes of money, quantities, weights and factors: a positive one lies in [SMALLEST, LARGEST]
+# (zero stays allowed where it is). The engine scales each row by its own size, and a request whose
+# numbers span more than this (5e-324 beside 1e300) is beyond what any double-precision solver can
+# answer with a checked allocation; shares and rates have bounds of their own.
+SMALLEST = 1e-6
+LARGEST = 1e15
+
+
+def _magnitude(value: float) -> float:
+    if 0 < value < SMALLEST:
+        raise PydanticCustomError("too_small", f"must be at least {SMALLEST:g}")
+    if value > LARGEST:
+        raise PydanticCustomError("too_large", f"must be at most {LARGEST:g}")
+    return value
+
+
+def _zero_or_magnitude(value: float) -> float:
+    if 0 < value < SMALLEST:
+        raise PydanticCustomError("too_small", f"must be 0 or at least {SMALLEST:g}")
+    return _magnitude(value)
+
+
+def _positive_schema(schema: dict[str, Any]) -> None:
+    schema.pop("exclusiveMinimum", None)
+    schema.update(minimum=SMALLEST, maximum=LARGEST)
+
+
+def _non_negative_schema(schema: dict[str, Any]) -> None:
+    schema.update(minimum=0, maximum=LARGEST)
+    schema["not"] = {"exclusiveMinimum": 0, "exclusiveMaximum": SMALLEST}  # 0, or at least SMALLEST
+
+
 # Numbers are strict: a JSON number (an integer is fine), never a boolean or a numeric string;
 # the spreadsheet and CSV adapters turn the text they read into numbers themselves.
-Positive = Annotated[float, Field(gt=0, strict=True)]
-NonNegative = Annotated[float, Field(ge=0, strict=True)]
+Positive = Annotated[float, Field(gt=0, strict=True, json_schema_extra=_positive_schema), AfterValidator(_magnitude)]
+NonNegative = Annotated[
+    float, Field(ge=0, strict=True, json_schema_extra=_non_negative_schema), AfterValidator(_zero_or_magnitude)
+]
+# A rate (a tariff: goods cost x (1 + rate)): 0 or more, its magnitude not bounded beyond a finite number.
+Rate = Annotated[float, Field(ge=0, strict=True)]
 
 
 class Objective(StrEnum):
@@ -118,7 +175,18 @@ class Mineral(StrictModel):
         return self.name or self.id
 
 
+# Exactly one of unit_price and price_tiers is given (not null): validation's "price_form" rule, in the schema.
+# (if/then/else rather than oneOf: client generators read a model with an object-level oneOf as a union.)
+_ONE_PRICE_FORM = {
+    "if": {"required": ["unit_price"], "properties": {"unit_price": {"type": "number"}}},
+    "then": {"properties": {"price_tiers": {"type": "null"}}},
+    "else": {"required": ["price_tiers"], "properties": {"price_tiers": {"type": "array"}}},
+}
+
+
 class SupplierOffer(StrictModel):
+    model_config = ConfigDict(json_schema_extra=_ONE_PRICE_FORM)
+
     id: Identifier
     name: str | None = Field(default=None, max_length=200, description="Company; default = id.")
     mineral: Identifier = Field(description="Id of the mineral offered.")
@@ -209,18 +277,25 @@ class CountryCap(StrictModel):
     minerals: list[Identifier] | None = Field(default=None, description="Minerals the cap applies to; null = all.")
 
 
+def _tariffs_schema(schema: dict[str, Any]) -> None:
+    """Keys are country codes (``propertyNames``), values rates (``additionalProperties``)."""
+    (rate,) = schema.pop("patternProperties").values()
+    schema["propertyNames"] = {"type": "string", "minLength": 2, "maxLength": 2, "pattern": country_pattern()}
+    schema["additionalProperties"] = rate
+
+
 class Policy(StrictModel):
-    tariffs: dict[Country, NonNegative] = Field(
-        default_factory=dict, description="Country -> rate; goods cost x (1 + rate)."
+    tariffs: dict[Country, Rate] = Field(
+        default_factory=dict,
+        description="Country -> rate; goods cost x (1 + rate).",
+        json_schema_extra=_tariffs_schema,
     )
     excluded_countries: list[Country] = Field(default_factory=list, max_length=300)
     country_caps: list[CountryCap] = Field(default_factory=list, max_length=1_000)
     max_supplier_share: float = Field(
         default=1.0, gt=0, le=1, strict=True, description="Most of a mineral's quantity from one offer."
     )
-    max_suppliers: Annotated[int, BeforeValidator(_number_only)] | None = Field(
-        default=None, ge=1, description="Most offers used per mineral."
-    )
+    max_suppliers: whole_number(1) | None = Field(default=None, description="Most offers used per mineral.")
 
 
 class SolveOptions(StrictModel):

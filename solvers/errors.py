@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from solvers.check import Violation
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # a type only: the errors are read by every step, the check is the last
+    from solvers.report.check import Violation
 
 
 class SolverError(Exception):

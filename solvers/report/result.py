@@ -1,7 +1,7 @@
 """Assemble the result a user sees: every figure from quantities and the request.
 
 All money and coverage figures are recomputed here by plain arithmetic
-(``solvers.pricing``) from the snapped quantities, never copied from the
+(``solvers.prepare.pricing``) from the snapped quantities, never copied from the
 solver, so the response is exactly consistent with the request's prices.
 """
 
@@ -24,9 +24,9 @@ from models import (
     Severity,
     Status,
 )
-from solvers.check import RELATIVE_TOLERANCE
-from solvers.prepare import Instance
-from solvers.pricing import offer_cost
+from solvers.prepare.instance import Instance
+from solvers.prepare.pricing import offer_cost
+from solvers.report.check import RELATIVE_TOLERANCE
 
 # A limit counts as binding when less than this share of it is left.
 BINDING = 1e-3
@@ -229,11 +229,12 @@ def too_few_for_share(instance: Instance, md) -> str | None:
     1 / share usable offers can supply no total but zero.
     """
     share = instance.request.policy.max_supplier_share
-    needed = math.ceil(1 / share - 1e-9)
-    if not md.offers or len(md.offers) >= needed:  # (no offer at all is a reason of its own)
-        return None
+    ratio = 1 / share  # infinite for a share below about 1e-308: then no number of offers is enough
+    if not md.offers or (math.isfinite(ratio) and len(md.offers) >= math.ceil(ratio - 1e-9)):
+        return None  # (no offer at all is a reason of its own)
+    needed = f"at least {math.ceil(ratio - 1e-9):,}" if math.isfinite(ratio) else "more"
     return (
-        f"the {share:.0%} max_supplier_share needs at least {needed} usable offers for anything to be bought, "
+        f"the {share:.0%} max_supplier_share needs {needed} usable offers for anything to be bought, "
         f"and {len(md.offers)} can be used"
     )
 
@@ -316,7 +317,7 @@ OUT_OF_SCALE = 1e6
 def out_of_scale(instance: Instance) -> list[Finding]:
     """Minerals with an offer so much larger than the need that the solver's tolerances may pick the answer.
 
-    Plain minerals are bounded by their need already (``solvers.prepare``); the others are not
+    Plain minerals are bounded by their need already (``solvers.prepare.instance``); the others are not
     (docs/formulation.md, "Bounds"): their answer is valid, but may not be the best.
     """
     table = instance.offers.table

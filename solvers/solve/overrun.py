@@ -2,8 +2,8 @@
 
 HiGHS polls its time limit in most of its loops, not all: at 50,000 offers a full
 model's root cut separation, which polls neither the limit nor the interrupt
-callbacks, ran 99-112 s on a model given 50-66 s (docs/performance.md, changes
-19-21). ``watched`` runs such a solve on a thread other than the caller's (``Highs.run``
+callbacks, runs 99-112 s on a model given 50-66 s (docs/performance.md, "The guided
+solve"). ``watched`` runs such a solve on a thread other than the caller's (``Highs.run``
 releases the GIL), gives HiGHS the time left less ``OVERRUN_S`` and waits
 for it until the time left; a run still going then is left behind, its
 answer never read, and the caller gets a time-limit outcome with nothing
@@ -20,7 +20,7 @@ warms up: the thread is made then, and a first small HiGHS run gives it its stor
 near the cap, HiGHS's own allocations then fail cleanly ("Memory limit reached").
 
 A run left behind keeps its core and its memory until HiGHS returns of its own
-accord (46 s past its limit in the case measured). ``left_running``
+accord (tens of seconds past its limit at 10,000 offers). ``left_running``
 says how many are still going: a worker process answers, then exits instead of
 taking its next job, so that the run ends with the process (killed by its
 parent). A process that ends normally waits for its runs left behind: exiting
@@ -40,15 +40,17 @@ from typing import Any
 import highspy
 import numpy as np
 
-from solvers.highs import Compiled, SolveOutcome, SolveState
-from solvers.options import SolverOptions
+from solvers.budget import TimeBudget
+from solvers.solve.highs import Compiled, SolveOutcome, SolveState, Watch
+from solvers.tuning import EngineTuning
 
 log = logging.getLogger("stockpile.solvers")
 
 # How far past its own time limit a watched run is waited for (its limit is set this much
 # before the caller's). A run that stops at its limit returns up to 0.2 s after it on a
-# 10,000-offer model (measured: docs/performance.md). Less than
-# service.pool.OVERTIME_AFTER_S: the engine gives up first and answers itself.
+# 10,000-offer model. A server stops a solve only after the engine has given up on such a
+# run and answered itself: its settings are checked for that at start-up
+# (service.settings.Settings, with service.pool.OVERTIME_AFTER_S).
 OVERRUN_S = 0.5
 
 _lock = threading.Lock()
@@ -84,7 +86,7 @@ def _small_run() -> None:
     """A one-variable MIP: enough for HiGHS to touch its thread-local storage on this thread."""
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)  # as every run sets it (solvers/options.py)
+    h.setOptionValue("threads", 1)  # as every run sets it (solvers/tuning.py)
     h.addVar(0.0, 1.0)
     h.changeColIntegrality(0, highspy.HighsVarType.kInteger)
     h.run()
@@ -126,23 +128,26 @@ os.register_at_fork(after_in_child=_forget_runners)
 def watched(
     run: Callable[..., SolveOutcome],
     compiled: Compiled,
-    options: SolverOptions,
-    time_left: float,
+    options: EngineTuning,
+    budget: TimeBudget,
     start: np.ndarray | None = None,
+    watch: Watch | None = None,
 ) -> SolveOutcome:
-    """``run(compiled, options, limit, start=start)`` (``solvers.highs.solve``), waited for
-    until ``limit + OVERRUN_S`` seconds at most.
+    """``run(compiled, options, limit, start=start)`` (``solvers.solve.highs.solve``), waited for
+    until ``limit + OVERRUN_S`` seconds at most (with ``watch``: passed on to the run).
 
-    The run's own ``limit`` is ``time_left - OVERRUN_S``, so that a run that stops at its
+    ``time_left`` is what ``budget`` has left now. The run's own ``limit`` is
+    ``time_left - OVERRUN_S``, so that a run that stops at its
     limit, a little past it, is in before ``time_left``, and one that overruns is given up
     at ``time_left``, not past it. With less than ``2 * OVERRUN_S`` left the run gets half
     of it: given up up to ``OVERRUN_S`` past ``time_left`` (less, the more time there is).
     An exception in the run is raised here. A run still going then is left behind and the
     outcome is LIMIT_NO_SOLUTION: whatever it finds later is never read.
     """
+    time_left = budget.remaining()
     limit = max(time_left - OVERRUN_S, time_left / 2)
     runner = _runner()
-    future = _submit(runner, run, compiled, options, limit, start=start)
+    future = _submit(runner, run, compiled, options, limit, start=start, watch=watch)
     try:
         outcome = future.result(timeout=max(limit, 0.0) + OVERRUN_S)
     except TimeoutError:

@@ -14,9 +14,10 @@ import math
 import numpy as np
 import pyomo.environ as pyo
 
+from solvers.build.pyomo_door import VAR_VALUE
 from solvers.errors import SolverFailed
-from solvers.highs import Compiled
-from solvers.prepare import ZERO, CostShape, Instance, whole_lots
+from solvers.prepare.instance import ZERO, CostShape, Instance, whole_lots
+from solvers.solve.highs import Compiled
 
 
 def load_values(compiled: Compiled, values: np.ndarray) -> None:
@@ -84,7 +85,7 @@ def quantities(model: pyo.ConcreteModel, instance: Instance, value: np.ndarray) 
 
 def _column_values(model: pyo.ConcreteModel) -> np.ndarray:
     """The value loaded in every variable ``model.columns`` numbers, by position."""
-    values = [var._value for var in model.columns.vars]  # what var.value reads
+    values = list(map(VAR_VALUE, model.columns.vars))  # what var.value reads
     if None in values:
         missing = model.columns.vars[values.index(None)]
         raise ValueError(f"no value for {missing.name}: load the solution first")

@@ -15,17 +15,17 @@ import time
 import pyomo.environ as pyo
 
 from models import AllocationRequest, Finding, Objective, Severity, Status
-from solvers.build import create_model, release
-from solvers.extract import quantities, solution
-from solvers.highs import SolveState, compile_model, solve
-from solvers.options import SolverOptions
-from solvers.prepare import Instance
-from solvers.report import SolveStats, amount, build_result, dropped_findings, solved_findings, too_few_for_share
+from solvers.answer.extract import quantities, solution
+from solvers.build.program import create_model, release
+from solvers.prepare.instance import Instance
+from solvers.report.result import SolveStats, amount, build_result, dropped_findings, solved_findings, too_few_for_share
+from solvers.solve.highs import SolveState, compile_model, solve
+from solvers.tuning import EngineTuning
 
 SHORT = 1e-6  # a shortage below this share of its floor is no shortage
 
 
-def diagnose(instance: Instance, options: SolverOptions, time_left: float, size) -> list[Finding]:
+def diagnose(instance: Instance, options: EngineTuning, time_left: float, size) -> list[Finding]:
     model = create_model(instance, elastic_floors=True)
     try:
         return _diagnose(model, instance, options, time_left, size)
@@ -33,7 +33,7 @@ def diagnose(instance: Instance, options: SolverOptions, time_left: float, size)
         release(model)  # freed when this returns, as the engine's own model is
 
 
-def _diagnose(model: pyo.ConcreteModel, instance: Instance, options: SolverOptions, time_left: float, size):
+def _diagnose(model: pyo.ConcreteModel, instance: Instance, options: EngineTuning, time_left: float, size):
     request = instance.request
     _minimise_shortage(model)
     compiled = compile_model(model)

@@ -1,10 +1,11 @@
 """The Pyomo model of one allocation request (see docs/formulation.md).
 
 ``create_model(instance)`` returns a ``ConcreteModel`` with both objectives
-declared; the score first, and under max_coverage both active (stage one
+declared (``formulate(instance)`` runs the same functions without Pyomo, recording
+their arrays, for ``solvers.resolve``); the score first, and under max_coverage both active (stage one
 solves the first, stage two the second on the same compiled matrices). One small function adds each
 constraint family, computed with numpy over the offers (``Arrays``) and held as
-one sparse matrix in a ``solvers.rows.Rows`` component, an ordinary Pyomo
+one sparse matrix in a ``solvers.build.rows.Rows`` component, an ordinary Pyomo
 constraint whose rows make their expressions only when asked. Scaling is part
 of the formulation, not an afterthought:
 
@@ -12,7 +13,7 @@ of the formulation, not an afterthought:
 * every money row is divided by its own right-hand side (the budget, or that
   mineral's spend cap), so a $2,700 cap inside a $20B budget is held to the
   solver's tolerance relative to $2,700, not to $20B;
-* every quantity row is measured in its mineral's reference quantity
+* every quantity row is measured in its mineral's measuring unit (its need, or what it can get when less)
   (the larger of target and floor).
 """
 
@@ -25,15 +26,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.core.expr.numeric_expr import LinearExpression
-from pyomo.core.expr.relational_expr import InequalityExpression
 
 from models import Objective
-from solvers.prepare import CostShape, Instance
-from solvers.rows import Columns, ColumnVar, Rows, entries_to_rows
+from solvers.build.pyomo_door import InequalityExpression, LinearExpression
+from solvers.build.rows import Columns, ColumnVar, RowMatrix, Rows, entries_to_rows
+from solvers.prepare.instance import CostShape, Instance
 
 if TYPE_CHECKING:
-    from solvers.highs import Compiled
+    from solvers.solve.highs import Compiled
 
 # Stage two may give back this much coverage score (absolute, score in [0, 1]) ...
 SCORE_SLACK = 1e-12
@@ -42,7 +42,7 @@ SCORE_ROW_SCALE = 1e3
 
 
 def create_model(instance: Instance, elastic_floors: bool = False) -> pyo.ConcreteModel:
-    """The model of ``instance``; with ``elastic_floors``, the one ``solvers.diagnose`` minimises shortage in.
+    """The model of ``instance``; with ``elastic_floors``, the one ``solvers.report.diagnose`` minimises shortage in.
 
     Elastic floors may be missed, by ``shortage[j]`` (a share of the floor), and no
     row is left out as implied by a floor.
@@ -51,6 +51,12 @@ def create_model(instance: Instance, elastic_floors: bool = False) -> pyo.Concre
     m.instance = instance  # plain data; never leaves solvers/
     m.elastic_floors = elastic_floors
     m.columns = Columns()  # every variable by position, for the rows' matrices
+    _add_all(m, instance)
+    return m
+
+
+def _add_all(m: pyo.ConcreteModel | Formulation, instance: Instance) -> None:
+    """Every variable, row and objective of the model, in declaration order (which the compiled order follows)."""
     _add_variables(m, instance)
     _add_incremental_order(m, instance)
     _add_all_units_choice(m, instance)
@@ -66,7 +72,61 @@ def create_model(instance: Instance, elastic_floors: bool = False) -> pyo.Concre
     _add_supplier_shares(m, instance)
     _add_supplier_counts(m, instance)
     _add_objectives(m, instance)
+
+
+def formulate(instance: Instance) -> Formulation:
+    """The numbers of ``create_model(instance)`` without Pyomo: the same code, recording arrays.
+
+    Every row family, the budget row, both objectives and every variable's bounds,
+    by variable position (``Columns`` numbering), as ``create_model`` makes them.
+    ``solvers.resolve`` turns them into a model's compiled arrays.
+    """
+    m = Formulation(instance)
+    _add_all(m, instance)
     return m
+
+
+@dataclass(slots=True)
+class Family:
+    """A row family as ``Formulation`` records it: its keys and its rows over variable positions."""
+
+    keys: list
+    matrix: RowMatrix
+
+
+class _Numbering:
+    """What ``Formulation.columns`` offers of ``solvers.build.rows.Columns``: sums as arrays, zeros left out."""
+
+    @staticmethod
+    def linear(positions: np.ndarray, coefs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        nonzero = coefs != 0
+        return positions[nonzero], coefs[nonzero]
+
+
+class Formulation:
+    """``create_model``'s numbers, recorded by the same functions that build the Pyomo model.
+
+    ``families`` lists (name, Family) in declaration order, the budget row among them;
+    ``score`` and ``spend`` are (positions, coefficients); ``upper`` and ``integer`` are
+    per variable position (every lower bound is 0); ``sizes`` counts x, seg, z, y, n, Q,
+    cov and S.
+    """
+
+    def __init__(self, instance: Instance) -> None:
+        self.instance = instance
+        self.elastic_floors = False
+        self.columns = _Numbering()
+        self.families: list[tuple[str, Family]] = []
+        self.arrays: Arrays
+        self.sizes: tuple[int, ...] = ()
+        self.upper = self.integer = np.zeros(0)
+        self.score = self.spend = (np.zeros(0, np.int64), np.zeros(0))
+        self.spend_unit = 1.0
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if isinstance(value, Family):
+            self.families.append((name, value))
+        object.__setattr__(self, name, value)
 
 
 def release(m: pyo.ConcreteModel) -> None:
@@ -76,7 +136,8 @@ def release(m: pyo.ConcreteModel) -> None:
     keep themselves in their own ``_data`` dict, ``{None: self}``: a cycle, which
     leaves the whole model to the cycle collector, whose pass over it costs 3.5 ms at
     500 offers against 1 ms when it is freed by reference counting
-    (docs/performance.md). Removing those self-entries breaks the cycles; a Pyomo
+    (docs/performance.md, "No garbage collection during a solve"). Removing those
+    self-entries breaks the cycles; a Pyomo
     whose components are laid out otherwise is left as it is, for the collector.
     """
     for component in (m, *m.component_objects(descend_into=True)):
@@ -119,50 +180,82 @@ def column_offers(m: pyo.ConcreteModel, compiled: Compiled) -> np.ndarray:
 # --- variables -----------------------------------------------------------------
 
 
-def _add_variables(m: pyo.ConcreteModel, inst: Instance) -> None:
+def _add_variables(m: pyo.ConcreteModel | Formulation, inst: Instance) -> None:
     a = m.arrays = _arrays(inst)
     seg_parts = np.flatnonzero(a.part_is_seg)
-    segs = _tier_keys(a, seg_parts)
     chosen_parts = np.flatnonzero(a.part_is_seg & _tier_binary(a))
-    chosen = _tier_keys(a, chosen_parts)
-    lots = np.flatnonzero(a.lots > 0).tolist()
+    lots = np.flatnonzero(a.lots > 0)
+    used = np.flatnonzero(_uses_indicator(inst, a))
+    spenders = _spenders(inst)
+    minerals = len(inst.minerals)
+    # every variable's position, in declaration order: x, seg, z, y, n, Q, cov, S
+    sizes = (int((~a.part_is_seg).sum()), len(seg_parts), len(chosen_parts), len(used), len(lots), minerals)
+    x, seg, z, y, n, Q = np.cumsum((0, *sizes[:-1])).tolist()
+    cov, S = Q + minerals, Q + 2 * minerals
+    caps = [md.supply / md.unit for md in inst.minerals]  # each total at most what its offers supply
+    if isinstance(m, Formulation):
+        m.sizes = (*sizes, minerals, len(spenders))
+        m.upper = np.concatenate(
+            (
+                np.ones(sizes[0]),
+                a.part_width[a.part_is_seg],
+                np.ones(sizes[2] + sizes[3]),
+                a.lots[lots],
+                np.array(caps, dtype=float),
+                np.ones(minerals + len(spenders)),
+            )
+        )
+        m.integer = np.repeat(np.array([0, 0, 1, 1, 1, 0, 0, 0], dtype=np.int32), m.sizes)
+    else:
+        _make_variables(m, inst, a, seg_parts, chosen_parts, lots, used, spenders, caps, (x, seg, z, y, n, Q, cov, S))
+    a.Q = Q + np.arange(minerals)
+    a.cov = cov + np.arange(minerals)
+    a.S = _by_key(minerals, spenders, S)
+    a.part_position[~a.part_is_seg] = x + np.arange(sizes[0])
+    a.part_position[a.part_is_seg] = seg + np.arange(len(seg_parts))
+    a.part_z[chosen_parts] = z + np.arange(len(chosen_parts))
+    a.y = _by_key(len(inst.offers), used, y)
+    a.n = _by_key(len(inst.offers), lots, n)
+
+
+def _make_variables(m, inst, a, seg_parts, chosen_parts, lots, used, spenders, caps, starts) -> None:
+    """The Pyomo variables of ``_add_variables``, each numbered at the position ``starts`` gives it."""
     # Each large Var is a ColumnVar, whose variables ``Columns.make`` numbers and makes when
     # first asked for (compiling needs none); every variable gets a position, in declaration order.
     columns = m.columns
+    given = []
     # x[i]: quantity bought from single-price offer i, as a fraction of its bound
     # (a tiered offer's is the sum of its tier segments: its "parts", see Arrays).
     m.x = ColumnVar(_keys(a.part_offer[~a.part_is_seg].tolist()), bounds=(0, 1))
-    x = columns.make(m.x)
+    given.append(columns.make(m.x))
     # seg[i, k]: the part of offer i's quantity (as a fraction of its bound) priced at tier k,
     # at most the tier's width.
-    m.seg = ColumnVar(_keys(segs), bounds=(0, 1))
-    seg = columns.make(m.seg, a.part_width[a.part_is_seg])
+    m.seg = ColumnVar(_keys(_tier_keys(a, seg_parts)), bounds=(0, 1))
+    given.append(columns.make(m.seg, a.part_width[a.part_is_seg]))
     # z[i, k]: tier k is reached (incremental) or chosen (all-units).
-    m.z = ColumnVar(_keys(chosen), domain=pyo.Binary)
-    z = columns.make(m.z)
+    m.z = ColumnVar(_keys(_tier_keys(a, chosen_parts)), domain=pyo.Binary)
+    given.append(columns.make(m.z))
     # y[i]: anything is bought from offer i.
-    m.y = ColumnVar(_keys(np.flatnonzero(_uses_indicator(inst, a)).tolist()), domain=pyo.Binary)
-    y = columns.make(m.y)
+    m.y = ColumnVar(_keys(used.tolist()), domain=pyo.Binary)
+    given.append(columns.make(m.y))
     # n[i]: whole lots bought from offer i, at most the lots its bound holds.
-    m.n = ColumnVar(_keys(lots), domain=pyo.NonNegativeIntegers)
-    n = columns.make(m.n, a.lots[lots])
-    # Q[j]: total quantity of mineral j, in units of its reference quantity.
-    bounds = a.bound.tolist()  # read once, as Python floats, for every mineral's sum
-    caps = {j: (0, _quantity_cap(inst, bounds, j)) for j in range(len(inst.minerals))}
-    m.Q = pyo.Var(range(len(inst.minerals)), bounds=caps)
+    m.n = ColumnVar(_keys(lots.tolist()), domain=pyo.NonNegativeIntegers)
+    given.append(columns.make(m.n, a.lots[lots]))
+    # Q[j]: total quantity of mineral j, in its measuring unit.
+    minerals = range(len(inst.minerals))
+    m.Q = pyo.Var(minerals, bounds={j: (0, caps[j]) for j in minerals})
     # cov[j]: coverage of mineral j, min(1, quantity / target).
-    m.cov = pyo.Var(range(len(inst.minerals)), bounds=(0, 1))
+    m.cov = pyo.Var(minerals, bounds=(0, 1))
     # S[j]: spend on mineral j, in units of its money scale (bound 1 = its cap, or the budget).
-    m.S = pyo.Var([j for j, md in enumerate(inst.minerals) if md.offers], bounds=(0, 1))
-    minerals = len(inst.minerals)
-    a.Q = columns.add(m.Q) + np.arange(minerals)
-    a.cov = columns.add(m.cov) + np.arange(minerals)
-    a.S = _by_key(minerals, m.S.index_set(), columns.add(m.S))
-    a.part_position[~a.part_is_seg] = x + np.arange(int((~a.part_is_seg).sum()))
-    a.part_position[a.part_is_seg] = seg + np.arange(len(seg_parts))
-    a.part_z[chosen_parts] = z + np.arange(len(chosen_parts))
-    a.y = _by_key(len(inst.offers), m.y.index_set(), y)
-    a.n = _by_key(len(inst.offers), m.n.index_set(), n)
+    m.S = pyo.Var(spenders, bounds=(0, 1))
+    given += [columns.add(m.Q), columns.add(m.cov), columns.add(m.S)]
+    if tuple(given) != tuple(starts):  # Formulation's positions are these: they must agree
+        raise RuntimeError(f"variables numbered at {given}, laid out at {starts}")
+
+
+def _spenders(inst: Instance) -> list[int]:
+    """The minerals with offers: those with a spend variable S[j]."""
+    return [j for j, md in enumerate(inst.minerals) if md.offers]
 
 
 def _not_yet() -> np.ndarray:
@@ -182,8 +275,8 @@ class Arrays:
 
     # per offer
     mineral: np.ndarray
-    bound: np.ndarray  # the offer's bound on its quantity (OfferData.bound)
-    quantity: np.ndarray  # bound / the mineral's reference quantity
+    bound: np.ndarray  # the offer's bound on its quantity (OfferRecord.bound)
+    quantity: np.ndarray  # bound / the mineral's measuring unit
     money: np.ndarray  # (1 + tariff) x bound: the spend of the whole bound at a price of 1
     fixed: np.ndarray  # fixed cost
     min_order: np.ndarray
@@ -209,9 +302,9 @@ class Arrays:
 
 
 def _arrays(inst: Instance) -> Arrays:
-    t = inst.offers.table  # the offers' data in columns (solvers.prepare.OfferTable)
+    t = inst.offers.table  # the offers' data in columns (solvers.prepare.instance.OfferColumns)
     count = len(t.index)
-    reference = np.array([md.reference for md in inst.minerals], dtype=float)
+    unit = np.array([md.unit for md in inst.minerals], dtype=float)
     per_offer = np.diff(t.first_tier)
     parts = int(t.first_tier[-1])
     part_offer = np.repeat(np.arange(count), per_offer)
@@ -225,7 +318,7 @@ def _arrays(inst: Instance) -> Arrays:
     return Arrays(
         mineral=t.mineral,
         bound=bound,
-        quantity=bound / reference[t.mineral],
+        quantity=bound / unit[t.mineral],
         money=(1.0 + t.tariff) * bound,  # the bound's spend at a price of 1
         fixed=t.fixed,
         min_order=t.min_order,
@@ -258,15 +351,6 @@ def _tier_binary(a: Arrays) -> np.ndarray:
     return all_units | (incremental & later)
 
 
-def _quantity_cap(inst: Instance, bounds: list[float], j: int) -> float | None:
-    """Mineral j's total quantity at most (every offer's bound, its max_quantity), in its reference units."""
-    md = inst.minerals[j]
-    total = sum(map(bounds.__getitem__, md.offers))  # Python's sum of the bounds, in offer order
-    if md.mineral.max_quantity is not None:
-        total = min(total, md.mineral.max_quantity)
-    return total / md.reference
-
-
 # --- helpers -------------------------------------------------------------------
 
 
@@ -285,13 +369,14 @@ def _keys(keys: Sequence) -> pyo.SetOf:
 # order of their groups and then their order in the group. A row "lhs <= rhs" with
 # variables on both sides is written lhs - rhs <= 0, terms in the order Pyomo itself
 # would standardise them, so the compiled matrices and column order are those that Pyomo
-# expressions of the same rows give (up to 02a711a the rows were such expressions).
+# expressions of the same rows give (``tests/solvers/test_rows.py`` compares the two).
 Group = tuple[np.ndarray, np.ndarray, "np.ndarray | float"]
 
 
 def _family(m: pyo.ConcreteModel, keys: list, groups: list[Group], lower=-np.inf, upper=np.inf) -> Rows:
     """The rows over ``keys`` (row r is the row of keys[r]) from their entries: lower <= row <= upper."""
-    return Rows(keys, entries_to_rows(len(keys), groups, lower, upper), m.columns)
+    matrix = entries_to_rows(len(keys), groups, lower, upper)
+    return Family(keys, matrix) if isinstance(m, Formulation) else Rows(keys, matrix, m.columns)
 
 
 def _each(positions: np.ndarray, coef: np.ndarray | float) -> Group:
@@ -356,7 +441,7 @@ class TierKeys(Sequence):
 
     The index of seg, z and the tier families. Building, compiling and solving ask it only
     its length and whether a key is in it (Pyomo, to make a variable), which the arrays
-    answer; making its 18,000 tuples at 10,000 offers took 3 ms a model. Naming or listing
+    answer; making its 18,000 tuples at 10,000 offers takes 3 ms a model. Naming or listing
     the variables or rows makes them, once.
     """
 
@@ -491,7 +576,7 @@ def _add_lots(m: pyo.ConcreteModel, inst: Instance) -> None:
 
 
 def _add_mineral_totals(m: pyo.ConcreteModel, inst: Instance) -> None:
-    # A mineral's total is what its offers supply: sum of quantities (reference units) == Q[j].
+    # A mineral's total is what its offers supply: sum of quantities (measuring units) == Q[j].
     a = m.arrays
     minerals = list(range(len(inst.minerals)))
     rows, offers = _offers_of(inst, minerals)
@@ -501,21 +586,24 @@ def _add_mineral_totals(m: pyo.ConcreteModel, inst: Instance) -> None:
 def _add_floors(m: pyo.ConcreteModel, inst: Instance) -> None:
     # Each mineral reaches its hard floor (min_quantity; the target too under min_cost),
     # or, when the floors are elastic, falls short of it by shortage[j] x floor.
+    # The row is in units of the floor itself (Q[j] / level >= 1): a floor far below the reference
+    # quantity (0.001 t beside a 1e7 t target) would otherwise sit inside HiGHS's feasibility
+    # tolerance, and buying nothing would pass for reaching it.
     a = m.arrays
     minerals = [j for j, md in enumerate(inst.minerals) if md.floor > 0]
-    level = np.array([inst.minerals[j].floor / inst.minerals[j].reference for j in minerals], dtype=float)
-    rows = [_each(a.Q[_offer_array(minerals)], 1.0)]
+    level = np.array([inst.minerals[j].floor / inst.minerals[j].unit for j in minerals], dtype=float)
+    rows = [_each(a.Q[_offer_array(minerals)], 1.0 / level)]
     if m.elastic_floors:
         m.shortage = pyo.Var(_keys(minerals), bounds=(0, 1))
         a.shortage = _by_key(len(inst.minerals), minerals, m.columns.add(m.shortage))
-        rows.append(_each(a.shortage[_offer_array(minerals)], level))
-    m.floor = _family(m, minerals, rows, lower=level)
+        rows.append(_each(a.shortage[_offer_array(minerals)], 1.0))
+    m.floor = _family(m, minerals, rows, lower=1.0)
 
 
 def _add_coverage(m: pyo.ConcreteModel, inst: Instance) -> None:
-    # Coverage is at most quantity / target (and at most 1, by its bound): cov[j] <= (reference / target) Q[j].
+    # Coverage is at most quantity / target (and at most 1, by its bound): cov[j] <= (unit / target) Q[j].
     a = m.arrays
-    per_unit = np.array([md.reference / md.mineral.target for md in inst.minerals], dtype=float)
+    per_unit = np.array([md.unit / md.mineral.target for md in inst.minerals], dtype=float)
     m.coverage = _family(m, list(range(len(inst.minerals))), [_each(a.cov, 1.0), _each(a.Q, -per_unit)], upper=0)
 
 
@@ -530,7 +618,7 @@ def _add_mineral_spend(m: pyo.ConcreteModel, inst: Instance) -> None:
     # One short row per mineral keeps the budget row short too (J entries, not every offer),
     # which HiGHS's cut separation handles far faster at thousands of offers.
     a = m.arrays
-    minerals = list(m.S.index_set())
+    minerals = _spenders(inst)
     scale = np.array([money_scale(inst, j) for j in minerals], dtype=float)
     # every offer's entries, in the row of its mineral (each offer's mineral has an S[j]); a
     # family keeps entries in their order within a row: each mineral's offers in offer order
@@ -545,12 +633,16 @@ def _add_mineral_spend(m: pyo.ConcreteModel, inst: Instance) -> None:
 
 def _add_budget(m: pyo.ConcreteModel, inst: Instance) -> None:
     # Total spend stays within the budget (row scaled by the budget).
-    m.budget = pyo.Constraint(expr=InequalityExpression((total_spend(m, inst), 1), False))
+    spend = total_spend(m, inst)
+    if isinstance(m, Formulation):
+        m.budget = Family([None], entries_to_rows(1, [(np.zeros(len(spend[0]), np.int64), *spend)], -np.inf, 1.0))
+    else:
+        m.budget = pyo.Constraint(expr=InequalityExpression((spend, 1), False))
 
 
 def total_spend(m: pyo.ConcreteModel, inst: Instance) -> LinearExpression:
     """Total spend as a fraction of the budget."""
-    minerals = list(m.S.index_set())
+    minerals = _spenders(inst)
     scale = np.array([money_scale(inst, j) for j in minerals], dtype=float)
     return m.columns.linear(m.arrays.S[_offer_array(minerals)], scale / inst.request.budget)
 
@@ -563,9 +655,9 @@ def spend_unit(inst: Instance) -> float:
     """The money unit of the spend objective: the budget, or what the need costs when that is far less.
 
     What the need costs is each mineral's reference quantity at its cheapest usable unit
-    price (tariff included). Spend measured in a budget a million times larger made the
+    price (tariff included). Spend measured in a budget a million times larger makes the
     objective's coefficients smaller than HiGHS's 1e-7 dual tolerance: a $500 allocation
-    was called optimal beside a $150 one in a $10B budget. (Rows keep their own scales;
+    can be called optimal beside a $150 one in a $10B budget. (Rows keep their own scales;
     only the objective changes unit, which does not change its optimum.)
     """
     budget = inst.request.budget
@@ -609,8 +701,24 @@ def _add_country_caps(m: pyo.ConcreteModel, inst: Instance) -> None:
     offers = _offer_array([i for _, _, capped in caps for i in capped])
     mineral = _offer_array([j for _, j, _ in caps])
     share = np.array([inst.request.policy.country_caps[c].max_share for c, _, _ in caps], dtype=float)
-    capped = [_quantities(a, rows, offers, a.quantity[offers]), _each(a.Q[mineral], -share)]
+    size = _share_row_size(np.bincount(rows, weights=a.quantity[offers], minlength=len(caps)))
+    capped = [_quantities(a, rows, offers, a.quantity[offers] / size[rows]), _each(a.Q[mineral], -share / size)]
     m.country_cap = _family(m, list(range(len(caps))), capped, upper=0)
+
+
+def _share_row_size(quantity: np.ndarray) -> np.ndarray:
+    """What a share row (offers' quantity <= share x the mineral's total) is divided by.
+
+    The capped offers' bound, in the mineral's measuring unit, when that is less than one unit:
+    the row then holds them to HiGHS's tolerance of their own size. Measured in the mineral's
+    unit, an offer of 0.01 t beside 1 t could break a 48% share by a tenth of itself inside
+    the tolerance. Never below ``SMALLEST_SHARE_ROW`` of the unit: that would put the mineral's
+    total in the row at more than a million times the share.
+    """
+    return np.clip(quantity, SMALLEST_SHARE_ROW, 1.0)
+
+
+SMALLEST_SHARE_ROW = 1e-6
 
 
 def _add_supplier_shares(m: pyo.ConcreteModel, inst: Instance) -> None:
@@ -623,7 +731,8 @@ def _add_supplier_shares(m: pyo.ConcreteModel, inst: Instance) -> None:
     implied = np.zeros(len(inst.offers), dtype=bool) if m.elastic_floors else a.bound <= share * floor[a.mineral]
     offers = np.flatnonzero(~implied) if share < 1 else np.zeros(0, dtype=np.int64)
     rows = np.arange(len(offers))
-    capped = [_quantities(a, rows, offers, a.quantity[offers]), _each(a.Q[a.mineral[offers]], -share)]
+    size = _share_row_size(a.quantity[offers])
+    capped = [_quantities(a, rows, offers, a.quantity[offers] / size), _each(a.Q[a.mineral[offers]], -share / size)]
     m.supplier_share = _family(m, offers.tolist(), capped, upper=0)
 
 
@@ -640,15 +749,20 @@ def _add_objectives(m: pyo.ConcreteModel, inst: Instance) -> None:
     # score: weighted coverage in [0, 1]; spend: total spend in spend_unit (the budget, as a rule).
     a = m.arrays
     weight = np.array([md.mineral.weight for md in inst.minerals], dtype=float)
-    m.score = pyo.Expression(expr=m.columns.linear(a.cov, weight / inst.total_weight))
+    score = m.columns.linear(a.cov, weight / inst.total_weight)
     # The objective is written over the offers, not over S: HiGHS's objective-driven
     # pruning sees the fixed costs and prices directly (measured faster than sum of S_j).
     _, position, coef = _offer_spend(a)
     m.spend_unit = spend_unit(inst)  # plain data: what one unit of the spend objective is worth
-    m.spend = pyo.Expression(expr=m.columns.linear(position, coef / m.spend_unit))
+    spend = m.columns.linear(position, coef / m.spend_unit)
+    if isinstance(m, Formulation):
+        m.score, m.spend = score, spend
+        return
+    m.score = pyo.Expression(expr=score)
+    m.spend = pyo.Expression(expr=spend)
     m.max_score = pyo.Objective(expr=m.score, sense=pyo.maximize)
     m.min_spend = pyo.Objective(expr=m.spend, sense=pyo.minimize)
     if inst.request.objective is Objective.MIN_COST:
         m.max_score.deactivate()
     # max_coverage keeps both active, score declared first: it is stage one, and spend,
-    # compiled in the same pass, is stage two (solvers.highs.next_stage adds the score row).
+    # compiled in the same pass, is stage two (solvers.solve.highs.next_stage adds the score row).

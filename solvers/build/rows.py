@@ -16,7 +16,7 @@ constraint of the model:
   matrix the first time anything asks for it (``expr``, ``body``, ``lb``,
   ``to_bounded_expression``, ...), so Pyomo's compilers, writers and
   ``value`` see the same row as if it had been written by hand;
-* ``solvers.linear_form`` reads an untouched family's matrix at once, without
+* ``solvers.build.linear_form`` reads an untouched family's matrix at once, without
   making any expression. A row changed (``set_value``) or switched off or on
   marks its family touched, and the family is then read row by row, as Pyomo
   would read it.
@@ -38,22 +38,36 @@ from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.core.base.constraint import ConstraintData, IndexedConstraint
-from pyomo.core.base.set import OrderedSetOf
-from pyomo.core.base.var import IndexedVar, VarData
-from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
-from pyomo.core.expr.relational_expr import EqualityExpression, InequalityExpression, RangedExpression
+
+from solvers.build.pyomo_door import (
+    VAR_UB,
+    EqualityExpression,
+    InequalityExpression,
+    LazyConstraintData,
+    LazyConstraintFamily,
+    LazyLinearExpression,
+    LazyVar,
+    LinearExpression,
+    MonomialTermExpression,
+    RangedExpression,
+    VarData,
+    component_data,
+    copy_variables,
+    mark_dense,
+    setof_sequence,
+    var_declaration,
+)
 
 
-class ColumnVar(IndexedVar):
+class ColumnVar(LazyVar):
     """An indexed ``Var`` whose variables ``Columns.make`` makes, the first time anything asks for one.
 
     Until then the component holds what they would be (``pending``): its keys, the first
     variable's state, which Pyomo made from the declared domain, bounds and value, and
-    each variable's upper bound. ``solvers.linear_form`` and ``solvers.highs`` read a
+    each variable's upper bound. ``solvers.build.linear_form`` and ``solvers.solve.highs`` read a
     pending component from that, without making 40,000 variables at 10,000 offers. Pyomo
-    reaches the variables only through ``_data`` (indexing, ``len``, ``values()``, ...),
-    which makes them all first, as Pyomo's dense construction would have made them.
+    reaches the variables only through its data dict (indexing, ``len``, ``values()``, ...),
+    which makes them all first (``LazyVar``), as Pyomo's dense construction would have made them.
     """
 
     pending: Pending | None = None
@@ -63,39 +77,15 @@ class ColumnVar(IndexedVar):
         kwargs.setdefault("dense", False)
         super().__init__(*args, **kwargs)
 
-    @property
-    def _data(self) -> dict:
-        if self.pending is not None:
-            self._make()
-        return self._made
-
-    @_data.setter
-    def _data(self, value: dict) -> None:
-        if self.pending is not None:
-            self._make()  # the variables as numbered exist before they are replaced (Pyomo's clear())
-        self._made = value
-
-    def __getstate__(self) -> dict:
-        if self.pending is not None:
-            self._make()  # pickled with its variables: a sum pickled with it refers to them
-        return super().__getstate__()
-
-    def _make(self) -> None:
+    def make_pending(self) -> None:
         """Make the pending variables: copies of the first, each with its own index and upper bound."""
         pending = self.pending
-        first = pending.first
-        family, value, fixed, stale = first._component, first._value, first._fixed, first._stale
-        lb, ub, domain = first._lb, first._ub, first._domain
-        new = VarData.__new__
-        made = []
         upper = pending.upper
-        upper = itertools.repeat(ub) if upper is None else upper.tolist() if isinstance(upper, np.ndarray) else upper
-        for key, bound in zip(pending.keys, upper):
-            var = new(VarData)  # VarData.copy(first), inlined, with its own index and upper bound
-            var._component, var._index, var._value, var._fixed, var._stale = family, key, value, fixed, stale
-            var._lb, var._ub, var._domain = lb, bound, domain
-            made.append(var)
-        self._made.update(zip(pending.keys, made))  # the first's place too
+        if upper is None:
+            upper = itertools.repeat(VAR_UB(pending.first))  # the first's upper bound as given
+        upper = upper.tolist() if isinstance(upper, np.ndarray) else upper
+        made = copy_variables(pending.first, pending.keys, upper)
+        self.made_data.update(zip(pending.keys, made))  # the first's place too
         self.made = made
         self.pending = None  # only now: a MemoryError above leaves them pending, not lost
 
@@ -139,7 +129,7 @@ class Columns:
         listed = self._lists[c]
         if listed is None:
             component = self.components[c]
-            component._data  # noqa: B018 - asking for them makes them, if not yet: as numbered, whatever deleted since
+            component_data(component)  # asking for them makes them, if not yet: as numbered, whatever deleted since
             listed = self._lists[c] = component.made
         return listed
 
@@ -164,24 +154,24 @@ class Columns:
             raise TypeError(f"{component.name}: declare it as a ColumnVar, whose variables make makes")
         if component.pending is not None or component.made is not None:
             raise ValueError(f"{component.name}: its variables are made already")
-        if component._dense or component._data:
+        dense, has_data, constant_rules = var_declaration(component)
+        if dense or has_data:
             raise ValueError(f"{component.name}: declare the Var with dense=False, and make its variables here only")
-        rules = (component._rule_domain, component._rule_bounds, component._rule_init)
-        if not all(rule is None or rule.constant() for rule in rules):
+        if not constant_rules:
             # Pyomo would call such a rule for each index; the copies here would all take the first's.
             raise ValueError(f"{component.name}: make takes one domain, bounds and value for all (upper bounds apart)")
         index = component.index_set()
         # a SetOf's own sequence of keys when it cannot change (listing a lazy one, build.TierKeys, would
         # make every key); a copy of a list, which its owner could change after the variables are numbered
-        ref = index._ref if isinstance(index, OrderedSetOf) else None
+        ref = setof_sequence(index)
         keys = ref if isinstance(ref, Sequence) and not isinstance(ref, MutableSequence) else list(index)
         if upper is not None and len(upper) != len(keys):
             raise ValueError(f"{component.name}: {len(upper)} upper bounds for {len(keys)} variables")
-        component._dense = True  # every variable exists, as if constructed dense (made when asked for)
+        mark_dense(component)  # every variable exists, as if constructed dense (made when asked for)
         if not keys:
             return self._number(component, [])
         first = component[keys[0]]  # made by Pyomo, from the declared domain and bounds
-        del component._made[keys[0]]  # made again, with the others
+        del component.made_data[keys[0]]  # made again, with the others
         if upper is not None:  # a copy: an array of floats stays one, which compiling reads at once
             upper = upper.copy() if isinstance(upper, np.ndarray) and upper.dtype == np.float64 else list(upper)
         component.pending = Pending(keys, first, upper)
@@ -190,7 +180,7 @@ class Columns:
     def linear(self, positions: np.ndarray, coefs: np.ndarray) -> LinearExpression:
         """sum(coef x variable at position) as a Pyomo expression, zero coefficients left out.
 
-        The expression is remembered with its arrays, so that ``solvers.linear_form``
+        The expression is remembered with its arrays, so that ``solvers.build.linear_form``
         reads an objective that is this very expression from them rather than term by
         term. A Pyomo expression never changes once made (adding to it makes another),
         so the arrays stay true to it.
@@ -225,42 +215,25 @@ class Columns:
         return {id(component): c for c, component in enumerate(self.components)}
 
 
-class LazyLinear(LinearExpression):
+class LazyLinear(LazyLinearExpression):
     """A ``LinearExpression`` whose terms are made from arrays the first time anything asks for them.
 
-    Reading it from its arrays (``Columns.linear``, ``solvers.linear_form``) needs no
-    terms: at 10,000 offers the spend objective's 28,000 took 5 ms to make. Pyomo reaches
-    the terms only through ``_args_`` and ``_nargs``; while those slots are empty, Python
-    asks ``__getattr__``, which fills both, so every reader sees an ordinary
-    ``LinearExpression``. Copies made by Pyomo (``create_node_with_local_data``) are
-    ordinary ones, with their terms.
+    Reading it from its arrays (``Columns.linear``, ``solvers.build.linear_form``) needs no
+    terms: at 10,000 offers the spend objective's 28,000 took 5 ms to make. Every reader
+    sees an ordinary ``LinearExpression`` (``LazyLinearExpression``); it is pickled as one
+    (a weak reference cannot be pickled).
     """
 
     __slots__ = ("_lazy",)
 
-    def __reduce_ex__(self, protocol: int):
-        # pickled as the LinearExpression it stands for (a weak reference cannot be pickled)
-        return LinearExpression, (list(self.args),)
-
-    @property
-    def __class__(self) -> type:
-        # Pyomo's expression walkers dispatch on ``node.__class__``, registered for
-        # LinearExpression itself (not its subclasses): this one is read as one.
-        return LinearExpression
-
-    def __getattr__(self, name: str) -> Any:
-        if name in ("_args_", "_nargs"):
-            positions, coefs, columns = self._lazy  # (positions, coefficients, their Columns)
-            if columns() is None:
-                raise ReferenceError("the model this sum was made in is gone, and its variables with it")
-            variables = columns().vars
-            self._args_ = [
-                MonomialTermExpression((c, variables[p]))
-                for p, c in zip(positions.tolist(), coefs.tolist(), strict=True)
-            ]
-            self._nargs = len(self._args_)
-            return getattr(self, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    def make_terms(self) -> list:
+        positions, coefs, columns = self._lazy  # (positions, coefficients, their Columns)
+        if columns() is None:
+            raise ReferenceError("the model this sum was made in is gone, and its variables with it")
+        variables = columns().vars
+        return [
+            MonomialTermExpression((c, variables[p])) for p, c in zip(positions.tolist(), coefs.tolist(), strict=True)
+        ]
 
 
 @dataclass(slots=True)
@@ -300,29 +273,16 @@ def _each(value: Any, count: int) -> np.ndarray:
     return np.full(count, array) if array.ndim == 0 else array.reshape(count)
 
 
-class RowData(ConstraintData):
-    """One row of a ``Rows`` family; its expression is made from the matrix when first asked for."""
+class RowData(LazyConstraintData):
+    """One row of a ``Rows`` family (``RowData(weakref to the family, key, row number)``).
 
-    __slots__ = ("_row",)
+    Its expression is made from the matrix when first asked for.
+    """
 
-    def __init__(self, component: Any, index: Any, row: int) -> None:
-        # ConstraintData's own __init__, inlined as Pyomo inlines it, with no expression yet
-        self._component = component  # a weakref to the family
-        self._active = True
-        self._index = index
-        self._expr = None
-        self._row = row
+    __slots__ = ()
 
-    def to_bounded_expression(self, evaluate_bounds: bool = False):
-        if self._expr is None:
-            self._expr = self.parent_component().relation(self._row)
-        return super().to_bounded_expression(evaluate_bounds)
-
-    @property
-    def expr(self):
-        if self._expr is None:
-            self._expr = self.parent_component().relation(self._row)
-        return self._expr
+    def make_expr(self):
+        return self.parent_component().relation(self._row)
 
     def set_value(self, expr) -> None:
         self.parent_component().touched = True
@@ -337,10 +297,8 @@ class RowData(ConstraintData):
         super().deactivate()
 
 
-class Rows(IndexedConstraint):
+class Rows(LazyConstraintFamily, data_class=RowData):
     """A constraint family over ``keys``: row r of ``matrix`` is the row of ``keys[r]``."""
-
-    _ComponentDataClass = RowData
 
     def __init__(self, keys: list, matrix: RowMatrix, columns: Columns, **kwargs: Any) -> None:
         assert len(keys) == len(matrix.lower) == len(matrix.indptr) - 1
@@ -353,39 +311,17 @@ class Rows(IndexedConstraint):
         self.lower, self.upper = matrix.lower, matrix.upper
         for array in (self.indptr, self.indices, self.data, self.lower, self.upper):
             array.flags.writeable = False  # the rows as built; change a row with set_value
-        # False while every row is as built and active: solvers.linear_form may read the arrays
+        # False while every row is as built and active: solvers.build.linear_form may read the arrays
         self.touched = False
 
-    @property
-    def _data(self) -> dict:
-        """The rows by key (Pyomo's ``_data``), made the first time anything asks for them.
+    def make_rows(self) -> dict:
+        """The rows by key, made the first time anything asks for them (``LazyConstraintFamily``).
 
-        Reading the family (``solvers.linear_form``) needs none of them: at 10,000 offers,
+        Reading the family (``solvers.build.linear_form``) needs none of them: at 10,000 offers,
         36,000 rows that took 7 ms to make, and as long again to free.
         """
-        made = self._made
-        if made is None:
-            family = weakref.ref(self)
-            made = self._made = {key: RowData(family, key, row) for row, key in enumerate(self.keys_in_order)}
-        return made
-
-    @_data.setter
-    def _data(self, value: dict) -> None:
-        self._made = value
-
-    @property
-    def rows_made(self) -> bool:
-        """Whether the rows exist as objects, and so may have been removed (``clear``)."""
-        return self._made is not None
-
-    def construct(self, data: Any = None) -> None:
-        if self._constructed:
-            return
-        self._constructed = True
-        if self._anonymous_sets is not None:
-            for anonymous in self._anonymous_sets:
-                anonymous.construct()
-        self._made = None  # one row per key, made when first asked for (``_data``)
+        family = weakref.ref(self)
+        return {key: RowData(family, key, row) for row, key in enumerate(self.keys_in_order)}
 
     def relation(self, row: int):
         """Row ``row`` as the Pyomo relation it stands for."""

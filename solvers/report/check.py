@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from models import AllocationRequest, AllocationResult, Objective
-from solvers.pricing import offer_cost
+from solvers.prepare.pricing import offer_cost
 
 # Every rule holds to this much, relative to the size of the quantity it bounds.
 RELATIVE_TOLERANCE = 1e-6

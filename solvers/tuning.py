@@ -1,4 +1,9 @@
-"""Solver options, in one place: what the engine may set and what HiGHS gets."""
+"""The engine's tuning, in one place: what the engine may set and what HiGHS gets.
+
+``EngineTuning`` is the caller's (a server's, a benchmark's) hold on the engine: limits,
+tolerances and HiGHS switches. It is not the request's ``models.SolveOptions``, which a
+client sends with its request; ``for_request`` reads the time limit and gap from those.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from models import AllocationRequest, Objective
 
 
 @dataclass(frozen=True, slots=True)
-class SolverOptions:
+class EngineTuning:
     """Limits and tolerances for one ``allocate`` call.
 
     ``time_limit_s`` and ``mip_gap`` default to the request's own options; a
@@ -24,20 +29,22 @@ class SolverOptions:
     verify: bool = True
     diagnose: bool = True
     # Models with at least this many integer columns (about 1,800 offers) get the guided
-    # solve (solvers/guide.py); None: never. Below it, measured a wash (docs/performance.md).
+    # solve (solvers/solve/guide.py); None: never. Below it the guided solve is no faster
+    # (docs/performance.md, "The guided solve").
     guide_min_integers: int | None = 4_000
     # HiGHS's feasibility jump heuristic looks for a first incumbent; a run handed a
     # feasible start has one. It costs about 3 ms even on a 60-column model, half of a
-    # small run (docs/performance.md): off when there is a start, unless this is set.
+    # small run (docs/performance.md, "Tuned HiGHS options"): off when there is a start,
+    # unless this is set.
     jump_with_start: bool = False
     # In a run without a start (min_cost, max_coverage with floors). None: off below the
     # guided size, where the other heuristics find the first incumbent soon enough and
-    # the solve was faster without it (docs/performance.md); on for guided models,
+    # the solve is faster without it (docs/performance.md, "Tuned HiGHS options"); on for guided models,
     # whose first incumbent a time limit may otherwise cut off.
     feasibility_jump: bool | None = None
     # HiGHS's sub-MIP heuristics (RINS, RENS). None: off for max_coverage below the guided
-    # size, where they took most of the time of runs they seldom improved; on otherwise
-    # (min_cost lost by it; a large model stopped by its limit needs their incumbents),
+    # size, where they take most of the time of runs they seldom improve; on otherwise
+    # (min_cost is slower without them; a large model stopped by its limit needs their incumbents),
     # but for the full runs ``sub_mip_from_answer`` covers.
     sub_mip_heuristics: bool | None = None
     # The same heuristics in a guided solve's full run that starts from a restricted answer.
@@ -45,7 +52,7 @@ class SolverOptions:
     # run's work is to prove it: with them off, 2,000- and 10,000-offer max_coverage solves
     # reached the gap up to 2x sooner, none slower by more than noise, the same answers
     # but one (2,000 offers seed 7: a score 0.03% lower, within the gap) (docs/performance.md,
-    # change 27). None: off, unless ``sub_mip_heuristics`` is set, which then holds here too.
+    # "The guided solve"). None: off, unless ``sub_mip_heuristics`` is set, which then holds here too.
     sub_mip_from_answer: bool | None = None
     # Whether HiGHS presolves each run; the least-spend stage of max_coverage uses
     # ``stage_two_presolve`` instead (see ``for_stage_two``).
@@ -55,8 +62,25 @@ class SolverOptions:
     # a shorter solve is about to end anyway, and reporting one costs a read, a report and
     # a check (about 30 ms at 10,000 offers).
     provisional_after_s: float = 1.0
+    # HiGHS options set on every run after the engine's own, as (name, value) pairs: for
+    # profiling (("output_flag", True) prints HiGHS's log: ``bench.profile --highs-log``),
+    # not for production, where the engine's choices above are what is measured.
+    highs_extra: tuple[tuple[str, object], ...] = ()
+    # The construction heuristic (solvers/solve/heuristic.py), on requests of at least
+    # ``construct_min_offers`` offers (smaller ones are solved in milliseconds): it runs when
+    # HiGHS has nothing better than its start half a second into the call (HiGHS then starts
+    # again from its allocation: solvers.engine.FIRST_ANSWER_S), or after HiGHS, in time kept
+    # back for it, when HiGHS stopped at the limit with nothing or with less, or called the
+    # request infeasible; its checked allocation is then the answer. Off: a time limit may
+    # leave no allocation at all.
+    construct: bool = True
+    construct_min_offers: int = 40
+    # Hand the heuristic's allocation to HiGHS as its start from the beginning. Off: on the
+    # benchmark set a different start moved proven answers within their gap (docs/performance.md,
+    # "Hard requests"); runs that find an allocation within half a second are left alone.
+    start_from_heuristic: bool = False
 
-    def for_request(self, request: AllocationRequest) -> SolverOptions:
+    def for_request(self, request: AllocationRequest) -> EngineTuning:
         """Resolve defaults from the request and clamp the time limit."""
         limit = request.options.time_limit_s if self.time_limit_s is None else self.time_limit_s
         if self.max_time_limit_s is not None:
@@ -64,7 +88,7 @@ class SolverOptions:
         gap = request.options.mip_gap if self.mip_gap is None else self.mip_gap
         return replace(self, time_limit_s=limit, mip_gap=gap)
 
-    def for_model(self, objective: Objective, guided: bool) -> SolverOptions:
+    def for_model(self, objective: Objective, guided: bool) -> EngineTuning:
         """Resolve what depends on the model: the heuristics left to the engine (None)."""
         resolved = self
         if self.sub_mip_heuristics is None:
@@ -75,7 +99,7 @@ class SolverOptions:
             resolved = replace(resolved, sub_mip_from_answer=self.sub_mip_heuristics is True)
         return resolved
 
-    def tighter(self) -> SolverOptions:
+    def tighter(self) -> EngineTuning:
         """The same solve, asked to respect every row a hundred times more closely."""
         return replace(
             self,
@@ -83,18 +107,18 @@ class SolverOptions:
             integrality_tolerance=self.integrality_tolerance / 100,
         )
 
-    def for_stage_two(self, guided: bool) -> SolverOptions:
+    def for_stage_two(self, guided: bool) -> EngineTuning:
         """Options for the least-spend stage: HiGHS's presolve as ``stage_two_presolve`` says.
 
         That stage starts from stage one's allocation with one more row (the score held);
         presolving it cost more than it saved on the benchmark set below the guided solve's
-        size (docs/performance.md). A guided stage keeps presolve, as measured when its
-        restricted models still held the other offers' columns fixed at 0 for presolve to
-        remove (since change 26 they leave them out; not measured again without it).
+        size (docs/performance.md, "Tuned HiGHS options"). A guided stage keeps presolve
+        (going without it is not measured on restricted models, which leave the other
+        offers' columns out).
         """
         return self if guided else replace(self, presolve=self.stage_two_presolve)
 
-    def for_full_from_answer(self) -> SolverOptions:
+    def for_full_from_answer(self) -> EngineTuning:
         """Options for a guided solve's full run that starts from a restricted answer."""
         return replace(self, sub_mip_heuristics=self.sub_mip_from_answer is True)
 
@@ -105,7 +129,7 @@ class SolverOptions:
 
     def highs(self, time_left: float, with_start: bool = False) -> dict[str, object]:
         """HiGHS option values for one solve with ``time_left`` seconds, given a start or not."""
-        return {
+        engine = {
             "output_flag": False,
             "threads": 1,  # HiGHS fixes its thread pool per OS thread at first use
             "time_limit": max(time_left, 0.01),
@@ -125,3 +149,4 @@ class SolverOptions:
             "mip_heuristic_run_rins": self.sub_mip_heuristics is not False,  # None: HiGHS's default
             "mip_heuristic_run_rens": self.sub_mip_heuristics is not False,
         }
+        return {**engine, **dict(self.highs_extra)}

@@ -2,7 +2,7 @@
 
 ``LinearStandardFormCompiler`` walks every constraint with a general expression
 visitor: at 500 offers that is 20 ms, more than the model takes to build. The
-rows ``solvers.build`` makes are ``solvers.rows.Rows`` families, whose arrays
+rows ``solvers.build.program`` makes are ``solvers.build.rows.Rows`` families, whose arrays
 are read at once while no row of theirs has been changed, and a budget row and
 objectives that are ``LinearExpression``s against a constant, read from the
 arrays they were made from (``Columns.linear``) or else term by term.
@@ -23,17 +23,18 @@ a ranged or strict inequality, a row with no nonzero coefficient, a
 sub-block, an unusual component) returns None, and the caller uses Pyomo's
 compiler (so does a family whose Var components gained or lost variables
 since ``Columns`` numbered them, or whose rows were cleared).
-``tests/test_linear_form.py`` and ``tests/test_rows.py`` compare both on many
+``tests/solvers/test_linear_form.py`` and ``tests/solvers/test_rows.py`` compare both on many
 models.
 
 Reading makes no family's row objects and no ``Columns.linear`` sum's terms
-(``solvers.rows`` makes them when first asked for), and, when every column is
+(``solvers.build.rows`` makes them when first asked for), and, when every column is
 used, no ``ColumnVar``'s variables: the columns then come back as a
 ``ColumnList``, whose variables are made only if it is iterated or indexed.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -43,20 +44,27 @@ from typing import Any
 import numpy as np
 import pyomo.environ as pyo
 import scipy.sparse as sp
-from pyomo.common.numeric_types import native_numeric_types
-from pyomo.core.base.expression import ExpressionData
-from pyomo.core.base.var import VarData
-from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
-from pyomo.core.expr.relational_expr import EqualityExpression, InequalityExpression
 
-from solvers.rows import Columns, Pending, Rows
+from solvers.build.pyomo_door import (
+    EXPR_ARGS,
+    VAR_FIXED,
+    EqualityExpression,
+    ExpressionData,
+    InequalityExpression,
+    LinearExpression,
+    MonomialTermExpression,
+    VarData,
+    component_data,
+    holds_var_data,
+    native_numeric_types,
+)
+from solvers.build.rows import Columns, Pending, Rows
 
 # Components whose presence the fast reader understands (they add no rows of their own).
 _PLAIN = {pyo.Var, pyo.Constraint, pyo.Objective, pyo.Expression, pyo.Set, pyo.RangeSet, pyo.Param}
 
 
 _fixed = attrgetter("fixed")
-_FIXED_SLOT = attrgetter("_fixed")
 
 
 class _NotPlain(Exception):
@@ -88,14 +96,21 @@ class LinearForm:
         out: list[Any] = []
         for source in self.sources:
             if isinstance(source, list):  # Rows families: their rows in key order
-                out.extend(chain.from_iterable(family._data.values() for family in source))
+                out.extend(chain.from_iterable(component_data(family).values() for family in source))
             else:
                 out.append(source)
         return out
 
 
+# ``STOCKPILE_PYOMO_FAST_PATH=0`` sends every model through Pyomo's own ``LinearStandardFormCompiler``
+# instead of this reader: CI runs the engine's tests that way too, so that the two cannot drift apart.
+FAST_PATH = os.environ.get("STOCKPILE_PYOMO_FAST_PATH", "1") != "0"
+
+
 def read_linear_form(model: pyo.ConcreteModel) -> LinearForm | None:
     """The standard form of ``model``, or None when it needs Pyomo's general compiler."""
+    if not FAST_PATH:
+        return None
     try:
         return _Reader(model).read()
     except _NotPlain:
@@ -209,7 +224,7 @@ class _Reader:
         families = [f for f in families if len(f.lower)]
         if not families:
             return
-        if any(f.rows_made and len(f._data) != len(f.lower) for f in families):
+        if any(f.rows_made and len(component_data(f)) != len(f.lower) for f in families):
             raise _NotPlain  # rows removed (clear()): the arrays no longer say which rows there are
         lower = np.concatenate([f.lower for f in families])
         upper = np.concatenate([f.upper for f in families])
@@ -262,11 +277,11 @@ class _Reader:
             return 0
         constant = 0
         column_of = self.column_of
-        add_index, add_data = index.append, data.append
+        add_index, add_data, args_of = index.append, data.append, EXPR_ARGS
         for arg in expr.args:
             cls = arg.__class__
             if cls is MonomialTermExpression:
-                coef, var = arg._args_  # the two children; `.args` slices a copy (Pyomo reads them so too)
+                coef, var = args_of(arg)  # the two children; `.args` slices a copy (Pyomo reads them so too)
                 if coef.__class__ not in native_numeric_types:
                     raise _NotPlain
             elif cls is VarData or (cls not in native_numeric_types and isinstance(arg, VarData)):
@@ -327,7 +342,7 @@ class _Reader:
             first, size = -1, len(values)
             block = _Block(None, -1, values)
         # ``fixed`` read from the slot it returns, when the variables are Pyomo's own VarData
-        if values is not None and any(map(_FIXED_SLOT if component._ComponentDataClass is VarData else _fixed, values)):
+        if values is not None and any(map(VAR_FIXED if holds_var_data(component) else _fixed, values)):
             raise _NotPlain
         start = self.size
         self.span[id(component)] = (start, size)
@@ -357,7 +372,7 @@ class ColumnList(Sequence):
     """A model's columns (``LinearForm.columns``): their variables, component by component.
 
     A pending ``ColumnVar``'s variables are made only when the list is indexed or
-    iterated; ``solvers.highs.column_bounds`` reads their bounds from its ``blocks`` instead.
+    iterated; ``solvers.solve.highs.column_bounds`` reads their bounds from its ``blocks`` instead.
     """
 
     def __init__(self, blocks: list[_Block], size: int) -> None:
@@ -395,7 +410,7 @@ def _bounded(con: Any) -> tuple[float | None, LinearExpression, float | None]:
     cls = expr.__class__
     if cls is not EqualityExpression and not (cls is InequalityExpression and not expr.strict):
         raise _NotPlain
-    lhs, rhs = expr._args_  # a relation's two sides; `.args` slices a copy
+    lhs, rhs = EXPR_ARGS(expr)  # a relation's two sides; `.args` slices a copy
     if rhs.__class__ in native_numeric_types and lhs.__class__ is LinearExpression:
         return (rhs if cls is EqualityExpression else None), lhs, rhs
     if lhs.__class__ in native_numeric_types and rhs.__class__ is LinearExpression:

@@ -13,24 +13,29 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
-from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import highspy
 import numpy as np
 import pyomo.environ as pyo
 import scipy.sparse as sp
-from pyomo.common.numeric_types import native_numeric_types
-from pyomo.core.base.var import VarData
-from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
-from solvers.linear_form import ColumnList, read_linear_form
-from solvers.options import SolverOptions
+from solvers.build.linear_form import ColumnList, read_linear_form
+from solvers.build.pyomo_door import (
+    VAR_DOMAIN,
+    VAR_LB,
+    VAR_UB,
+    LinearStandardFormCompiler,
+    VarData,
+    native_numeric_types,
+)
+from solvers.trace import event, phase
+from solvers.tuning import EngineTuning
 
 if TYPE_CHECKING:
-    from solvers.rows import Columns, Pending
+    from solvers.build.rows import Columns, Pending
 
 
 def _quiet_first_instance() -> None:
@@ -67,7 +72,7 @@ class SolveState(Enum):
 class Compiled:
     """A model as HiGHS sees it, with the Pyomo variable of every column."""
 
-    columns: Sequence[VarData]  # a list, or a ColumnList (solvers.linear_form)
+    columns: Sequence[VarData]  # a list, or a ColumnList (solvers.build.linear_form)
     sign: float  # +1 minimise, -1 maximise (HiGHS always minimises here)
     offset: float
     cost: np.ndarray
@@ -81,7 +86,7 @@ class Compiled:
     unused: list[pyo.Var]
     # (sign, offset, cost) of every further active objective, for ``next_stage``
     following: list[tuple[float, float, np.ndarray]] = field(default_factory=list)
-    # the ``solvers.rows.Columns`` the columns were read from (``solvers.linear_form``), if any,
+    # the ``solvers.build.rows.Columns`` the columns were read from (``solvers.build.linear_form``), if any,
     # and each column's position in it (-1: not numbered there)
     numbering: Columns | None = None
     positions: np.ndarray | None = None
@@ -108,6 +113,27 @@ class SolveOutcome:
     seconds: float
     values: np.ndarray | None  # one per column
     message: str = ""
+    watched_out: bool = False  # stopped by its ``Watch``: nothing better than the start when the watch came
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """Stop a MIP run at ``at`` (a ``time.perf_counter()`` reading) if it has nothing better than its start.
+
+    ``trivial``: the start's objective as HiGHS minimises it (``objective_at``); None when
+    there is no start, so that any allocation found counts. The engine stops a run this way to
+    make the construction heuristic's allocation early, and starts HiGHS again from it.
+    """
+
+    at: float
+    trivial: float | None = None
+    least_s: float = 0.0  # a guided solve's run is watched no sooner than this after its own start
+
+    def has_nothing(self, incumbent: float) -> bool:
+        """Whether HiGHS's incumbent objective (infinite: none) is no better than the start's."""
+        if not np.isfinite(incumbent):
+            return True
+        return self.trivial is not None and incumbent >= self.trivial - 1e-9 * max(1.0, abs(self.trivial))
 
 
 def compile_model(model: pyo.ConcreteModel) -> Compiled:
@@ -159,14 +185,14 @@ def compile_model(model: pyo.ConcreteModel) -> Compiled:
     )
 
 
-_LB, _UB, _DOMAIN = attrgetter("_lb"), attrgetter("_ub"), attrgetter("_domain")
+_LB, _UB, _DOMAIN = VAR_LB, VAR_UB, VAR_DOMAIN  # the bounds and domain as given (solvers.build.pyomo_door)
 
 
 def column_bounds(columns: Sequence[VarData]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Lower and upper bounds (+-inf where there is none) and integrality (0/1) of every column.
 
     The columns of a ``ColumnList`` are read component by component, and a pending
-    ``ColumnVar``'s (``solvers.rows``) from what its variables will be, without making them.
+    ``ColumnVar``'s (``solvers.build.rows``) from what its variables will be, without making them.
     """
     if not isinstance(columns, ColumnList) or not columns.blocks:
         return _variable_bounds(columns)
@@ -185,8 +211,8 @@ def _pending_bounds(pending: Pending) -> tuple[np.ndarray, np.ndarray, np.ndarra
     None when a bound is not a finite plain number or None.
     """
     first = pending.first
-    upper = [first._ub] if pending.upper is None else pending.upper  # one for all, or one each
-    return _bounds([first._lb], upper, np.zeros(len(pending.keys), dtype=np.intp), [first])
+    upper = [_UB(first)] if pending.upper is None else pending.upper  # one for all, or one each
+    return _bounds([_LB(first)], upper, np.zeros(len(pending.keys), dtype=np.intp), [first])
 
 
 def _variable_bounds(columns: Sequence[VarData]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -195,7 +221,7 @@ def _variable_bounds(columns: Sequence[VarData]) -> tuple[np.ndarray, np.ndarray
     The values of ``v.bounds`` and ``v.is_integer()``, which resolve the variable's
     domain again on every call (a microsecond a column). Here each distinct domain is
     resolved once and combined with the variables' own bounds in numpy, when every
-    bound is a finite plain number or None (as ``solvers.build`` sets them); any other
+    bound is a finite plain number or None (as ``solvers.build.program`` sets them); any other
     bound (an expression, an infinity, an integer beyond any float) has every column
     read through ``v.bounds``.
     """
@@ -333,28 +359,188 @@ def load(h: highspy.Highs, compiled: Compiled, options: dict[str, object]) -> hi
 
 
 def solve(
-    compiled: Compiled, options: SolverOptions, time_left: float, start: np.ndarray | None = None
+    compiled: Compiled,
+    options: EngineTuning,
+    time_left: float,
+    start: np.ndarray | None = None,
+    held: HeldModel | None = None,
+    watch: Watch | None = None,
 ) -> SolveOutcome:
-    """One HiGHS run; ``start`` is a full column vector to warm-start from."""
+    """One HiGHS run; ``start`` is a full column vector to warm-start from.
+
+    With ``held``, the run is made on its HiGHS object, the model changed in place to ``compiled``.
+    With ``watch``, a MIP run is stopped when it comes with nothing better than the start (``Watch``).
+    """
     began = time.perf_counter()
-    h = highspy.Highs()
     has_integers = bool(compiled.integrality.any())
-    status = load(h, compiled, options.highs(time_left, with_start=start is not None and has_integers))
+    settings = options.highs(time_left, with_start=start is not None and has_integers)
+    if held is None:
+        h = highspy.Highs()
+        status = load(h, compiled, settings)
+    else:
+        h, status = held.take(compiled, settings)
     if status == highspy.HighsStatus.kError:
         return SolveOutcome(SolveState.ERROR, None, None, None, time.perf_counter() - began, None, "model rejected")
     if start is not None and has_integers:
         h.setSolution(len(start), np.arange(len(start), dtype=np.int32), np.asarray(start, dtype=float))
-    h.run()
+    size = {"columns": len(compiled.columns), "rows": compiled.matrix.shape[0], "mip": has_integers}
+    watched_out = False
+    watching = watch is not None and has_integers
+    if watching:
+
+        def look(kind, message, out, into, user) -> None:
+            nonlocal watched_out
+            if not watched_out and time.perf_counter() >= watch.at and watch.has_nothing(out.mip_primal_bound):
+                into.user_interrupt = watched_out = True
+
+        h.setCallback(look, None)
+        h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
+    try:
+        with phase("highs_run", **size, time_limit=time_left, start=start is not None and has_integers):
+            h.run()
+    finally:
+        if watching:  # (a held HiGHS object runs again, unwatched)
+            h.stopCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
     outcome = _outcome(h, compiled, has_integers, time.perf_counter() - began)
+    if watched_out:
+        outcome = replace(outcome, watched_out=True)
+    answer = {"objective": outcome.objective, "bound": outcome.bound, "gap": outcome.gap, "seconds": outcome.seconds}
+    event("highs_answer", state=outcome.state.value, **answer)
     if start is not None and outcome.values is not None and not _values_match_objective(compiled, outcome):
-        # Seen with HiGHS 1.16: after setSolution, a run that improves on the start can
-        # report the better objective but hand back the start's column values. Trust
-        # neither: solve again from scratch with the time that is left.
+        # HiGHS 1.16, after setSolution, can report a run's better objective but hand back
+        # the start's column values. Trust neither: solve again from scratch with the time
+        # that is left.
         left = time_left - outcome.seconds
         if left <= 0:
             return _values_at_their_own_objective(compiled, outcome)
         return solve(compiled, options, left)
     return outcome
+
+
+class HeldModel:
+    """One HiGHS object kept across runs; each run's model is reached by changing the last one in place.
+
+    ``take(compiled)`` compares ``compiled`` with the model loaded: when both have the same
+    columns, integrality and matrix pattern (rows appended or removed at the end apart,
+    as ``next_stage`` appends its row), only what differs is changed (costs, column and
+    row bounds, matrix coefficients, rows added or deleted), unless more than
+    ``CHANGE_LIMIT`` coefficients differ; otherwise the model is passed whole. Either way
+    HiGHS then holds exactly ``compiled``. Not thread-safe, as HiGHS is not: one run at
+    a time.
+    """
+
+    def __init__(self) -> None:
+        self.highs = highspy.Highs()
+        self.loaded: Compiled | None = None
+        self.passed = 0  # models passed whole
+        self.changed = 0  # models reached by changes in place
+
+    def take(self, compiled: Compiled, options: dict[str, object]) -> tuple[highspy.Highs, highspy.HighsStatus]:
+        """The HiGHS object with ``options`` set and ``compiled`` loaded, and the status of loading it."""
+        h, old = self.highs, self.loaded
+        if old is not None and _changeable(old, compiled):
+            for name, value in options.items():
+                h.setOptionValue(name, value)
+            try:
+                status = _change(h, old, compiled)
+            except Exception:
+                self.loaded = None  # the object's model is unknown: passed whole next time
+                raise
+            if status is not None and status != highspy.HighsStatus.kError:
+                self.loaded = compiled
+                self.changed += 1
+                return h, status
+            if status is None:  # too many coefficients to change one by one: the same object, the model whole
+                self.loaded = None
+                status = load(h, compiled, options)
+                if status != highspy.HighsStatus.kError:
+                    self.loaded = compiled
+                    self.passed += 1
+                return h, status
+        self.highs = h = highspy.Highs()  # a fresh object: nothing of the last model's search is kept
+        self.loaded = None
+        status = load(h, compiled, options)
+        if status != highspy.HighsStatus.kError:
+            self.loaded = compiled
+            self.passed += 1
+        return h, status
+
+
+def _rows_above(matrix, rows: int):
+    """The entries of CSC ``matrix`` in rows below ``rows``: (indptr, indices, data)."""
+    if matrix.shape[0] == rows:
+        return matrix.indptr, matrix.indices, matrix.data
+    keep = matrix.indices < rows
+    kept = np.concatenate(([0], np.cumsum(keep)))  # entries kept before each entry
+    return kept[matrix.indptr], matrix.indices[keep], matrix.data[keep]
+
+
+def _changeable(old: Compiled, new: Compiled) -> bool:
+    """Whether ``new`` is ``old`` with changed numbers, and rows added or removed at the end."""
+    if len(old.cost) != len(new.cost) or not np.array_equal(old.integrality, new.integrality):
+        return False
+    common = min(old.matrix.shape[0], new.matrix.shape[0])
+    a, b = _rows_above(old.matrix, common), _rows_above(new.matrix, common)
+    return np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+# More matrix coefficients than this to change, and the model is passed whole instead: HiGHS
+# changes them one call each, and on the 500-offer benchmark instance a budget's 817 take
+# 1.5 to 9 ms where passing the whole model takes 0.2 to 0.3 ms (a DLA budget's 12: 0.1 ms).
+CHANGE_LIMIT = 64
+
+
+def _change(h: highspy.Highs, old: Compiled, new: Compiled) -> highspy.HighsStatus | None:
+    """Change ``old``, loaded in ``h``, into ``new`` (``_changeable``): only what differs.
+
+    None, having changed nothing, when more than ``CHANGE_LIMIT`` coefficients differ.
+    """
+    m_old, m_new = old.matrix.shape[0], new.matrix.shape[0]
+    common = min(m_old, m_new)
+    indptr, indices, data = _rows_above(new.matrix, common)
+    differs = np.flatnonzero(_rows_above(old.matrix, common)[2] != data)
+    if len(differs) > CHANGE_LIMIT:
+        return None
+    status = highspy.HighsStatus.kOk
+    worst = [status]
+
+    def did(result: highspy.HighsStatus) -> None:
+        if result == highspy.HighsStatus.kError:
+            worst[0] = result
+
+    if m_new < m_old:
+        gone = np.arange(m_new, m_old, dtype=np.int32)
+        did(h.deleteRows(len(gone), gone))
+    cols = np.flatnonzero(old.cost != new.cost).astype(np.int32)
+    if len(cols):
+        did(h.changeColsCost(len(cols), cols, new.cost[cols]))
+    if old.offset != new.offset:
+        did(h.changeObjectiveOffset(new.offset))
+    cols = np.flatnonzero((old.col_lower != new.col_lower) | (old.col_upper != new.col_upper)).astype(np.int32)
+    if len(cols):
+        did(h.changeColsBounds(len(cols), cols, new.col_lower[cols], new.col_upper[cols]))
+    lower, upper = new.row_lower[:common], new.row_upper[:common]
+    rows = np.flatnonzero((old.row_lower[:common] != lower) | (old.row_upper[:common] != upper)).astype(np.int32)
+    if len(rows):
+        did(h.changeRowsBounds(len(rows), rows, lower[rows], upper[rows]))
+    if len(differs):
+        column = np.searchsorted(indptr, differs, side="right") - 1
+        for row, col, value in zip(indices[differs].tolist(), column.tolist(), data[differs].tolist(), strict=True):
+            did(h.changeCoeff(row, col, value))
+    if m_new > m_old:  # rows appended at the end (``next_stage``): added row-wise
+        added = new.matrix[m_old:m_new, :].tocsr()
+        did(
+            h.addRows(
+                m_new - m_old,
+                new.row_lower[m_old:],
+                new.row_upper[m_old:],
+                added.nnz,
+                added.indptr[:-1].astype(np.int32),
+                added.indices.astype(np.int32),
+                added.data.astype(float),
+            )
+        )
+    return worst[0]
 
 
 def _values_at_their_own_objective(compiled: Compiled, outcome: SolveOutcome) -> SolveOutcome:
@@ -364,7 +550,7 @@ def _values_at_their_own_objective(compiled: Compiled, outcome: SolveOutcome) ->
     a time limit still leaves the start as an allocation; the engine checks it like any
     other. Not proven: the reported objective belonged to other values.
     """
-    value = compiled.sign * (float(compiled.cost @ outcome.values) + compiled.offset)
+    value = compiled.sign * objective_at(compiled, outcome.values)
     return SolveOutcome(
         SolveState.LIMIT_WITH_SOLUTION,
         value,
@@ -387,8 +573,13 @@ def relative_gap(value: float, bound: float | None) -> float | None:
     return 0.0 if scale < 1e-12 else abs(bound - value) / scale
 
 
+def objective_at(compiled: Compiled, values: np.ndarray) -> float:
+    """The objective of ``values`` as HiGHS minimises it: cost @ values + offset."""
+    return float(compiled.cost @ values) + compiled.offset
+
+
 def _values_match_objective(compiled: Compiled, outcome: SolveOutcome) -> bool:
-    value = float(compiled.cost @ outcome.values) + compiled.offset
+    value = objective_at(compiled, outcome.values)
     reported = compiled.sign * outcome.objective
     return abs(value - reported) <= 1e-6 * max(1.0, abs(reported))
 

@@ -18,7 +18,7 @@ incumbent when the limit comes. ``solve_guided`` instead:
    (unless less is left than twice what the restricted models took: then
    their answer stands); the bound reported is the tighter of HiGHS's and the
    LP's. A full run that overruns its time limit is left behind
-   (``solvers.overrun``) and the restricted answer stands.
+   (``solvers.solve.overrun``) and the restricted answer stands.
 
 Any step that yields nothing (restricted model infeasible, a limit before an
 answer) falls back to the next; the full model always has the last word.
@@ -32,10 +32,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from solvers.highs import Compiled, SolveOutcome, SolveState, relative_gap, solve
-from solvers.options import SolverOptions
-from solvers.overrun import watched
-from solvers.prepare import Instance
+from solvers.budget import TimeBudget
+from solvers.prepare.instance import Instance
+from solvers.solve.highs import Compiled, SolveOutcome, SolveState, Watch, relative_gap, solve
+from solvers.solve.overrun import watched
+from solvers.tuning import EngineTuning
 
 # Column values above this count as "the offer is used".
 USED = 1e-9
@@ -50,11 +51,12 @@ FULL_MODEL_FACTOR = 2.0
 def solve_guided(
     compiled: Compiled,
     owners: np.ndarray,
-    opts: SolverOptions,
-    time_left: float,
+    opts: EngineTuning,
+    budget: TimeBudget,
     start: np.ndarray | None = None,
     keep: Callable[[], frozenset[int]] = frozenset,  # (the default: no offers)
     on_answer: Callable[[SolveOutcome], None] | None = None,
+    watch: Watch | None = None,
 ) -> SolveOutcome:
     """Solve ``compiled`` (a MIP); ``owners[c]`` is the offer of column c, or -1 for a column of no offer.
 
@@ -62,18 +64,20 @@ def solve_guided(
     the first does not prove the gap (``cheapest_offers`` is a pass over every offer).
     ``on_answer`` is called with the restricted answer (its bound and gap the LP's) when
     the full model is about to try to improve on it: a caller that may be stopped during
-    that run has an answer in hand.
+    that run has an answer in hand. Every step gets a part of what ``budget`` has left.
+    ``watch`` watches the MIP runs until one has an allocation better than the start: a run it
+    stops ends the solve, its outcome ``watched_out`` (``solvers.solve.highs.Watch``); each run
+    is watched from ``watch.least_s`` after its own start at the earliest, so that a slow
+    LP relaxation does not leave a restricted model no time at all.
     """
     began = time.perf_counter()
-
-    def left() -> float:
-        return time_left - (time.perf_counter() - began)
+    left = budget.remaining
 
     relaxed = solve(replace(compiled, integrality=np.zeros_like(compiled.integrality)), opts, left())
     if relaxed.state is SolveState.INFEASIBLE:  # no fractional allocation: no allocation at all
         return replace(relaxed, seconds=time.perf_counter() - began)
     if relaxed.values is None or relaxed.state is not SolveState.OPTIMAL or left() <= 0:
-        return _full(compiled, opts, left(), start, None, began)
+        return _full(compiled, opts, budget, start, None, began, watch=_from_now(watch))
 
     offers = used_offers(owners, relaxed.values)
     if start is not None:
@@ -91,8 +95,11 @@ def solve_guided(
                 break
             chosen = offers | added
         begin = best.values if best is not None else start
-        restricted = restrict(compiled, owners, chosen).solve(opts, RESTRICTED_SHARE * left(), start=begin)
+        eyes = _from_now(watch) if best is None else None
+        restricted = restrict(compiled, owners, chosen).solve(opts, RESTRICTED_SHARE * left(), start=begin, watch=eyes)
         restricted_seconds += restricted.seconds
+        if restricted.watched_out:
+            return replace(restricted, seconds=time.perf_counter() - began)
         answered = restricted.state in (SolveState.OPTIMAL, SolveState.LIMIT_WITH_SOLUTION)
         if answered and (best is None or _better(compiled, restricted.objective, best.objective)):
             best = restricted
@@ -102,17 +109,22 @@ def solve_guided(
                 best, state=SolveState.OPTIMAL, bound=relaxed.objective, gap=gap, seconds=time.perf_counter() - began
             )
     if best is None:
-        return _full(compiled, opts, left(), start, relaxed.objective, began)
+        return _full(compiled, opts, budget, start, relaxed.objective, began, watch=_from_now(watch))
     # The full model, many times the restricted ones, is not started with less than twice the
     # time they took: it would not improve on their answer, and on a model this large HiGHS's
-    # root may not stop at its time limit at all (seen: 38 s left, 125 s in root cut separation,
-    # which polls neither the limit nor interrupt callbacks; 40 s left after 35 s of restricted
-    # MIPs, 99.5 s; docs/performance.md, changes 19 and 20).
+    # root cut separation, which polls neither the time limit nor interrupt callbacks, can run
+    # for minutes past a limit of 40 s (docs/performance.md, "The guided solve").
     full = left() >= FULL_MODEL_FACTOR * restricted_seconds
     if on_answer is not None and full:  # before the full run's time is set: reporting is paid from it
         on_answer(replace(best, bound=relaxed.objective, gap=relative_gap(best.objective, relaxed.objective)))
-    full_time = left() if full else 0.0
-    return _full(compiled, opts, full_time, best.values, relaxed.objective, began, fallback=best)
+    return _full(compiled, opts, budget if full else None, best.values, relaxed.objective, began, fallback=best)
+
+
+def _from_now(watch: Watch | None) -> Watch | None:
+    """``watch``, coming no sooner than its ``least_s`` from now (a run's own start)."""
+    if watch is None:
+        return None
+    return replace(watch, at=max(watch.at, time.perf_counter() + watch.least_s))
 
 
 def cheapest_offers(instance: Instance, per_mineral: int = CHEAPEST) -> frozenset[int]:
@@ -123,7 +135,7 @@ def cheapest_offers(instance: Instance, per_mineral: int = CHEAPEST) -> frozense
     misses offers that are cheap only once bought in bulk; these are kept as well.
     """
 
-    t = instance.offers.table  # the offers' data in columns (solvers.prepare.OfferTable)
+    t = instance.offers.table  # the offers' data in columns (solvers.prepare.instance.OfferColumns)
     if not len(t.index):
         return frozenset()
     # min(tier prices) x (1 + tariff) + fixed cost / bound, offer by offer
@@ -176,7 +188,7 @@ class Restricted:
     changes neither the feasible allocations nor their objective values. HiGHS would
     remove it in presolve, after being handed it and before anything else: at 10,000
     offers, the LP picks 140 and the restricted model has 1,300 of 43,000 columns, and
-    its run took 30-55% less time given only those (docs/performance.md, change 26).
+    its run takes 30-55% less time given only those (docs/performance.md, "The guided solve").
     Rows stay as they are, empty or not: an empty row whose bounds exclude 0 makes the
     restricted model infeasible, as it did with the columns in.
     """
@@ -185,9 +197,14 @@ class Restricted:
     kept: np.ndarray  # their positions in the full model
     size: int  # the full model's number of columns
 
-    def solve(self, opts: SolverOptions, time_left: float, start: np.ndarray | None = None) -> SolveOutcome:
-        """``solve`` on the restricted model; ``start`` and the answer's values are the full model's columns."""
-        outcome = solve(self.compiled, opts, time_left, start=None if start is None else start[self.kept])
+    def solve(
+        self, opts: EngineTuning, time_left: float, start: np.ndarray | None = None, watch: Watch | None = None
+    ) -> SolveOutcome:
+        """``solve`` on the restricted model; ``start`` and the answer's values are the full model's columns.
+
+        ``watch``'s start objective is the full model's, which is the restricted one's: every offer
+        of the start is kept (``_offers_in``), and the columns left out are 0."""
+        outcome = solve(self.compiled, opts, time_left, start=None if start is None else start[self.kept], watch=watch)
         if outcome.values is None:
             return outcome
         values = np.zeros(self.size)
@@ -217,15 +234,17 @@ class ColumnsAt(Sequence):
 
 def _full(
     compiled: Compiled,
-    opts: SolverOptions,
-    time_left: float,
+    opts: EngineTuning,
+    budget: TimeBudget | None,
     start: np.ndarray | None,
     lp_bound: float | None,
     began: float,
     fallback: SolveOutcome | None = None,
+    watch: Watch | None = None,
 ) -> SolveOutcome:
-    """The full MIP from ``start``; its bound tightened by the LP's, ``fallback`` kept if it does better."""
-    if time_left <= 0 and (start is None or fallback is not None):
+    """The full MIP from ``start`` with what ``budget`` has left (None: not run); its bound tightened
+    by the LP's, ``fallback`` kept if it does better; watched by ``watch`` (see ``solve_guided``)."""
+    if (budget is None or budget.expired()) and (start is None or fallback is not None):
         full = SolveOutcome(SolveState.LIMIT_NO_SOLUTION, None, None, None, 0.0, None, "Time limit reached")
     else:
         # Out of time with a start and no restricted answer, HiGHS still gets the start (for
@@ -234,13 +253,15 @@ def _full(
         # From a restricted answer the run mostly proves what is in hand: see the options.
         run_opts = opts if fallback is None else opts.for_full_from_answer()
         try:
-            full = watched(solve, compiled, run_opts, time_left, start=start)
+            full = watched(solve, compiled, run_opts, budget, start=start, watch=watch)
         except MemoryError:
             if fallback is None:
                 raise
             # No memory for the full model's run (a worker at its memory cap, say): the
             # restricted answer in hand stands, as when HiGHS fails.
             full = SolveOutcome(SolveState.ERROR, None, None, None, 0.0, None, "out of memory for the full model")
+    if full.watched_out:
+        return replace(full, seconds=time.perf_counter() - began)
     failed = full.state in (SolveState.INFEASIBLE, SolveState.ERROR)
     if failed and fallback is None:
         return replace(full, seconds=time.perf_counter() - began)

@@ -7,6 +7,14 @@ that the data allows (capacity, the mineral's max_quantity, the share rule,
 and what the budget and the mineral's spend cap can pay for). Quantities in
 the model are then fractions of that bound, which keeps every column scaled
 to [0, 1] whatever the units.
+
+An offer is held in four shapes on the way, besides the request's own
+``SupplierOffer``: ``_AllOfferColumns``, every offer of the request in numpy
+columns while bounds are worked out and the unusable ones dropped;
+``OfferColumns``, the usable offers in columns, which the build reads;
+``OfferRecord``, one usable offer as an object; and ``OfferRecords``
+(``Instance.offers``), the usable offers' records, each made from the columns
+when first asked for.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from models import AllocationRequest, Discount, Mineral, Objective, SupplierOffer
-from solvers.pricing import Tier, tariff_rate, tier
+from solvers.prepare.pricing import Tier, tariff_rate, tier
 
 # Quantities below this fraction of an offer's bound are treated as zero.
 ZERO = 1e-9
@@ -37,7 +45,9 @@ class CostShape:
 
 
 @dataclass(slots=True)
-class OfferData:
+class OfferRecord:
+    """One usable offer as an object, made from ``OfferColumns`` when first asked for."""
+
     index: int  # position in request.suppliers
     offer: SupplierOffer
     mineral: int  # position in request.minerals
@@ -54,18 +64,20 @@ class MineralData:
     index: int
     mineral: Mineral
     floor: float  # hard lower bound on quantity (target under min_cost)
-    reference: float  # the quantity unit the model measures this mineral in
+    reference: float  # the quantity the mineral needs: max(target, min_quantity)
+    supply: float = 0.0  # the most its usable offers supply together (cut by max_quantity)
+    unit: float = 0.0  # the quantity unit the model measures it in (see ``measuring_unit``)
     offers: list[int] = field(default_factory=list)  # positions in Instance.offers
     spend_cap: float | None = None
 
 
 @dataclass(slots=True)
-class OfferTable:
+class OfferColumns:
     """The usable offers' data in columns (numpy arrays), one row per offer of ``Instance.offers``.
 
     An offer's tiers (cut at its bound) are ``lo``, ``hi`` and ``price`` from
-    ``first_tier[p]`` to ``first_tier[p + 1]``. ``solvers.build`` reads these; the
-    ``OfferData`` of an offer is made from them when first asked for (``Offers``).
+    ``first_tier[p]`` to ``first_tier[p + 1]``. ``solvers.build.program`` reads these; the
+    ``OfferRecord`` of an offer is made from them when first asked for (``OfferRecords``).
     """
 
     index: np.ndarray  # position in request.suppliers
@@ -86,17 +98,17 @@ class OfferTable:
     price: np.ndarray
 
 
-class Offers(Sequence[OfferData]):
-    """``Instance.offers``: each usable offer's ``OfferData``, made from the table when first asked for.
+class OfferRecords(Sequence[OfferRecord]):
+    """``Instance.offers``: each usable offer's ``OfferRecord``, made from the table when first asked for.
 
-    At 10,000 offers, making all of them (and their 20,000 tiers) took more than
+    At 10,000 offers, making all of them (and their 20,000 tiers) takes longer than
     everything else ``prepare`` does; a solve reads a few hundred (those bought).
     """
 
-    def __init__(self, table: OfferTable, suppliers: list[SupplierOffer]) -> None:
+    def __init__(self, table: OfferColumns, suppliers: list[SupplierOffer]) -> None:
         self.table = table
         self._suppliers = suppliers
-        self._made: list[OfferData | None] = [None] * len(table.index)
+        self._made: list[OfferRecord | None] = [None] * len(table.index)
 
     def __len__(self) -> int:
         return len(self._made)
@@ -113,10 +125,10 @@ class Offers(Sequence[OfferData]):
         return map(self.__getitem__, range(len(self)))
 
     def suppliers_of(self, positions: list[int]) -> list[SupplierOffer]:
-        """The request's offers at these positions, without making their ``OfferData``."""
+        """The request's offers at these positions, without making their ``OfferRecord``."""
         return list(map(self._suppliers.__getitem__, self.table.index[positions].tolist()))
 
-    def _make(self, p: int) -> OfferData:
+    def _make(self, p: int) -> OfferRecord:
         t = self.table
         index, mineral, lots, min_lots = (int(a[p]) for a in (t.index, t.mineral, t.lots, t.min_lots))
         start, end = t.first_tier[p : p + 2].tolist()
@@ -124,13 +136,13 @@ class Offers(Sequence[OfferData]):
         lot = lots if lots > 0 else None
         tariff, bound = float(t.tariff[p]), float(t.bound[p])
         shape = str(t.shape[p])
-        return OfferData(index, self._suppliers[index], mineral, tariff, bound, cut, shape, lot, min_lots)
+        return OfferRecord(index, self._suppliers[index], mineral, tariff, bound, cut, shape, lot, min_lots)
 
 
 @dataclass(slots=True)
 class Instance:
     request: AllocationRequest
-    offers: Offers
+    offers: OfferRecords
     minerals: list[MineralData]
     dropped: dict[int, str]  # request.suppliers index -> why it cannot be used
 
@@ -142,14 +154,14 @@ class Instance:
 def prepare(request: AllocationRequest) -> Instance:
     """Plain data for the model builder; raises nothing for a valid request.
 
-    Worked out for every offer at once, in numpy (``_Offers``): at 10,000 offers a loop
+    Worked out for every offer at once, in numpy (``_AllOfferColumns``): at 10,000 offers a loop
     over them took 34 ms. Each step follows the contract's pricing rules
-    (``solvers.pricing``) operation for operation, so every bound and tier is the float
-    the rules give; ``tests/test_prepare.py`` compares them with those rules offer by offer.
+    (``solvers.prepare.pricing``) operation for operation, so every bound and tier is the float
+    the rules give; ``tests/solvers/test_prepare.py`` compares them with those rules offer by offer.
     """
     minerals = [_mineral_data(request, j, m) for j, m in enumerate(request.minerals)]
     rooms = [_room(request, m) for m in minerals]
-    o = _Offers(request, rooms)
+    o = _AllOfferColumns(request, rooms)
     dropped: dict[int, str] = {}
     for i in np.flatnonzero(o.why != _KEPT).tolist():
         why = int(o.why[i])
@@ -160,9 +172,33 @@ def prepare(request: AllocationRequest) -> Instance:
     # pass over every offer per mineral
     order = np.argsort(table.mineral, kind="stable")
     ends = np.cumsum(np.bincount(table.mineral, minlength=len(minerals)))
+    bounds = table.bound.tolist()  # read once, as Python floats, for every mineral's sum
     for md, positions in zip(minerals, np.split(order, ends[:-1]), strict=True):
         md.offers = positions.tolist()
-    return Instance(request=request, offers=Offers(table, request.suppliers), minerals=minerals, dropped=dropped)
+        md.supply = sum(map(bounds.__getitem__, md.offers))  # Python's sum of the bounds, in offer order
+        if md.mineral.max_quantity is not None:
+            md.supply = min(md.supply, md.mineral.max_quantity)
+        md.unit = measuring_unit(md)
+    return Instance(request=request, offers=OfferRecords(table, request.suppliers), minerals=minerals, dropped=dropped)
+
+
+def measuring_unit(md: MineralData) -> float:
+    """The quantity a mineral's rows are measured in: its need, or what it can get when that is less.
+
+    What it can get is ``md.supply``, the sum of its usable offers' bounds (cut by ``max_quantity``). Rows
+    measured in a need a million times larger than anything that can be bought leave every
+    quantity near HiGHS's 1e-7 tolerances, where a supplier share can be broken by a tenth
+    and still pass for kept. Without usable offers it is the need; it is never below
+    ``SMALLEST_UNIT`` of the need, so that no coefficient it makes (unit / target in the
+    coverage row, unit / floor in the floor row) falls under what HiGHS drops as zero (1e-9).
+    """
+    if md.supply <= 0:
+        return md.reference
+    return min(md.reference, max(md.supply, SMALLEST_UNIT * md.reference))
+
+
+# The smallest measuring unit, as a share of the need (``measuring_unit``).
+SMALLEST_UNIT = 1e-8
 
 
 def whole_lots(count, lot_size):
@@ -195,7 +231,7 @@ class _Room(NamedTuple):
 
     money: float  # the budget, or the mineral's spend cap when lower
     quantity: float  # max_quantity, cut by the supplier share; infinite without one
-    useful: float  # the most a plain mineral needs from one offer (see _Offers), cut by the supplier share
+    useful: float  # the most a plain mineral needs from one offer (see _AllOfferColumns), cut by the supplier share
 
 
 def _room(request: AllocationRequest, mdata: MineralData) -> _Room:
@@ -211,7 +247,7 @@ def _room(request: AllocationRequest, mdata: MineralData) -> _Room:
     return _Room(money, quantity, useful)
 
 
-# Why an offer is dropped (_Offers.why), and what the user is told.
+# Why an offer is dropped (_AllOfferColumns.why), and what the user is told.
 _KEPT, _EXCLUDED, _UNAFFORDABLE, _NO_LOT, _MIN_ORDER = range(5)
 _REASONS = {
     _UNAFFORDABLE: "even the smallest purchase exceeds the budget or the mineral's spend cap",
@@ -220,11 +256,11 @@ _REASONS = {
 }
 
 
-class _Offers:
+class _AllOfferColumns:
     """Every offer's bound, lots and tiers, offer by offer in columns (numpy arrays).
 
     A tiered offer's tiers are a row of ``lo``, ``hi`` and ``price`` (one column more
-    than the most tiers any offer gives, ``count`` of them used), as ``solvers.pricing.tiers`` gives them; a
+    than the most tiers any offer gives, ``count`` of them used), as ``solvers.prepare.pricing.tiers`` gives them; a
     single-price offer has one, [0, capacity]. Each step below is the scalar rule
     (noted) applied to all offers together, in the same order of float operations.
     """
@@ -232,7 +268,7 @@ class _Offers:
     def __init__(self, request: AllocationRequest, rooms: list[_Room]) -> None:
         n = len(request.suppliers)
         # Every field of an offer read in one visit to it, then in columns: reading one
-        # field of every offer at a time took 4x as long at 50,000 offers (cache misses).
+        # field of every offer at a time takes 4x as long at 50,000 offers (cache misses).
         # Read from the model's __dict__, where pydantic keeps the fields: 35% less time
         # than getting them as attributes.
         columns = zip(*map(_OFFER_FIELDS, map(vars, request.suppliers))) if n else ((),) * 9
@@ -248,7 +284,7 @@ class _Offers:
         self.capacity = np.array(capacity, dtype=float)
         fixed = self.fixed = np.array(fixed, dtype=float)
         self.min_order = np.array(min_order, dtype=float)
-        # None, 0: no lots (None read as 0 in one pass: converting it to nan first took twice as long)
+        # None, 0: no lots (None read as 0 in one pass: converting it to nan first takes twice as long)
         lot_size = self.lot_size = np.fromiter(map(_NO_LOTS.get, lot_size, lot_size), dtype=float, count=n)
         self.all_units = np.fromiter(map(partial(is_, Discount.ALL_UNITS), discount), dtype=bool, count=n)
         room_money = np.array([r.money for r in rooms], dtype=float)
@@ -288,14 +324,14 @@ class _Offers:
         self.min_lots = np.where(self.why == _KEPT, least, 0.0)
 
     def _tiers(self, given: list, unit_price: Sequence[float | None]) -> None:
-        """Each offer's tiers, as ``solvers.pricing.tiers`` makes them, in rows of ``lo``, ``hi``, ``price``.
+        """Each offer's tiers, as ``solvers.prepare.pricing.tiers`` makes them, in rows of ``lo``, ``hi``, ``price``.
 
         ``given``: each offer's price_tiers (None: one price, its ``unit_price``; None otherwise).
         """
         n = len(given)
         single = np.fromiter(map(partial(is_, None), given), dtype=bool, count=n)
         singles = int(single.sum())
-        # only the single-price offers' prices: an array with the others' None (nan) took twice as long
+        # only the single-price offers' prices: an array with the others' None (nan) takes twice as long
         one_price = np.fromiter(compress(unit_price, single.tolist()), dtype=float, count=singles)
         tiered = np.flatnonzero(~single)
         given = list(compress(given, ~single))
@@ -375,7 +411,7 @@ class _Offers:
         affordable = np.where(all_units, best, np.where(np.isnan(found), last_hi, found))
         return np.where(money <= 0, 0.0, affordable)
 
-    def table(self, kept: np.ndarray) -> OfferTable:
+    def table(self, kept: np.ndarray) -> OfferColumns:
         """The kept offers' table (``kept``: their positions, increasing), their tiers cut at their bounds.
 
         A tier that starts above the bound is left out, the one across it ends there, and
@@ -400,7 +436,7 @@ class _Offers:
         shape[count == 1] = CostShape.LINEAR
         first_tier = np.zeros(len(kept) + 1, dtype=np.int64)
         np.cumsum(count, out=first_tier[1:])
-        return OfferTable(
+        return OfferColumns(
             index=kept,
             mineral=self.mineral[kept],
             tariff=self.rate[kept],
@@ -420,9 +456,9 @@ class _Offers:
         )
 
 
-# What _Offers reads of each offer (from its __dict__), in one visit to it, and of each tier.
+# What _AllOfferColumns reads of each offer (from its __dict__), in one visit to it, and of each tier.
 _OFFER_FIELDS = itemgetter(
     "mineral", "country", "capacity", "fixed_cost", "min_order", "lot_size", "discount", "price_tiers", "unit_price"
 )
 _UP_TO, _TIER_PRICE = attrgetter("up_to"), attrgetter("unit_price")
-_NO_LOTS = {None: 0.0}  # lot_size -> what _Offers keeps: itself, but 0 for None
+_NO_LOTS = {None: 0.0}  # lot_size -> what _AllOfferColumns keeps: itself, but 0 for None

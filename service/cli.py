@@ -1,11 +1,14 @@
 """The ``stockpile`` command line.
 
 stockpile serve [--host H] [--port P]
-stockpile solve FILE|- [--json]
+stockpile solve FILE|- [--json] [--write-model MODEL.lp]
 stockpile solve --example dla-2025 [--json]
 stockpile examples
 stockpile template OUT.xlsx
 stockpile solve BOOK.xlsx [-o RESULT.xlsx|RESULT.csv]
+stockpile compare|frontier|policy-costs ...   (the what-if analyses: service/analyses_cli.py)
+stockpile db upgrade
+stockpile stress|robust ... (service/stress_cli.py)
 """
 
 from __future__ import annotations
@@ -21,10 +24,10 @@ from typing import TextIO
 from pydantic import ValidationError
 
 from models import AllocationRequest, AllocationResult, problems_from_validation_error
-from service import examples
+from service import examples, stress_cli
 from service.errors import StockpileError
 from service.spreadsheet import commands as sheets
-from solvers import SolverError, allocate, left_running
+from solvers import SolverError, allocate, left_running, write_model
 
 EXIT_OK, EXIT_INVALID, EXIT_INFEASIBLE, EXIT_FAILED = 0, 2, 3, 4
 
@@ -46,14 +49,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     solve.add_argument(
         "-o", "--output", help="also write the result: a workbook (.xlsx) or the allocation table (.csv)"
     )
+    solve.add_argument(
+        "--write-model",
+        metavar="MODEL.lp",
+        help="also write the engine's Pyomo model with Pyomo's LP writer (max_coverage: its first stage)",
+    )
 
     sub.add_parser("examples", help="list the built-in examples")
     template = sub.add_parser("template", help="write the input workbook template (pre-filled with dla-2025)")
     template.add_argument("out", help="where to write it, e.g. allocation.xlsx")
+    stress_cli.add_commands(sub)  # stress, robust (service/stress_cli.py)
+
+    # The what-if analyses: compare, frontier, policy-costs.
+    from service import analyses_cli
+
+    analyses_cli.add_parsers(sub)
+
+    db = sub.add_parser("db", help="the jobs and scenarios database (STOCKPILE_DATABASE_URL)")
+    db.add_argument("action", choices=["upgrade"], help="upgrade: apply the migrations not yet applied")
 
     args = parser.parse_args(argv)
+    if args.command in analyses_cli.COMMANDS:
+        return analyses_cli.run(args, parser)
+    if args.command == "db":
+        return _db_upgrade()
     if args.command == "solve" and args.output and not args.output.lower().endswith((".xlsx", ".csv")):
         parser.error(f"-o {args.output}: give a .xlsx (result workbook) or .csv (allocation table) file name")
+    if args.command in stress_cli.COMMANDS:
+        return stress_cli.run(args)
     if args.command == "serve":
         return _serve(args.host, args.port)
     if args.command == "template":
@@ -98,6 +121,21 @@ def _serve(host: str | None, port: int | None) -> int:
     return EXIT_OK
 
 
+def _db_upgrade() -> int:
+    from service.storage import Database
+
+    settings = _settings()
+    if settings is None:
+        return EXIT_INVALID
+    database = Database(settings.database())
+    try:
+        database.upgrade()
+    finally:
+        database.close()
+    print(f"stockpile: the database is up to date ({database.engine.url.render_as_string(hide_password=True)})")
+    return EXIT_OK
+
+
 def _solve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.example:
         raw = examples.catalogue()[args.example]["request"]
@@ -132,6 +170,10 @@ def _solve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         for p in problems_from_validation_error(exc):
             print(f"  {p.path}: {p.message}", file=sys.stderr)
         return EXIT_INVALID
+    if args.write_model:
+        code = _write(args.write_model, lambda: write_model(request, args.write_model))
+        if code != EXIT_OK:
+            return code
     try:
         result = allocate(request)
     except SolverError as exc:
@@ -212,7 +254,7 @@ def run() -> None:
     """The ``stockpile`` console script: ``main``, then exit with its code.
 
     A solve that left a HiGHS run going past its limit (``solvers.left_running``: HiGHS
-    polls no limit in parts of its root, seen running 46 s on) would keep the process
+    polls no limit in parts of its root, and may run on for tens of seconds) would keep the process
     alive at exit until that run ends: the output is flushed and the process ends at once.
     """
     code = main()

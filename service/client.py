@@ -7,6 +7,10 @@
         result = client.allocate(request)             # an AllocationResult
         print(result.status, result.total_spend)
 
+The what-if endpoints have their methods too: ``compare``, ``frontier``,
+``policy_costs`` and ``apply_changes`` take the analysis's request model
+(``models.analyses``) or a plain dict, and return its answer model.
+
 ``AsyncStockpileClient`` has the same methods as coroutines. Requests and
 results are the service's own pydantic models (``models.AllocationRequest``,
 ``models.AllocationResult``); ``allocate`` also takes a plain dict, which is
@@ -41,6 +45,15 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from models import AllocationRequest, AllocationResult, Problem
+from models.analyses import (
+    ComparisonRequest,
+    ComparisonResult,
+    FrontierRequest,
+    FrontierResult,
+    PolicyCostsRequest,
+    PolicyCostsResult,
+)
+from models.changes import ChangesRequest
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -139,6 +152,28 @@ def _payload(request: AllocationRequest | Mapping[str, Any]) -> Any:
     if isinstance(request, Mapping):
         return dict(request)
     raise TypeError(f"request must be an AllocationRequest or a mapping, not {type(request).__name__}")
+
+
+def _body(body: BaseModel | Mapping[str, Any]) -> Any:
+    """An analysis body as JSON: a model's fields as set (by alias: a frontier's ``from``), or a mapping."""
+    if isinstance(body, BaseModel):
+        return body.model_dump(mode="json", exclude_unset=True, by_alias=True)
+    if isinstance(body, Mapping):
+        return dict(body)
+    raise TypeError(f"body must be a model or a mapping, not {type(body).__name__}")
+
+
+# What-if endpoints: path and the model of their answer.
+_ANALYSES: dict[str, tuple[str, type[BaseModel]]] = {
+    "compare": ("/v1/comparisons", ComparisonResult),
+    "frontier": ("/v1/frontiers", FrontierResult),
+    "policy_costs": ("/v1/policy-costs", PolicyCostsResult),
+    "apply_changes": ("/v1/changes/apply", AllocationRequest),
+}
+
+
+def _parser(model: type[BaseModel]) -> Any:
+    return lambda response: model.model_validate_json(response.content)
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -267,6 +302,29 @@ class StockpileClient:
         extra = {} if timeout is None else {"timeout": timeout}
         return _decode(self._send("POST", "/v1/allocations", json=_payload(request), **extra), _result)
 
+    def compare(self, body: ComparisonRequest | Mapping[str, Any], *, timeout: TimeoutTypes = None) -> ComparisonResult:
+        """Scenarios side by side: ``POST /v1/comparisons``."""
+        return self._analysis("compare", body, timeout)
+
+    def frontier(self, body: FrontierRequest | Mapping[str, Any], *, timeout: TimeoutTypes = None) -> FrontierResult:
+        """The budget frontier: ``POST /v1/frontiers``."""
+        return self._analysis("frontier", body, timeout)
+
+    def policy_costs(
+        self, body: PolicyCostsRequest | Mapping[str, Any], *, timeout: TimeoutTypes = None
+    ) -> PolicyCostsResult:
+        """What each rule costs: ``POST /v1/policy-costs``."""
+        return self._analysis("policy_costs", body, timeout)
+
+    def apply_changes(self, body: ChangesRequest | Mapping[str, Any]) -> AllocationRequest:
+        """The request a list of changes makes: ``POST /v1/changes/apply``."""
+        return self._analysis("apply_changes", body, None)
+
+    def _analysis(self, name: str, body: Any, timeout: TimeoutTypes) -> Any:
+        path, model = _ANALYSES[name]
+        extra = {} if timeout is None else {"timeout": timeout}
+        return _decode(self._send("POST", path, json=_body(body), **extra), _parser(model))
+
     def health(self) -> bool:
         """``GET /healthz``: is the process up? Transport errors raise ``TransportError``."""
         return self._send("GET", "/healthz").status_code == 200
@@ -352,6 +410,33 @@ class AsyncStockpileClient:
         """
         extra = {} if timeout is None else {"timeout": timeout}
         return _decode(await self._send("POST", "/v1/allocations", json=_payload(request), **extra), _result)
+
+    async def compare(
+        self, body: ComparisonRequest | Mapping[str, Any], *, timeout: TimeoutTypes = None
+    ) -> ComparisonResult:
+        """Scenarios side by side: ``POST /v1/comparisons``."""
+        return await self._analysis("compare", body, timeout)
+
+    async def frontier(
+        self, body: FrontierRequest | Mapping[str, Any], *, timeout: TimeoutTypes = None
+    ) -> FrontierResult:
+        """The budget frontier: ``POST /v1/frontiers``."""
+        return await self._analysis("frontier", body, timeout)
+
+    async def policy_costs(
+        self, body: PolicyCostsRequest | Mapping[str, Any], *, timeout: TimeoutTypes = None
+    ) -> PolicyCostsResult:
+        """What each rule costs: ``POST /v1/policy-costs``."""
+        return await self._analysis("policy_costs", body, timeout)
+
+    async def apply_changes(self, body: ChangesRequest | Mapping[str, Any]) -> AllocationRequest:
+        """The request a list of changes makes: ``POST /v1/changes/apply``."""
+        return await self._analysis("apply_changes", body, None)
+
+    async def _analysis(self, name: str, body: Any, timeout: TimeoutTypes) -> Any:
+        path, model = _ANALYSES[name]
+        extra = {} if timeout is None else {"timeout": timeout}
+        return _decode(await self._send("POST", path, json=_body(body), **extra), _parser(model))
 
     async def health(self) -> bool:
         """``GET /healthz``: is the process up?"""

@@ -6,6 +6,9 @@
     ├── ModelTooLarge         422  the model outgrew a solver worker's memory cap
     ├── PayloadTooLarge       413  the body is larger than the configured limit
     ├── NotFound              404  no such example or resource
+    ├── Conflict              409  the resource's state forbids it (Idempotency-Key reused, job not finished)
+    ├── PreconditionFailed    412  If-Match names a version that is no longer the current one
+    ├── NotAvailable          501  a job kind this server does not run (yet)
     ├── ServiceUnavailable    503  no solver capacity now; retry after ``retry_after`` s
     ├── ClientGone            499  the client hung up before its answer; its solve was stopped (nothing is sent)
     └── EngineFailure         500  the engine failed on a valid request (a bug: reported, never hidden)
@@ -19,6 +22,7 @@ body has the same shape: ``{"error": code, "detail": message, ...}``
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -55,6 +59,17 @@ class ErrorBody(BaseModel):
     problems: list[Problem] | None = None
 
 
+def error_answers(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """Error answers for a route's ``responses=`` (the OpenAPI description): each status says when,
+    and its body is an ``ErrorBody``."""
+    return {status: {"model": ErrorBody, "description": text} for status, text in descriptions.items()}
+
+
+# Shared by the routes that take an Idempotency-Key. (401, 413 and a body's 422 are added to every
+# operation they apply to by ``service.openapi``, in one place: routes list only their own answers.)
+KEY_REUSED = error_answers({409: "The Idempotency-Key was used with another body"})
+
+
 class Unauthorized(StockpileError):
     status_code = 401
     code = "unauthorized"
@@ -89,6 +104,32 @@ class ModelTooLarge(StockpileError):
 class NotFound(StockpileError):
     status_code = 404
     code = "not_found"
+
+
+class Conflict(StockpileError):
+    status_code = 409
+    code = "conflict"
+
+    def __init__(self, detail: str, code: str = "conflict") -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+class PreconditionFailed(StockpileError):
+    status_code = 412
+    code = "precondition_failed"
+
+    def __init__(self, detail: str, etag: str | None = None) -> None:
+        super().__init__(detail)
+        self.etag = etag
+
+    def headers(self) -> dict[str, str] | None:
+        return {"ETag": self.etag} if self.etag else None
+
+
+class NotAvailable(StockpileError):
+    status_code = 501
+    code = "not_available"
 
 
 class ServiceUnavailable(StockpileError):
@@ -130,6 +171,16 @@ def error_response(exc: StockpileError) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers())
 
 
+def allowed_methods(request: Request) -> str:
+    """The methods of every route whose path matches the request's."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and route_methods and regex.match(request.url.path):
+            methods |= set(route_methods)
+    return ", ".join(sorted(methods))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every exception to one JSON error shape."""
 
@@ -150,13 +201,16 @@ def install_error_handlers(app: FastAPI) -> None:
         return await _stockpile(request, EngineFailure(str(exc)))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400:  # a body that cannot be parsed (malformed multipart or form): 422 as documented
             problem = Problem(path="(request)", message=str(exc.detail), code="malformed_body")
             return error_response(InvalidRequest([problem]))
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         body = {"error": code, "detail": str(exc.detail)}
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:  # every method of the path (Starlette names only its first route's)
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -17,17 +17,20 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
-from models import AllocationResult, Problem
-from service.errors import InvalidRequest, PayloadTooLarge
+from analyses import compare
+from models import AllocationRequest, AllocationResult, Problem, SolveOptions
+from models.analyses import ComparisonRequest
+from service.errors import InvalidRequest, PayloadTooLarge, error_answers
 from service.limits import capped_receive
-from service.routes import Solve
+from service.routes import SOLVE_ERRORS, Solve
 from service.settings import Settings
-from service.spreadsheet import Limits, limits_from, read_workbook, template_bytes
+from service.spreadsheet import Limits, limits_from, template_bytes
 from service.spreadsheet import layout as L
 from service.spreadsheet.csvio import csv_response, read_csv_request, wants_csv
+from service.spreadsheet.result import XLSX_MEDIA_TYPE as XLSX
 from service.spreadsheet.result import result_bytes
+from service.spreadsheet.xlsx_reader import read_book
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries, part headers and the small form fields
 
 router = APIRouter(tags=["spreadsheets"])
@@ -79,20 +82,34 @@ async def _file_bytes(form: FormData, name: str, required: bool = True) -> bytes
     return None
 
 
-def _multipart_body(fields: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    """OpenAPI description of a multipart body (the route reads the stream itself, so FastAPI cannot infer it)."""
+def _multipart_body(fields: dict[str, Any], required: list[str], files: dict[str, str]) -> dict[str, Any]:
+    """OpenAPI description of a multipart body (the route reads the stream itself, so FastAPI cannot infer it).
+
+    ``files`` gives each file part's media type (the part's ``encoding``), so that clients send it as such.
+    """
     schema = {"type": "object", "properties": fields, "required": required}
-    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
+    encoding = {name: {"contentType": media_type} for name, media_type in files.items()}
+    content = {"multipart/form-data": {"schema": schema, "encoding": encoding}}
+    return {"requestBody": {"required": True, "content": content}}
 
 
-_FILE = {"type": "string", "format": "binary"}
+_CSV = {"type": "string", "format": "binary", "contentMediaType": "text/csv"}
+_WORKBOOK = {"type": "string", "format": "binary", "contentMediaType": XLSX}
+
+
+def _setting_schema(name: str) -> dict[str, Any]:
+    """A settings form field's schema: the bounds of the request field it sets, as the request's schema states them."""
+    model = SolveOptions if name in SolveOptions.model_fields else AllocationRequest
+    schema = model.model_json_schema()["properties"][name]
+    keep = ("type", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "description")
+    return {k: v for k, v in schema.items() if k in keep}
 
 
 @router.get(
     "/v1/templates/allocation.xlsx",
     summary="The input workbook template, pre-filled with the dla-2025 example",
     response_class=Response,
-    responses={200: {"content": {XLSX: {"schema": _FILE}}, "description": "The template workbook"}},
+    responses={200: {"content": {XLSX: {"schema": _WORKBOOK}}, "description": "The template workbook"}},
 )
 async def get_template() -> Response:
     return Response(
@@ -108,23 +125,40 @@ async def get_template() -> Response:
     response_class=Response,
     responses={
         200: {
-            "content": {XLSX: {"schema": _FILE}},
-            "description": "Inputs plus Allocation, Mineral summary, Diagnostics and Charts sheets",
+            "content": {XLSX: {"schema": _WORKBOOK}},
+            "description": "Inputs plus Allocation, Mineral summary, Diagnostics and Charts sheets; with "
+            "scenarios on a Scenarios sheet, also Scenario summary, Scenario allocations and Scenario minerals",
         },
-        413: {"description": "The file is larger than the upload cap, or expands beyond the unzipped cap"},
-        422: {"description": "Every problem in the workbook, each with its sheet and cell (e.g. Suppliers!E7)"},
+        **error_answers(
+            {
+                413: "The file is larger than the upload cap, or expands beyond the unzipped cap",
+                422: "Every problem in the workbook, each with its sheet and cell (e.g. Suppliers!E7)",
+            }
+        ),
+        **SOLVE_ERRORS,
     },
-    openapi_extra=_multipart_body({"file": {**_FILE, "description": "the workbook (.xlsx)"}}, ["file"]),
+    openapi_extra=_multipart_body(
+        {"file": {**_WORKBOOK, "description": "the workbook (.xlsx)"}}, ["file"], {"file": XLSX}
+    ),
 )
-async def create_allocation_xlsx(request: Request, solve: Solve, limits: Caps) -> Response:
+async def allocate_xlsx(request: Request, solve: Solve, limits: Caps) -> Response:
     form = await _form(request, limits, max_files=1)
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise _missing("file", "file")
-        allocation_request = await anyio.to_thread.run_sync(read_workbook, upload.file, limits)
+        book = await anyio.to_thread.run_sync(read_book, upload.file, limits)
+        allocation_request = book.request
+        cap = request.app.state.settings.max_variants
+        if len(book.variants) > cap:
+            message = f"the sheet has {len(book.variants)} scenarios; at most {cap} are compared at once"
+            raise InvalidRequest([Problem(path=L.SCENARIOS, message=message, code="too_many_variants")])
         result = await solve(allocation_request)
-        body = await anyio.to_thread.run_sync(result_bytes, allocation_request, result, upload.file)
+        comparison = None
+        if book.variants:  # a Scenarios sheet: its variants compared with the request, in sheets of their own
+            compared = ComparisonRequest.model_construct(request=allocation_request, variants=book.variants)
+            comparison = (compared, await request.app.state.analyses.run(compare, compared))
+        body = await anyio.to_thread.run_sync(result_bytes, allocation_request, result, upload.file, comparison)
     finally:
         await form.close()
     return Response(
@@ -142,27 +176,33 @@ async def create_allocation_xlsx(request: Request, solve: Solve, limits: Caps) -
     summary="Solve from CSV files (minerals, suppliers, optional policy) and settings form fields",
     responses={
         200: {
-            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "content": {"text/csv": {"schema": _CSV}},
             "description": "The result (JSON), or with `Accept: text/csv` the allocation table as CSV",
         },
-        413: {"description": "The files are larger than the upload cap"},
-        422: {"description": "Every problem, each with its file and cell (e.g. suppliers.csv!E7)"},
+        **error_answers(
+            {
+                413: "The files are larger than the upload cap",
+                422: "Every problem, each with its file and cell (e.g. suppliers.csv!E7)",
+            }
+        ),
+        **SOLVE_ERRORS,
     },
     response_model=AllocationResult,
     openapi_extra=_multipart_body(
         {
-            "minerals": {**_FILE, "description": "the Minerals table as CSV (same columns as the template's sheet)"},
-            "suppliers": {**_FILE, "description": "the Suppliers table as CSV"},
-            "policy": {**_FILE, "description": "the Policy table as CSV (optional)"},
-            "budget": {"type": "number"},
+            "minerals": {**_CSV, "description": "the Minerals table as CSV (same columns as the template's sheet)"},
+            "suppliers": {**_CSV, "description": "the Suppliers table as CSV"},
+            "policy": {**_CSV, "description": "the Policy table as CSV (optional)"},
+            "budget": _setting_schema("budget"),
             "objective": {"type": "string", "enum": list(L.OBJECTIVES)},
-            "time_limit_s": {"type": "number"},
-            "mip_gap": {"type": "number"},
+            "time_limit_s": _setting_schema("time_limit_s"),
+            "mip_gap": _setting_schema("mip_gap"),
         },
         ["minerals", "suppliers", "budget"],
+        {"minerals": "text/csv", "suppliers": "text/csv", "policy": "text/csv"},
     ),
 )
-async def create_allocation_csv(request: Request, solve: Solve, limits: Caps) -> Any:
+async def allocate_csv(request: Request, solve: Solve, limits: Caps) -> Any:
     form = await _form(request, limits, max_files=3)
     try:
         minerals = await _file_bytes(form, "minerals")

@@ -31,12 +31,14 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import Enum
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
 import anyio.to_thread
+
+from solvers import TimeBudget
 
 log = logging.getLogger("stockpile.pool")
 
@@ -48,7 +50,9 @@ MIN_SOLVE_S = 0.05
 # A solve with a provisional answer in hand is waited for this long after the later of its due
 # time and that answer's arrival: an engine that stops at its limit ends a few tens of ms past
 # it, and one whose HiGHS run overran gives up on that run at it (the run's own limit was
-# set solvers.overrun.OVERRUN_S earlier) and answers itself (docs/reliability.md).
+# set solvers.solve.overrun.OVERRUN_S earlier) and answers itself (docs/reliability.md). The order
+# of the two, and of the hard deadline's grace after them, is checked with the settings
+# (service.settings.Settings).
 OVERTIME_AFTER_S = 1.0
 STARTUP_TIMEOUT_S = 120.0
 # Jobs up to this size are sent without a watchdog: they fit in an idle worker's empty socket
@@ -113,20 +117,26 @@ class Outcome(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One solve for a worker: the request, its solver options and when its answer is due.
+    """One solve for a worker: the request, its solver options and the time it may use.
 
-    ``due`` is a ``time.monotonic()`` instant, one clock for every process of the machine:
-    the worker gives HiGHS the time left until then, so the time the job took to reach
-    it (pickling and sending a large request) counts against the limit too.
+    ``budget`` was made when the request arrived; its clock (``time.monotonic()``) is one
+    for every process of the machine, so the worker solves with what is left of it
+    (``budget_now``), and the time the job took to reach it (pickling and sending a large
+    request) counts against the limit too.
     """
 
     request: Any  # models.AllocationRequest
-    options: Any  # solvers.SolverOptions
-    due: float
+    options: Any  # solvers.EngineTuning
+    budget: TimeBudget
 
-    def options_now(self) -> Any:
-        """``options`` with the time limit that is left until ``due`` (at least MIN_SOLVE_S)."""
-        return replace(self.options, time_limit_s=max(self.due - time.monotonic(), MIN_SOLVE_S))
+    @property
+    def due(self) -> float:
+        """When the answer is due (``time.monotonic()``): the budget's deadline."""
+        return self.budget.deadline
+
+    def budget_now(self) -> TimeBudget:
+        """What is left of ``budget`` from now, at least MIN_SOLVE_S."""
+        return self.budget.rest(at_least=MIN_SOLVE_S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +243,7 @@ def _exchange(worker: Worker, job: Job, deadline: float) -> JobEnd:
     try:
         if not _send_by(worker, payload, deadline):
             return JobEnd(Outcome.DEADLINE, None, None)
-        overtime = job.due + OVERTIME_AFTER_S
+        overtime = job.budget.after(OVERTIME_AFTER_S)
         while True:
             # Until the hard deadline; with a provisional answer in hand, until overtime. A message
             # already waiting is read even when that time has passed: it may be the answer.

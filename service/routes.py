@@ -3,29 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from models import AllocationRequest, AllocationResult
 from service import examples
-from service.errors import ErrorBody, NotFound
+from service.errors import NotFound, error_answers
+from service.examples import Example, ExampleSummary
 from service.limits import StrictJSONRoute, client_gone
 from service.solving import SolveGateway, until_gone
-from service.spreadsheet.csvio import csv_response, wants_csv
+from service.spreadsheet.csvio import CSV_MEDIA_TYPE, csv_response, preferred
+from service.spreadsheet.result import XLSX_MEDIA_TYPE, result_bytes
 
 router = APIRouter(route_class=StrictJSONRoute)
 
-# Errors any solve may meet besides 422, documented so that clients (and the schema tests) expect them.
-SOLVE_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "API keys are configured and none valid was sent"},
-    413: {"model": ErrorBody, "description": "The body is larger than the configured limit"},
-    503: {
-        "model": ErrorBody,
-        "description": "No solver capacity now (queue full, worker crashed, shutting down); see Retry-After",
-    },
-}
+# What any solve may meet besides 422 (401 and 413 are added to every operation by service.openapi).
+SOLVE_ERRORS = error_answers(
+    {503: "No solver capacity now (queue full, worker crashed, shutting down); see Retry-After"}
+)
 
 
 def get_gateway(request: Request) -> SolveGateway:
@@ -43,12 +42,22 @@ def get_solve(request: Request, gateway: Gateway) -> Callable[[AllocationRequest
 Solve = Annotated[Callable[[AllocationRequest], Awaitable[AllocationResult]], Depends(get_solve)]
 
 
+class Health(BaseModel):
+    status: Literal["ok", "ready", "not_ready"]
+
+
 @router.get("/healthz", tags=["health"], summary="The process is up")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+async def healthz() -> Health:
+    return Health(status="ok")
 
 
-@router.get("/readyz", tags=["health"], summary="The solver is usable", responses={503: {"description": "Not ready"}})
+@router.get(
+    "/readyz",
+    tags=["health"],
+    summary="The solver is usable",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "Not ready (no warm worker yet, or draining)"}},
+)
 async def readyz(gateway: Gateway) -> JSONResponse:
     ready = gateway.ready()
     return JSONResponse({"status": "ready" if ready else "not_ready"}, status_code=200 if ready else 503)
@@ -61,21 +70,32 @@ async def readyz(gateway: Gateway) -> JSONResponse:
     response_model=AllocationResult,
     responses={
         200: {
-            "content": {"text/csv": {"schema": {"type": "string"}}},
-            "description": "The result (JSON), or with `Accept: text/csv` the allocation table as CSV",
+            "content": {
+                "text/csv": {"schema": {"type": "string", "format": "binary", "contentMediaType": "text/csv"}},
+                XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            },
+            "description": "The result (JSON); with `Accept: text/csv` the allocation table as CSV; with the XLSX "
+            "media type the result workbook (the request's inputs and the result's sheets, as a workbook upload gets)",
         },
-        422: {
-            "model": ErrorBody,
-            "description": "The request breaks the contract (every problem is listed with its path), "
-            "or its model outgrew a solver worker's memory cap",
-        },
+        **error_answers(
+            {
+                422: "The request breaks the contract (every problem is listed with its path), "
+                "or its model outgrew a solver worker's memory cap"
+            }
+        ),
         **SOLVE_ERRORS,
     },
 )
-async def create_allocation(body: AllocationRequest, solve: Solve, http: Request) -> Any:
+async def allocate(body: AllocationRequest, solve: Solve, http: Request) -> Any:
     result = await solve(body)
-    if wants_csv(http.headers.get("accept")):  # the allocation table, for tools that pull CSV from a URL
+    media = preferred(http.headers.get("accept"), (CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE))
+    if media == CSV_MEDIA_TYPE:  # the allocation table, for tools that pull CSV from a URL
         return csv_response(result)
+    if media == XLSX_MEDIA_TYPE:  # the result workbook of a request that came as JSON (the web page's download)
+        workbook = await anyio.to_thread.run_sync(result_bytes, body, result)
+        disposition = 'attachment; filename="allocation-result.xlsx"'
+        headers = {"Content-Disposition": disposition, "X-Stockpile-Status": result.status.value}
+        return Response(workbook, media_type=XLSX_MEDIA_TYPE, headers=headers)
     return result
 
 
@@ -86,20 +106,18 @@ async def metrics(request: Request) -> Response:
 
 
 @router.get("/v1/examples", tags=["examples"], summary="Built-in example requests")
-async def list_examples() -> list[dict[str, str]]:
-    return [
-        {"name": e["name"], "title": e["title"], "description": e["description"]} for e in examples.catalogue().values()
-    ]
+async def list_examples() -> list[ExampleSummary]:
+    return examples.summaries()
 
 
 @router.get(
     "/v1/examples/{name}",
     tags=["examples"],
     summary="One example: its notes and its request body",
-    responses={404: {"model": ErrorBody, "description": "No example of that name"}},
+    responses=error_answers({404: "No example of that name"}),
 )
-async def get_example(name: str) -> dict[str, Any]:
+async def get_example(name: str) -> Example:
     try:
-        return examples.catalogue()[name]
+        return examples.example(name)
     except KeyError:
         raise NotFound(f"No example named '{name}'; see GET /v1/examples.") from None

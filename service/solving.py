@@ -16,8 +16,8 @@ hands each request to a worker process from ``service.pool.WorkerPool``:
   time limit and its last provisional allocation (``solvers.allocate``'s
   ``on_provisional``: checked, ``feasible``) is stopped then and the request
   answered with that allocation: HiGHS does not always stop at its limit
-  (docs/performance.md, changes 19-21), and the engine, which gives up on
-  such a run itself (``solvers.overrun``), may be stuck elsewhere;
+  (docs/performance.md, "The guided solve"), and the engine, which gives up on
+  such a run itself (``solvers.solve.overrun``), may be stuck elsewhere;
 * the response comes within ``time_limit_s + solve_grace_s`` whatever the
   solver does: a worker still busy at that hard deadline is killed and the
   request answered with its last provisional allocation, or ``no_solution``
@@ -55,26 +55,22 @@ from service.errors import ClientGone, EngineFailure, ModelTooLarge, ServiceUnav
 from service.observability import arrived_at, note_timing
 from service.pool import Job, JobEnd, Outcome, PoolClosed, WorkerPool
 from service.settings import Settings
-from solvers import SolverOptions, allocate, empty_result
+from solvers import EngineTuning, TimeBudget, allocate, empty_result
 
 T = TypeVar("T")
 
 SHUT_DOWN = "The server shut down before this solve could finish; send it to another instance."
 
 
-def solver_options(settings: Settings, request: AllocationRequest) -> SolverOptions:
-    """The server's defaults and limits applied to one request's options."""
+def time_budget(settings: Settings, request: AllocationRequest, arrival: float | None = None) -> TimeBudget:
+    """The time ``request`` may use, counted from ``arrival`` (``time.monotonic()``; None: now).
+
+    Its own ``time_limit_s``, or the server's default when it gives none, clamped to the
+    server's maximum. Made once, when the request arrives, and handed down to whatever solves it.
+    """
     asked = request.options.model_fields_set if "options" in request.model_fields_set else set()
     limit = request.options.time_limit_s if "time_limit_s" in asked else settings.default_time_limit_s
-    return SolverOptions(time_limit_s=limit, max_time_limit_s=settings.max_time_limit_s)
-
-
-def effective_time_limit(options: SolverOptions) -> float:
-    """The time limit after the server's clamp."""
-    assert options.time_limit_s is not None
-    if options.max_time_limit_s is None:
-        return options.time_limit_s
-    return min(options.time_limit_s, options.max_time_limit_s)
+    return TimeBudget.start(limit, settings.max_time_limit_s, began=arrival)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,13 +199,12 @@ class PoolGateway:
         queued = time.monotonic()
         # The time limit counts from the request's arrival at the server: reading and
         # validating its body (seconds at 50,000 offers) and the wait are part of it.
-        arrival = min(arrived_at() or queued, queued)
-        options = solver_options(self._settings, request)
-        limit = effective_time_limit(options)
+        budget = time_budget(self._settings, request, min(arrived_at() or queued, queued))
+        arrival, limit = budget.began, budget.limit_s
         refusal = self.admission_error()
         if refusal is not None:
             raise refusal
-        deadline = arrival + limit + self._settings.solve_grace_s
+        deadline = budget.after(self._settings.solve_grace_s)
         self._enter()
         try:
             if time.monotonic() >= deadline:  # reading and validating took it all: no worker for it
@@ -222,7 +217,7 @@ class PoolGateway:
                 return self._expired(request, arrival, limit)
             self._running += 1
             try:
-                job = Job(request, options, due=arrival + limit)
+                job = Job(request, EngineTuning(), budget)
                 began = time.monotonic()
                 end = await self._run(worker, job, deadline)
                 note_timing(solve_s=time.monotonic() - began)
@@ -403,7 +398,7 @@ class InProcessGateway:
 
         # A first solve loads Pyomo and HiGHS and proves the solver works.
         warm = example_request(names()[0])
-        await anyio.to_thread.run_sync(self._solve, warm, solver_options(self._settings, warm))
+        await anyio.to_thread.run_sync(self._solve, warm)
         self._ready = True
 
     def ready(self) -> bool:
@@ -412,15 +407,14 @@ class InProcessGateway:
     async def solve(self, request: AllocationRequest) -> AllocationResult:
         if self._draining:
             raise ServiceUnavailable("The server is shutting down.", 5)
-        options = solver_options(self._settings, request)
-        result = await anyio.to_thread.run_sync(self._solve, request, options)
+        result = await anyio.to_thread.run_sync(self._solve, request)
         self._solves[result.status.value] += 1
         return result
 
-    def _solve(self, request: AllocationRequest, options: SolverOptions) -> AllocationResult:
+    def _solve(self, request: AllocationRequest) -> AllocationResult:
         with self._lock:
-            try:
-                return allocate(request, options)
+            try:  # (its time counts from here: a solve waiting for the one before it has not started)
+                return allocate(request, budget=time_budget(self._settings, request))
             except MemoryError:
                 raise ModelTooLarge(
                     "The model for this request needs more memory than the server has; "

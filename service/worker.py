@@ -8,7 +8,7 @@ Protocol on the worker's end of a ``multiprocessing`` pipe, every message a
 pickled tuple:
 
     worker -> parent  ("ready", pid)                      once, after the warm-up solve
-    parent -> worker  service.pool.Job                    one job at a time (request, options, due)
+    parent -> worker  service.pool.Job                    one job at a time (request, options, budget)
     worker -> parent  ("provisional", AllocationResult)   any number, before the answer (see below)
                       ("retiring", None)                  the worker exits after the answer that follows
                       ("ok", AllocationResult)
@@ -16,8 +16,8 @@ pickled tuple:
                       ("engine", message)                 solvers.SolverError
                       ("error", message)                  anything else (a bug)
 
-A job's solve gets the time left until its ``due`` instant (``Job.options_now``):
-the time the job took to arrive is spent like any other. A "provisional" message
+A job's solve gets what is left of the time budget its request was given when it
+arrived (``Job.budget_now``): the time the job took to arrive is spent like any other. A "provisional" message
 carries a checked allocation the solve found before its final one
 (``solvers.allocate``'s ``on_provisional``): the parent keeps the last, and
 answers with it if the job ends without its answer (still running past ``due``,
@@ -46,10 +46,10 @@ from multiprocessing.connection import Connection
 # Imported here, at module level, so that the fork server preloads them.
 import scipy.sparse  # noqa: F401  (Pyomo imports it lazily on the first solve: ~1 s)
 
-from service.allocator import keep_freed_memory
 from service.examples import example_request, names
+from service.malloc import keep_freed_memory
 from service.pool import PROVISIONAL, RETIRING
-from solvers import SolverError, SolverOptions, allocate, left_running, prime_thread
+from solvers import EngineTuning, SolverError, allocate, left_running, prime_thread
 
 _PR_SET_PDEATHSIG = 1
 WORKER_NICENESS = 5
@@ -105,7 +105,7 @@ def main(conn: Connection, memory_limit_bytes: int) -> None:
     _set_up_process(memory_limit_bytes)
     try:
         # One small solve: loads the lazy parts of Pyomo and HiGHS, proves the solver works.
-        allocate(example_request(names()[0]), SolverOptions(time_limit_s=30))
+        allocate(example_request(names()[0]), EngineTuning(time_limit_s=30))
         prime_thread()  # the thread long HiGHS runs are watched on, made now, with memory to spare
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which logs it
         conn.send_bytes(pickle.dumps(("error", f"warm-up solve failed: {exc!r}")))
@@ -138,13 +138,13 @@ def collect_between_jobs() -> None:
     """Collect garbage between jobs, not during them.
 
     A solve leaves some cyclic garbage behind (about 1,300 objects at 500 offers: the
-    Pyomo model itself is freed by ``solvers.build.release``), and ``allocate`` pauses the
+    Pyomo model itself is freed by ``solvers.build.program.release``), and ``allocate`` pauses the
     collector while it runs, so that garbage is found by the first collection after it:
     inside the reply, or inside the next request. Here the worker collects after each
     answer is sent instead, while it would be idle, and everything alive after the
     warm-up (Pyomo, HiGHS, NumPy, SciPy) is frozen out of the collector's view, so that
     a collection scans only the job's own objects (a few ms at most, against 55 ms for
-    the whole heap). Measured in docs/performance.md.
+    the whole heap; docs/performance.md, "No garbage collection during a solve").
     """
     gc.collect()
     gc.freeze()
@@ -170,7 +170,7 @@ def _reply(data: bytes, conn: Connection) -> tuple[bytes, bool]:
 
     try:
         job = pickle.loads(data)
-        result = allocate(job.request, job.options_now(), on_provisional=provisional)
+        result = allocate(job.request, job.options, on_provisional=provisional, budget=job.budget_now())
         return pickle.dumps(("ok", result)), False
     except MemoryError:
         # The heap may be fragmented or half-built objects may linger: start afresh.

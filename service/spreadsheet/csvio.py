@@ -1,5 +1,7 @@
 """CSV for spreadsheet tools: the allocation table out, minerals/suppliers/policy tables in.
 
+Also the analyses' tables out: ``comparison_csv``, ``frontier_csv``, ``policy_costs_csv``.
+
 Out: one header row, the columns of ``layout.ALLOCATION_COLUMNS`` in that
 order, numbers written in full precision (``repr``), text fields that a
 spreadsheet would evaluate prefixed with ``'`` (OWASP).
@@ -12,11 +14,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+from collections.abc import Sequence
 from typing import Any
 
 from openpyxl.utils import get_column_letter
 
 from models import AllocationRequest, AllocationResult, Problem
+from models.analyses import ComparisonResult, FrontierResult, PolicyCostsResult
 from service.spreadsheet import layout as L
 from service.spreadsheet.reader import RawCell, Table, build_request
 from service.spreadsheet.safety import csv_text, csv_unescape
@@ -45,8 +50,13 @@ def allocation_csv(result: AllocationResult) -> str:
 
 def wants_csv(accept: str | None) -> bool:
     """True when the Accept header prefers text/csv to application/json (q-values honoured)."""
+    return preferred(accept, (CSV_MEDIA_TYPE,)) == CSV_MEDIA_TYPE
+
+
+def preferred(accept: str | None, offered: Sequence[str]) -> str:
+    """Which of ``offered`` (or JSON, the default) the Accept header prefers; JSON on ties and when absent."""
     if not accept:
-        return False
+        return "application/json"
     best: dict[str, float] = {}
     for part in accept.split(","):
         pieces = [p.strip() for p in part.split(";")]
@@ -67,8 +77,12 @@ def wants_csv(accept: str | None) -> bool:
                 return best[key]
         return 0.0
 
-    csv_q, json_q = quality(CSV_MEDIA_TYPE), quality("application/json")
-    return csv_q > 0 and csv_q > json_q
+    choice, choice_q = "application/json", quality("application/json")
+    for media in offered:
+        q = quality(media)
+        if q > 0 and q > choice_q:
+            choice, choice_q = media, q
+    return choice
 
 
 def _table(name: str, data: bytes, max_rows: int, problems: list[Problem]) -> Table | None:
@@ -154,3 +168,108 @@ def csv_response(result: AllocationResult) -> Any:
         media_type="text/csv; charset=utf-8",
         headers={"X-Stockpile-Status": result.status.value, "Content-Disposition": 'inline; filename="allocation.csv"'},
     )
+
+
+# -- analyses ---------------------------------------------------------------------------------
+
+COMPARISON_COLUMNS: tuple[str, ...] = (
+    "scenario",
+    "status",
+    "coverage_score",
+    "total_spend",
+    *(name for name, _ in L.ALLOCATION_COLUMNS),
+    "quantity_change",
+)
+POLICY_COST_COLUMNS: tuple[str, ...] = (
+    "rule",
+    "description",
+    "change",
+    "status",
+    "coverage_score",
+    "total_spend",
+    "coverage_gain",
+    "spend_saving",
+)
+
+
+def _writer(out: io.StringIO) -> Any:
+    return csv.writer(out, lineterminator="\r\n")
+
+
+def comparison_csv(result: ComparisonResult) -> str:
+    """One row per scenario and offer bought in it (a scenario that buys nothing: one row without an offer).
+
+    ``quantity_change`` is the quantity minus the base scenario's (0 for the base itself).
+    """
+    out = io.StringIO()
+    writer = _writer(out)
+    writer.writerow(COMPARISON_COLUMNS)
+    for scenario in result.scenarios:
+        r = scenario.result
+        head = [_field(scenario.name), _field(r.status), _field(r.coverage_score), _field(r.total_spend)]
+        changed = {o.supplier_id: o.change for o in (scenario.delta.offers if scenario.delta else [])}
+        if not r.allocations:
+            writer.writerow(head + [""] * (len(COMPARISON_COLUMNS) - len(head)))
+        for line in r.allocations:
+            cells = [_field(getattr(line, name)) for name, _ in L.ALLOCATION_COLUMNS]
+            writer.writerow(head + cells + [_field(changed.get(line.supplier_id, 0.0))])
+    return out.getvalue()
+
+
+def frontier_csv(result: FrontierResult) -> str:
+    """One row per point: budget, status, coverage score, total spend, ``knee`` (true/false), each mineral's coverage.
+
+    The mineral columns are ``coverage_<id>``, in the order of the first point's minerals.
+    """
+    ids: list[str] = []
+    for point in result.points:
+        ids += [m.id for m in point.minerals if m.id not in ids]
+    knees = set(result.knees)
+    out = io.StringIO()
+    writer = _writer(out)
+    writer.writerow(
+        ["budget", "status", "coverage_score", "total_spend", "knee", *(csv_text(f"coverage_{i}") for i in ids)]
+    )
+    for p in result.points:
+        coverage = {m.id: m.coverage for m in p.minerals}
+        writer.writerow(
+            [
+                _field(p.budget),
+                _field(p.status),
+                _field(p.coverage_score),
+                _field(p.total_spend),
+                _field(p.budget in knees),
+                *(_field(coverage.get(i)) for i in ids),
+            ]
+        )
+    return out.getvalue()
+
+
+def policy_costs_csv(result: PolicyCostsResult) -> str:
+    """One row per rule in force, most costly first, after a ``base`` row (the request as given).
+
+    ``change`` is the change that lifts the rule, as JSON; the figures are the base's with it applied.
+    """
+    out = io.StringIO()
+    writer = _writer(out)
+    writer.writerow(POLICY_COST_COLUMNS)
+    base = result.base
+    writer.writerow(
+        ["base", "the request as given", "", _field(base.status), _field(base.coverage_score), _field(base.total_spend)]
+        + ["", ""]
+    )
+    for rule in result.rules:
+        change = json.dumps(rule.change.model_dump(mode="json", exclude_none=True), separators=(",", ":"))
+        writer.writerow(
+            [
+                _field(rule.rule),
+                _field(rule.description),
+                csv_text(change),
+                _field(rule.status),
+                _field(rule.coverage_score),
+                _field(rule.total_spend),
+                _field(rule.coverage_gain),
+                _field(rule.spend_saving),
+            ]
+        )
+    return out.getvalue()

@@ -73,7 +73,7 @@ MINERAL_COLUMNS: tuple[Column, ...] = (
     Column("id", "text", "Short unique id, used by Suppliers!mineral.", True, width=14),
     Column("name", "text", "Display name (optional).", width=22),
     Column("unit", "text", "Unit of quantities and prices (default t).", width=8),
-    Column("target", "number", "Quantity wanted, in unit. Must be > 0.", True, QUANTITY),
+    Column("target", "number", "Quantity wanted, in unit. Must be > 0: from 1e-06 to 1e+15.", True, QUANTITY),
     Column("weight", "number", "Criticality weight (default 1).", number_format="0.##", width=9),
     Column("min_quantity", "number", "Hard floor on the quantity bought (default 0).", number_format=QUANTITY),
     Column("max_quantity", "number", "Hard cap on the quantity bought (optional).", number_format=QUANTITY),
@@ -101,7 +101,13 @@ SUPPLIER_BASE_COLUMNS: tuple[Column, ...] = (
     Column("name", "text", "Company name (default: id). One offer per company and mineral.", width=32),
     Column("mineral", "text", "Id of the mineral offered (see Minerals!id).", True),
     Column("country", "country", "ISO 3166 alpha-2 country code of origin (US, AU, CN...).", True, width=9),
-    Column("capacity", "number", "Most that can be bought, in the mineral's unit. Must be > 0.", True, QUANTITY),
+    Column(
+        "capacity",
+        "number",
+        "Most that can be bought, in the mineral's unit. Must be > 0: from 1e-06 to 1e+15.",
+        True,
+        QUANTITY,
+    ),
     Column(
         "unit_price",
         "number",
@@ -160,3 +166,79 @@ ALLOCATION_COLUMNS: tuple[tuple[str, str], ...] = (
 def normalise_header(text: object) -> str:
     """``" Unit Price "`` -> ``unit_price``: headers match whatever their case and spacing."""
     return "_".join(str(text).strip().lower().replace("-", " ").split())
+
+
+# The Scenarios sheet: one change per row; the rows of one scenario make a variant of the request.
+SCENARIOS = "Scenarios"
+SCENARIO_OPS = (
+    "set_budget",
+    "scale_budget",
+    "exclude_countries",
+    "set_tariff",
+    "scale_prices",
+    "scale_capacity",
+    "set_mineral",
+    "set_policy",
+)
+SCENARIO_FIELDS = (
+    "target",
+    "weight",
+    "max_spend",
+    "min_quantity",
+    "max_quantity",
+    "max_supplier_share",
+    "max_suppliers",
+    "country_caps",
+    "tariffs",
+    "excluded_countries",
+)
+SCENARIO_COLUMNS: tuple[Column, ...] = (
+    Column("scenario", "text", "Name of the scenario; its rows are applied in order to the request.", True, width=18),
+    Column(
+        "op",
+        "text",
+        "The change: set_budget, scale_budget, exclude_countries, set_tariff, scale_prices, scale_capacity, "
+        "set_mineral or set_policy.",
+        True,
+        width=18,
+    ),
+    Column(
+        "mineral",
+        "text",
+        "set_mineral: the mineral's id; scale_prices, scale_capacity: only offers of this mineral (optional).",
+    ),
+    Column("supplier", "text", "scale_prices, scale_capacity: only the offer with this id (optional)."),
+    Column(
+        "country",
+        "country",
+        "set_tariff: the country; exclude_countries: a country to exclude; scale_prices, scale_capacity: only "
+        "offers from this country (optional).",
+        width=9,
+    ),
+    Column(
+        "field",
+        "text",
+        "set_mineral: target, weight, max_spend, min_quantity or max_quantity; set_policy: max_supplier_share, "
+        "max_suppliers, country_caps, tariffs or excluded_countries.",
+        width=18,
+    ),
+    Column(
+        "value",
+        "text",
+        "set_budget: the budget; scale_*: the factor (1.2 = +20%); set_tariff: the rate (0 removes it); "
+        "exclude_countries: country codes separated by commas; set_mineral: the number (blank removes an optional "
+        "field); set_policy: the number, country codes separated by commas (excluded_countries), CN: 1, ID: 0.1 "
+        "(tariffs) or JSON as in the API (country_caps); blank removes the rule.",
+        width=28,
+    ),
+)
+# Where each change's number goes, by op (the rest take ``value``).
+SCENARIO_VALUE_KEYS = {
+    "scale_budget": "factor",
+    "scale_prices": "factor",
+    "scale_capacity": "factor",
+    "set_tariff": "rate",
+    "exclude_countries": "countries",
+}
+# The comparison sheets of a result workbook (beside its Allocation sheets).
+SCENARIO_OUTPUT_SHEETS = ("Scenario summary", "Scenario allocations", "Scenario minerals")

@@ -18,6 +18,7 @@ from openpyxl.chart.legend import Legend
 from openpyxl.workbook import Workbook
 
 from models import AllocationRequest, AllocationResult
+from models.analyses import ComparisonRequest, ComparisonResult
 from service.spreadsheet import layout as L
 from service.spreadsheet.safety import needs_escape, set_text
 from service.spreadsheet.template import (
@@ -186,7 +187,7 @@ def _copy_of(source: IO[bytes]) -> Workbook | None:
     except Exception:  # noqa: BLE001 - it was already read once; fall back to writing the inputs afresh
         return None
     for title in list(wb.sheetnames):
-        if title.strip().lower() in {s.lower() for s in L.OUTPUT_SHEETS}:
+        if title.strip().lower() in {s.lower() for s in (*L.OUTPUT_SHEETS, *L.SCENARIO_OUTPUT_SHEETS)}:
             del wb[title]  # a result workbook uploaded again: its old outputs are replaced
     for ws in wb.worksheets:
         for row in ws.iter_rows():
@@ -196,7 +197,17 @@ def _copy_of(source: IO[bytes]) -> Workbook | None:
     return wb
 
 
-def result_workbook(request: AllocationRequest, result: AllocationResult, source: IO[bytes] | None = None) -> Workbook:
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def result_workbook(
+    request: AllocationRequest,
+    result: AllocationResult,
+    source: IO[bytes] | None = None,
+    comparison: tuple[ComparisonRequest, ComparisonResult] | None = None,
+) -> Workbook:
+    """The inputs (``source``'s sheets, or written afresh) and the result sheets; with ``comparison``,
+    the comparison sheets after them (``Scenario summary``, ``Scenario allocations``, ``Scenario minerals``)."""
     wb = _copy_of(source) if source is not None else None
     if wb is None:
         wb = new_workbook()
@@ -207,10 +218,20 @@ def result_workbook(request: AllocationRequest, result: AllocationResult, source
     _charts(wb, result)
     for title in L.OUTPUT_SHEETS:
         printable(wb[title])
+    if comparison is not None:
+        from service.spreadsheet.comparison import BESIDE, add_comparison_sheets
+
+        add_comparison_sheets(wb, *comparison, names=BESIDE)
     select(wb, L.ALLOCATION)
     return wb
 
 
-def result_bytes(request: AllocationRequest, result: AllocationResult, source: IO[bytes] | None = None) -> bytes:
-    """The result workbook as XLSX bytes; ``source`` is the uploaded workbook whose inputs are kept."""
-    return to_bytes(result_workbook(request, result, source))
+def result_bytes(
+    request: AllocationRequest,
+    result: AllocationResult,
+    source: IO[bytes] | None = None,
+    comparison: tuple[ComparisonRequest, ComparisonResult] | None = None,
+) -> bytes:
+    """The result workbook as XLSX bytes; ``source`` is the uploaded workbook whose inputs are kept,
+    ``comparison`` its scenarios compared (their sheets are added)."""
+    return to_bytes(result_workbook(request, result, source, comparison))

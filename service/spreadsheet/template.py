@@ -3,12 +3,15 @@
 Sheets Settings, Minerals, Suppliers and Policy (plus a hidden Lists sheet
 holding the country codes for the dropdowns), pre-filled with a request (the
 dla-2025 example by default), with a note on every header, dropdowns for the
-objective, the discount and the country codes, and number formats.
+objective, the discount and the country codes, and number formats; and
+Scenarios, variants of the request to compare with it, one change per row
+(the dla-2025 template has two: no Chinese supply, no tariff on China).
 """
 
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -20,6 +23,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from models import AllocationRequest
+from models.changes import Variant
 from models.countries import ISO_3166_ALPHA2
 from service.spreadsheet import layout as L
 from service.spreadsheet.safety import set_text
@@ -225,13 +229,59 @@ def to_bytes(wb: Workbook) -> bytes:
     return buffer.getvalue()
 
 
-def template_bytes(request: AllocationRequest | None = None) -> bytes:
-    """The template workbook, pre-filled with ``request`` (default: the dla-2025 example)."""
+# The scenarios the dla-2025 template comes with.
+DLA_SCENARIOS: tuple[Variant, ...] = (
+    Variant.model_validate({"name": "no-china", "changes": [{"op": "exclude_countries", "countries": ["CN"]}]}),
+    Variant.model_validate({"name": "no-tariff", "changes": [{"op": "set_tariff", "country": "CN", "rate": 0}]}),
+)
+
+
+def _scenario_value(change: Any) -> Any:
+    """A change's value as the Scenarios sheet's ``value`` cell holds it."""
+    key = L.SCENARIO_VALUE_KEYS.get(change.op, "value")
+    value = getattr(change, key, None)
+    if change.op == "set_policy" and value is not None:
+        if change.field == "tariffs":
+            return ", ".join(f"{code}: {rate:g}" for code, rate in change.policy_value().items())
+        if change.field == "country_caps":
+            return json.dumps(value, separators=(", ", ": "))
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ", ".join(value)
+    return value
+
+
+def write_scenarios(wb: Workbook, variants: Sequence[Variant], index: int | None = None) -> None:
+    """Add the Scenarios sheet (headers, notes, dropdowns) holding ``variants``, one change per row."""
+    ws = wb.create_sheet(L.SCENARIOS, index)
+    _table_sheet(ws, L.SCENARIO_COLUMNS)
+    row = 2
+    for variant in variants:
+        for change in variant.changes:
+            put(ws, row, 1, variant.name)
+            put(ws, row, 2, change.op)
+            for col, c in enumerate(L.SCENARIO_COLUMNS[2:6], start=3):
+                put(ws, row, col, getattr(change, c.header, None))
+            put(ws, row, 7, _scenario_value(change))
+            row += 1
+    _dropdown(ws, _quoted(L.SCENARIO_OPS), f"B2:B{INPUT_ROWS}", "op is one of " + ", ".join(L.SCENARIO_OPS))
+    _dropdown(ws, f"{L.MINERALS}!$A$2:$A${INPUT_ROWS}", f"C2:C{INPUT_ROWS}", "an id from Minerals", strict=False)
+    _dropdown(ws, f"{L.LISTS}!$A$1:$A${len(ISO_3166_ALPHA2)}", f"E2:E{INPUT_ROWS}", "an ISO 3166 alpha-2 code")
+    _dropdown(ws, _quoted(L.SCENARIO_FIELDS), f"F2:F{INPUT_ROWS}", "field is one of " + ", ".join(L.SCENARIO_FIELDS))
+    printable(ws)
+
+
+def template_bytes(request: AllocationRequest | None = None, variants: Sequence[Variant] | None = None) -> bytes:
+    """The template workbook, pre-filled with ``request`` (default: the dla-2025 example and its scenarios).
+
+    ``variants`` fill the Scenarios sheet (default: none for a given request).
+    """
     if request is None:
         from service.examples import example_request
 
         request = example_request("dla-2025")
+        variants = DLA_SCENARIOS if variants is None else variants
     wb = new_workbook()
     write_inputs(wb, request)
+    write_scenarios(wb, variants or (), index=len(L.INPUT_SHEETS))
     select(wb, L.SETTINGS)
     return to_bytes(wb)

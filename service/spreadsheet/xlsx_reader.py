@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 import openpyxl
@@ -18,10 +19,12 @@ from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
 
 from models import AllocationRequest, Problem
-from service.errors import StockpileError
+from models.changes import Variant
+from service.errors import InvalidRequest, StockpileError
 from service.spreadsheet import layout as L
-from service.spreadsheet.reader import RawCell, Table, build_request, xlsx_ref
+from service.spreadsheet.reader import RawCell, Table, _Collector, build_request, xlsx_ref
 from service.spreadsheet.safety import Limits, check_archive, file_problem, require_defusedxml
+from service.spreadsheet.scenarios import read_scenarios
 
 
 class _CellParser(WorkSheetParser):
@@ -78,8 +81,24 @@ def _table(wb: Any, ws: ReadOnlyWorksheet, title: str, limits: Limits) -> Table:
     return table
 
 
+@dataclass(frozen=True)
+class Book:
+    """What a workbook holds: the request, and the variants of its Scenarios sheet (none without one)."""
+
+    request: AllocationRequest
+    variants: list[Variant] = field(default_factory=list)
+
+
 def read_workbook(f: IO[bytes], limits: Limits) -> AllocationRequest:
     """Check, read and validate an uploaded workbook; ``InvalidRequest`` lists every problem by cell."""
+    return read_book(f, limits).request
+
+
+def read_book(f: IO[bytes], limits: Limits) -> Book:
+    """The request and the scenarios of an uploaded workbook; ``InvalidRequest`` lists every problem by cell.
+
+    The Scenarios sheet is optional; its problems are reported with the other sheets', all at once.
+    """
     require_defusedxml()
     check_archive(f, limits)
     f.seek(0)
@@ -90,7 +109,7 @@ def read_workbook(f: IO[bytes], limits: Limits) -> AllocationRequest:
             try:
                 by_name = {name.strip().lower(): name for name in wb.sheetnames}
                 tables: dict[str, Table | None] = {}
-                for sheet in L.INPUT_SHEETS:
+                for sheet in (*L.INPUT_SHEETS, L.SCENARIOS):
                     title = by_name.get(sheet.lower())
                     ws = wb[title] if title is not None else None
                     tables[sheet] = _table(wb, ws, title, limits) if isinstance(ws, ReadOnlyWorksheet) else None
@@ -111,19 +130,41 @@ def read_workbook(f: IO[bytes], limits: Limits) -> AllocationRequest:
         for sheet in (L.SETTINGS, L.MINERALS, L.SUPPLIERS)
         if tables[sheet] is None
     ]
-    return build_request(
-        tables[L.SETTINGS],
-        tables[L.MINERALS],
-        tables[L.SUPPLIERS],
-        tables[L.POLICY],
-        xlsx_ref,
-        {
-            "budget": L.SETTINGS,
-            "objective": L.SETTINGS,
-            "options": L.SETTINGS,
-            "minerals": L.MINERALS,
-            "suppliers": L.SUPPLIERS,
-            "policy": L.POLICY,
-        },
-        problems,
-    )
+    try:
+        request: AllocationRequest | None = build_request(
+            tables[L.SETTINGS],
+            tables[L.MINERALS],
+            tables[L.SUPPLIERS],
+            tables[L.POLICY],
+            xlsx_ref,
+            {
+                "budget": L.SETTINGS,
+                "objective": L.SETTINGS,
+                "options": L.SETTINGS,
+                "minerals": L.MINERALS,
+                "suppliers": L.SUPPLIERS,
+                "policy": L.POLICY,
+            },
+            problems,
+        )
+        problems = []
+    except InvalidRequest as exc:
+        request, problems = None, list(exc.problems)
+    variants: list[Variant] = []
+    scenarios = tables[L.SCENARIOS]
+    if scenarios is not None:
+        out = _Collector(xlsx_ref)
+        for ref in scenarios.merged:
+            out.problem(ref, "merged cells are not allowed in the input tables; unmerge them", "merged_cells")
+        if scenarios.too_many_rows is not None:
+            out.problem(
+                scenarios.name,
+                f"the sheet has more than {scenarios.too_many_rows:,} rows; the rest was not read",
+                "too_many_rows",
+            )
+        found: list[Problem] = []
+        variants = read_scenarios(scenarios, out, request, found)
+        problems += out.problems + found
+    if problems or request is None:
+        raise InvalidRequest(list(dict.fromkeys(problems)))
+    return Book(request, variants)

@@ -20,8 +20,9 @@ def keep_freed_memory() -> bool:
     By default glibc gives large blocks (from 128 KiB, a threshold it raises as such
     blocks are freed) mappings of their own, unmapped when freed, and trims free memory
     off the top of the heap. HiGHS allocates and frees tens of MB in every run, so each
-    run had its pages faulted in, and zeroed by the kernel, afresh: at 10,000 offers that
-    was 15% of HiGHS's time and 13% of the engine's own (docs/performance.md, change 26).
+    run would have its pages faulted in, and zeroed by the kernel, afresh: at 10,000 offers
+    15% of HiGHS's time and 13% of the engine's own (docs/performance.md, "Workers keep
+    the memory a solve frees").
     With blocks up to 32 MiB taken from the heap, and the heap trimmed only past 1 GiB
     free, a worker keeps the memory of its largest solve, within its memory cap
     (RLIMIT_AS counts it), and the next solve reuses it.

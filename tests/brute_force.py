@@ -17,7 +17,7 @@ import numpy as np
 from scipy.optimize import linprog
 
 from models import AllocationRequest, Discount, Objective
-from solvers.pricing import goods_cost, tariff_rate, tiers
+from solvers.prepare.pricing import goods_cost, tariff_rate, tiers
 
 
 @dataclass(frozen=True)

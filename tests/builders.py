@@ -51,6 +51,25 @@ def request(
     )
 
 
+def every_kind_of_offer(objective: str = "max_coverage", dear: bool = False) -> AllocationRequest:
+    """Two minerals and an offer of each kind: a fixed cost, all-units tiers, a minimum order, a lot
+    (``dear``: two dearer offers besides, which a least-cost solve leaves out)."""
+    extra = [offer("e", 90.0, 50, fixed_cost=10.0), offer("f", 95.0, 50, mineral="sb", min_order=5.0)] if dear else []
+    return request(
+        1_000_000,
+        [mineral("co", 100), mineral("sb", 50)],
+        [
+            offer("a", 20.0, 60, fixed_cost=100.0),
+            offer("b", None, 80, country="CA", price_tiers=tiers((30, 25.0), (None, 18.0)), discount="all_units"),
+            offer("c", 30.0, 40, mineral="sb", country="CN", min_order=10.0),
+            offer("d", 35.0, 40, mineral="sb", lot_size=5.0),
+            *extra,
+        ],
+        objective=objective,
+        policy={"max_supplier_share": 0.8},
+    )
+
+
 def quantities(result) -> dict[str, float]:
     """supplier_id -> quantity, for the offers used."""
     return {line.supplier_id: line.quantity for line in result.allocations}

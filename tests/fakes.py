@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import ModuleType
 
-from solvers.highs import Compiled, SolveOutcome, SolveState
+from solvers.solve.highs import Compiled, SolveOutcome, SolveState
 
 
 def stopped(seconds: float = 0.0) -> SolveOutcome:

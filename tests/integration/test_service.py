@@ -8,6 +8,7 @@ import math
 import time
 from typing import Any
 
+import httpx
 import pytest
 
 from models import AllocationRequest, AllocationResult
@@ -182,3 +183,28 @@ def test_several_requests_at_once(dla: AllocationRequest) -> None:
     assert dla_a.total_spend == pytest.approx(dla_b.total_spend, rel=1e-9)
     assert health_times, "the solves finished before /healthz was asked once"
     assert max(health_times) < 1.0, health_times
+
+
+def test_what_if_analyses_over_the_wire(client: StockpileClient) -> None:
+    request = client.example("dla-2025")
+    body = {"request": request.model_dump(mode="json")}
+    no_china = {"name": "no-china", "changes": [{"op": "exclude_countries", "countries": ["CN"]}]}
+    comparison = client.compare({**body, "variants": [no_china]})
+    assert [s.name for s in comparison.scenarios] == ["base", "no-china"]
+    assert all(line.country != "CN" for line in comparison.scenarios[1].result.allocations)
+    frontier = client.frontier({**body, "from": 1e8, "to": 2e9, "points": 5})
+    scores = [p.coverage_score for p in frontier.points]
+    assert scores == sorted(scores)
+    costs = client.policy_costs(body)
+    assert "tariffs.CN" in {r.rule for r in costs.rules}
+    with pytest.raises(InvalidRequestError) as exc:
+        client.compare({**body, "variants": [{"name": "x", "changes": [{"op": "scale_prices", "factor": 0}]}]})
+    assert [p.path for p in exc.value.problems] == ["variants[0].changes[0].factor"]
+
+
+def test_the_image_serves_the_web_page_and_its_files_without_a_key() -> None:
+    with httpx.Client(base_url=URL, timeout=30) as http:
+        page = http.get("/")
+        assert page.status_code == 200 and 'src="/page/static/app.js"' in page.text
+        for name in ("app.js", "editor.js", "page.css", "vendor/chart.umd.min.js"):
+            assert http.get(f"/page/static/{name}").status_code == 200, name

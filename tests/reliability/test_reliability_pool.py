@@ -5,6 +5,7 @@ Every test runs the real app on a loopback port with real worker processes.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import pickle
@@ -21,7 +22,7 @@ import pytest
 from models import AllocationRequest
 from service import pool
 from service.pool import Job
-from solvers import SolverOptions
+from solvers import EngineTuning, TimeBudget
 from tests.reliability.conftest import ended, live_server, wait_until
 from tests.reliability.stress_instances import generated_request, hard_request
 
@@ -103,13 +104,13 @@ def test_a_worker_that_stops_answering_is_killed_at_the_hard_deadline(dla_reques
     # library) stands here as one stopped by SIGSTOP before its job arrives. At the hard
     # deadline (time limit plus grace, from the request's arrival) the gateway must answer
     # without it and kill it (SIGKILL ends a stopped process too); the pool then starts a
-    # new worker for the next request.
-    limit, grace = 1.0, 0.5
+    # new worker for the next request. (The least grace the settings allow: past the pool's overtime.)
+    limit, grace = 1.0, pool.OVERTIME_AFTER_S + 0.1
     if size == "small":
         request = {**dla_request, "options": {**dla_request["options"], "time_limit_s": limit}}
     else:
         request = generated_request(40, 50, seed=1, hard=True, time_limit_s=limit)
-    job = len(pickle.dumps(Job(AllocationRequest.model_validate(request), SolverOptions(), due=0.0)))
+    job = len(pickle.dumps(Job(AllocationRequest.model_validate(request), EngineTuning(), TimeBudget(1.0, 0.0))))
     if size == "small":
         assert job <= pool._SENT_AT_ONCE  # sent at once, without the watchdog
     else:
@@ -157,14 +158,22 @@ def _resume(pid: int) -> None:
 
 
 def test_a_request_whose_deadline_passed_while_it_was_read_costs_no_worker(dla_request):
-    # Validating this 1 MB body takes about 0.1 s, five times its limit plus grace: it is
-    # answered at once, and the worker it would have been handed is not killed for it.
-    big = generated_request(60, 40, seed=5, hard=True, time_limit_s=0.01)
-    with live_server(workers=1, solve_grace_s=0.01) as srv:
+    # A client that sends its body slower than its time limit plus grace: the time counts from
+    # the request's arrival, so once read it is answered at once, and the worker it would have
+    # been handed is not killed for it.
+    limit, grace = 0.01, pool.OVERTIME_AFTER_S + 0.1
+    body = json.dumps({**dla_request, "options": {**dla_request["options"], "time_limit_s": limit}}).encode()
+
+    def slowly():
+        yield body[:100]
+        time.sleep(limit + grace + 0.3)  # the client, not the test, is slow
+        yield body[100:]
+
+    with live_server(workers=1, solve_grace_s=grace) as srv:
         srv.wait_ready(workers=1)
         pid = srv.gateway.worker_pids()
         with srv.client() as c:
-            r = c.post("/v1/allocations", json=big)
+            r = c.post("/v1/allocations", content=slowly(), headers={"content-type": "application/json"})
             assert r.status_code == 200
             result = r.json()
             assert result["status"] == "no_solution"
@@ -255,9 +264,9 @@ def test_a_model_over_the_worker_memory_cap_is_refused_cleanly(dla_request):
     # The cap is set a few MiB above what a warm worker has used, so the warm-up
     # and a small solve fit and a model of 15,000 offers does not (7,500 offers now fit: the
     # model's variables are made only when asked for, and compiling asks for none).
-    # Since its rows are matrices (solvers.rows) the model itself may fit, and the memory
+    # Since its rows are matrices (solvers.build.rows) the model itself may fit, and the memory
     # then runs out when HiGHS's thread is started or inside HiGHS: that too is "model too
-    # large", not a 500, nor a worker killed by glibc (solvers/overrun.py keeps that thread).
+    # large", not a 500, nor a worker killed by glibc (solvers/solve/overrun.py keeps that thread).
     with live_server(workers=1, worker_memory_mb=0) as probe:
         probe.wait_ready(workers=1)
         [pid] = probe.gateway.worker_pids()
@@ -291,7 +300,7 @@ def test_workers_that_cannot_start_under_their_memory_cap_are_named_in_the_503(d
 
 def test_a_worker_gives_back_each_jobs_memory():
     # A solve leaves some cyclic garbage (about 1,300 objects; the Pyomo model itself is
-    # freed by solvers.build.release), and the worker, its automatic collector off,
+    # freed by solvers.build.program.release), and the worker, its automatic collector off,
     # collects it after each answer: sixty solves must leave its resident memory where
     # two left it (0.1 MiB higher, measured), not growing with every solve (about 4 MiB
     # over sixty without the collection).

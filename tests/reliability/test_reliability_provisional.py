@@ -3,7 +3,7 @@
 Each link of the chain is tested on its own, deterministically: the worker sends
 ``allocate``'s provisional answers over its pipe, the pool keeps the last one whatever
 ends the job, and the gateway answers with it when the worker was killed or died.
-(``tests/test_provisional.py`` tests that the engine reports them.)
+(``tests/solvers/test_provisional.py`` tests that the engine reports them.)
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from service.errors import ServiceUnavailable
 from service.pool import MIN_SOLVE_S, Job, JobEnd, Outcome, Worker, _exchange
 from service.settings import Settings
 from service.solving import PoolGateway
-from solvers import SolverOptions, allocate, check_result
+from solvers import EngineTuning, TimeBudget, allocate, check_result
 from tests.builders import mineral, offer, request
 
 
@@ -38,7 +38,7 @@ def _two_stage_request() -> AllocationRequest:
 def test_the_worker_sends_provisional_answers_before_its_reply():
     req = _two_stage_request()
     ours, theirs = multiprocessing.Pipe(duplex=True)
-    job = pickle.dumps(Job(req, SolverOptions(provisional_after_s=0.0), due=time.monotonic() + 30))
+    job = pickle.dumps(Job(req, EngineTuning(provisional_after_s=0.0), TimeBudget.start(30.0)))
     reply, recycle = worker_module._run(job, theirs)
     kind, provisional = pickle.loads(ours.recv_bytes())
     assert not ours.poll()  # one provisional answer: stage one's
@@ -48,12 +48,18 @@ def test_the_worker_sends_provisional_answers_before_its_reply():
     assert final.status is Status.OPTIMAL and final.total_spend <= provisional.total_spend
 
 
+def _due(at: float) -> TimeBudget:
+    """A budget whose deadline is ``at`` (``time.monotonic()``)."""
+    return TimeBudget(30.0, at - 30.0)
+
+
 def test_a_job_gets_the_time_left_until_it_is_due():
     # The time a job took to reach its worker is spent: HiGHS gets what is left until ``due``.
-    job = Job("request", SolverOptions(time_limit_s=30.0), due=time.monotonic() + 5.0)
-    assert 4.0 < job.options_now().time_limit_s <= 5.0
-    late = Job("request", SolverOptions(time_limit_s=30.0), due=time.monotonic() - 1.0)
-    assert late.options_now().time_limit_s == MIN_SOLVE_S
+    job = Job("request", EngineTuning(), _due(time.monotonic() + 5.0))
+    assert 4.0 < job.budget_now().limit_s <= 5.0
+    assert job.budget_now().deadline <= job.due
+    late = Job("request", EngineTuning(), _due(time.monotonic() - 1.0))
+    assert late.budget_now().limit_s == MIN_SOLVE_S
 
 
 # -- the pool --------------------------------------------------------------------------------
@@ -131,7 +137,7 @@ def _run_fake(then: str, due_in: float, deadline_in: float) -> JobEnd:
         assert sent.wait(10)
     now = time.monotonic()
     try:
-        return _exchange(worker, Job("request", "options", due=now + due_in), now + deadline_in)
+        return _exchange(worker, Job("request", "options", _due(now + due_in)), now + deadline_in)
     finally:
         worker.kill()
 
@@ -217,7 +223,7 @@ def _gateway_answer(end: JobEnd, req: AllocationRequest):
 def provisional():
     req = _two_stage_request()
     seen = []
-    allocate(req, SolverOptions(provisional_after_s=0.0), on_provisional=seen.append)
+    allocate(req, EngineTuning(provisional_after_s=0.0), on_provisional=seen.append)
     return req, seen[-1]
 
 

@@ -9,7 +9,7 @@ so that the baselines meet the same 1e-6-per-row rule as the engine.
 
 Also here: turning a baseline's column values into quantities the request
 admits (whole lots, the chosen all-units tier, zero when unused) and checking
-them with plain arithmetic (``solvers.report.build_result`` and
+them with plain arithmetic (``solvers.result_for`` and
 ``solvers.check_result``, which look at quantities only, never at a model).
 """
 
@@ -21,13 +21,12 @@ from itertools import pairwise
 
 import numpy as np
 
-from models import AllocationRequest, AllocationResult, ModelSize, Objective, Status
-from solvers import check_result
+from models import AllocationRequest, AllocationResult, Objective, Status
 
 # The engine's own stage-two score row, re-exported so that every contender holds the score alike.
-from solvers.build import SCORE_ROW_SCALE as SCORE_ROW_SCALE  # noqa: PLC0414 - an explicit re-export
-from solvers.build import SCORE_SLACK as SCORE_SLACK  # noqa: PLC0414
-from solvers.report import SolveStats, build_result
+from solvers import SCORE_ROW_SCALE as SCORE_ROW_SCALE  # noqa: PLC0414 - an explicit re-export
+from solvers import SCORE_SLACK as SCORE_SLACK  # noqa: PLC0414
+from solvers import check_result, result_for
 
 
 @dataclass(slots=True)
@@ -202,6 +201,5 @@ def checked(c: Contract, status: str, quantities: list[float] | None) -> Checked
     """Score and spend by plain arithmetic, and every rule the allocation breaks."""
     if quantities is None or status not in ("optimal", "feasible"):
         return Checked(status, None, None, [])
-    stats = SolveStats(Status(status), 0.0, ModelSize(variables=0, binaries=0, integers=0, constraints=0))
-    result: AllocationResult = build_result(c.request, quantities, stats, [])
+    result: AllocationResult = result_for(c.request, quantities, Status(status))
     return Checked(status, result.coverage_score, result.total_spend, [str(v) for v in check_result(c.request, result)])

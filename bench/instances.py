@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,20 +207,6 @@ SIZES = [
 ]
 
 
-def ab_limits(n: int, per: int, time_limit: float = 30.0) -> tuple[float, float]:
-    """Time limit and gap of an A/B tool's instance (``bench.options_ab``, ``bench.tree_ab``).
-
-    ``time_limit`` and a gap of 1e-4 up to 1,000 offers, 1e-3 above; with LIMITS=suite in
-    the environment, the benchmark set's for that size (``SIZES``), so that the instance is
-    the one the set measures.
-    """
-    if os.environ.get("LIMITS") == "suite":
-        for m, p, limit, gap in SIZES:
-            if (m, p) == (n, per):
-                return limit, gap
-    return time_limit, 1e-4 if n * per <= 1000 else 1e-3
-
-
 def suite(quick: bool = False, largest: int | None = None, seed: int = 1) -> list[Case]:
     """The benchmark set: DLA plus generated sizes, both objectives."""
     cases = [dla_case()]
@@ -251,3 +236,80 @@ def _generated(sizes) -> list[tuple[str, int, int, str, float, float]]:
         objectives = ["max_coverage"] if n_min * per > 10_000 else ["max_coverage", "min_cost"]
         out += [(f"{n_min}x{per}-{objective}", n_min, per, objective, limit, gap) for objective in objectives]
     return out
+
+
+# --- the hard family -----------------------------------------------------------------
+#
+# Requests as real purchase requests come: a minimum order of 30-60% of capacity on every
+# offer, lots on most, at most two suppliers per mineral, none supplying more than half of
+# it. Under min_cost the two suppliers of a mineral then buy exactly half each; whole lots
+# make that a matter of pairing offers whose lots agree (or one without lots).
+
+# (minerals, offers per mineral, the request's own time limit s): 40 to 3,000 offers.
+HARD_SIZES = [
+    (2, 20, 5.0),
+    (5, 20, 5.0),
+    (8, 25, 10.0),
+    (10, 40, 10.0),
+    (20, 50, 20.0),
+    (30, 100, 30.0),
+]
+HARD_GAP = 1e-4
+
+
+def hard_request(
+    n_minerals: int, offers_per_mineral: int, objective: str = "max_coverage", seed: int = 0, time_limit_s: float = 10.0
+) -> dict:
+    """A hard request body: ``make_request``'s minerals and policy, offers as real ones come (see above)."""
+    body = make_request(n_minerals, offers_per_mineral, objective, seed, time_limit_s, HARD_GAP)
+    rng = random.Random(f"hard/{seed}/{n_minerals}/{offers_per_mineral}/{objective}")
+    minerals = {m["id"]: m for m in body["minerals"]}
+    suppliers = []
+    for k, old in enumerate(body["suppliers"]):
+        m = minerals[old["mineral"]]
+        suppliers.append(_hard_offer(rng, old, m["target"], k))
+    body["suppliers"] = suppliers
+    body["policy"]["max_suppliers"] = 2
+    body["policy"]["max_supplier_share"] = 0.5
+    return body
+
+
+def _hard_offer(rng: random.Random, old: dict, target: float, k: int) -> dict:
+    """``old``'s id, mineral, country and price form, with a capacity of 0.3-1.2 targets, a minimum
+    order of 30-60% of it, lots on 70% of offers; fixed costs on a fifth."""
+    capacity = _round(target * rng.uniform(0.3, 1.2))
+    first = old["unit_price"] if "unit_price" in old else old["price_tiers"][0]["unit_price"]
+    offer: dict = {"id": old["id"], "mineral": old["mineral"], "country": old["country"], "capacity": capacity}
+    if "unit_price" in old:
+        offer["unit_price"] = first
+    else:
+        falling = old.get("discount") == "all_units" or old["price_tiers"][-1]["unit_price"] < first
+        offer["price_tiers"] = _tiers(rng, capacity, first, falling=falling)
+        if "discount" in old:
+            offer["discount"] = old["discount"]
+    if rng.random() < 0.7:
+        lot = _round(capacity / rng.randint(3, 30))
+        offer["lot_size"] = lot
+        offer["min_order"] = _round(min(capacity, lot * math.ceil(capacity * rng.uniform(0.3, 0.6) / lot)))
+    else:
+        offer["min_order"] = _round(capacity * rng.uniform(0.3, 0.6))
+    if rng.random() < 0.2:
+        offer["fixed_cost"] = _round(first * capacity * rng.uniform(0.01, 0.05))
+    return offer
+
+
+def hard_suite(seeds: tuple[int, ...] = (1,), largest: int | None = None) -> list[Case]:
+    """The hard family: every size of ``HARD_SIZES``, both objectives, each seed."""
+    cases = []
+    for n_min, per, limit in HARD_SIZES:
+        if largest is not None and n_min * per > largest:
+            continue
+        for objective in ("max_coverage", "min_cost"):
+            for seed in seeds:
+                body = hard_request(n_min, per, objective, seed, limit)
+                cases.append(Case(hard_name(n_min * per, objective, seed), n_min, n_min * per, objective, body))
+    return cases
+
+
+def hard_name(offers: int, objective: str, seed: int) -> str:
+    return f"hard-{offers}-{objective}-s{seed}"

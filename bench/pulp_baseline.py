@@ -25,7 +25,8 @@ class Outcome:
     model: dict
 
 
-def solve(request: AllocationRequest) -> Outcome:
+def solve(request: AllocationRequest, solver: str = "cbc") -> Outcome:
+    """Solved by CBC, or (``solver="scip"``, for best-known values only) by SCIP through PySCIPOpt."""
     began = time.perf_counter()
     c = contract(request)
     offers, budget = c.offers, request.budget
@@ -110,10 +111,11 @@ def solve(request: AllocationRequest) -> Outcome:
     def cbc(warm: bool) -> str:
         nonlocal run_seconds
         left = max(1.0, limit_s - (time.perf_counter() - began))
-        solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=left, gapRel=request.options.mip_gap, threads=1, warmStart=warm)
+        kind = pulp.SCIP_PY if solver == "scip" else pulp.PULP_CBC_CMD
+        backend = kind(msg=False, timeLimit=left, gapRel=request.options.mip_gap, threads=1, warmStart=warm)
         t = time.perf_counter()
         try:
-            prob.solve(solver)
+            prob.solve(backend)
         except pulp.PulpSolverError:  # CBC crashed or was stopped outside its own limit
             return "no_solution"
         finally:

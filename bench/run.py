@@ -17,9 +17,10 @@ Contenders, each in its own process so that peak memory is its own:
   pulp    ``bench/pulp_baseline.py``: the same contract in PuLP, solved by bundled CBC
 Each repetition runs every contender once, in a rotating order. Every answer is
 checked with plain arithmetic (``solvers.check_result``) and compared with the
-highspy baseline's score and spend. Results go to ``bench/results/latest.json``,
-the table between the markers in ``docs/performance.md`` and the plot
-``docs/performance.png``.
+highspy baseline's score and spend. The full suite's results go to
+``bench/results/suite.json``, the tables between the markers in ``docs/performance.md``
+and the plot ``docs/performance.png``; the quick set's (``--quick``, a check before and
+after a change, not the verdict) to ``bench/results/quick.json`` only.
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ LABELS = {
 }
 DOC = ROOT / "docs" / "performance.md"
 PLOT = ROOT / "docs" / "performance.png"
-RESULTS = ROOT / "bench" / "results" / "latest.json"
+# The latest run of each instance set: the full suite, and the quick one (``--quick``).
+RESULTS = ROOT / "bench" / "results" / "suite.json"
+QUICK_RESULTS = ROOT / "bench" / "results" / "quick.json"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
@@ -369,23 +372,17 @@ def markdown(results: list[dict], command: str, elapsed: float, when: str | None
         ),
         "",
     ]
+    columns = "case, contender, median s, ratio, solver s, overhead s (%), peak MB, status, score, spend, agrees"
+    lines += ["| " + columns.replace(", ", " | ") + " |", "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|"]
+    notes = []
     for e in results:
         agree = agreement(e)
         ref = e["contenders"].get("highs", {}).get("median_s")
-        lines.append(
-            f"### {e['case']}: {e['minerals']} minerals, {e['offers']} offers, {e['objective']} "
-            f"(gap {e['mip_gap']:g}, limit {e['time_limit_s']:g} s, {e['reps']} reps)"
-        )
-        lines.append("")
+        case = f"{e['case']} ({e['offers']} offers, {e['reps']} reps)"
         if e.get("rerun"):  # some rows measured again later (results merged by hand, said so here)
             again = e["rerun"]
             names = ", ".join(LABELS[c] for c in again["contenders"])
-            lines.append(f"*Rows re-measured at {again['revision']} ({again['when']}, `{again['command']}`): {names}.*")
-            lines.append("")
-        lines.append(
-            "| contender | median s | ratio | solver s | overhead s (%) | peak MB | status | score | spend | agrees |"
-        )
-        lines.append("|---|---:|---:|---:|---:|---:|---|---:|---:|---|")
+            notes.append(f"{e['case']}: rows re-measured at {again['revision']} (`{again['command']}`): {names}.")
         for c, s in e["contenders"].items():
             ratio = f"{s['median_s'] / ref:.2f}" if ref else "-"
             solver = f"{s['median_solver_s']:.3f}" if "median_solver_s" in s else "-"
@@ -398,20 +395,19 @@ def markdown(results: list[dict], command: str, elapsed: float, when: str | None
             spend = "-" if s["spend"] is None else f"{s['spend']:,.0f}"
             status = "/".join(s["statuses"])
             lines.append(
-                f"| {LABELS[c]} | {s['median_s']:.3f} | {ratio} | {solver} | {over} | {s['peak_rss_mb']:.0f} "
-                f"| {status} | {score} | {spend} | {agree[c]} |"
+                f"| {case} | {LABELS[c]} | {s['median_s']:.3f} | {ratio} | {solver} | {over} "
+                f"| {s['peak_rss_mb']:.0f} | {status} | {score} | {spend} | {agree[c]} |"
             )
-        for c, s in e["contenders"].items():
-            for v in s["violations"]:
-                lines.append(f"\n{LABELS[c]} broke a rule: {v}")
-        lines.append("")
+            case = ""  # the case named on its first row only
+            notes += [f"{LABELS[c]} broke a rule on {e['case']}: {v}" for v in s["violations"]]
+    lines += ["", *notes, *([""] if notes else [])]
     lines += targets(results)
     return "\n".join(lines) + "\n"
 
 
 def targets(results: list[dict]) -> list[str]:
-    """This run's verdict on each of issue 6's targets (``bench.targets``: the rules ``bench.verdict`` uses)."""
-    out = ["### Targets (issue 6), as measured in this run", ""]
+    """This run's verdict on each speed target (``bench.targets``: the rules ``bench.verdict`` uses)."""
+    out = ["Targets, as measured in this run (one seed):", ""]
     for e in results:
         for t in TARGETS:
             if t.goal is None or not t.applies(e):
@@ -462,6 +458,7 @@ def plot(results: list[dict], path: Path) -> None:
 
 
 def write_doc(section: str) -> None:
+    """Put ``section`` between the markers in docs/performance.md."""
     text = DOC.read_text() if DOC.exists() else f"# Performance\n\n{BEGIN}\n{END}\n"
     if BEGIN not in text:
         text += f"\n{BEGIN}\n{END}\n"
@@ -492,14 +489,29 @@ def main(argv: list[str] | None = None) -> int:
         help="also save the results to this JSON file (for bench.verdict over several seeds)",
     )
     parser.add_argument("--render", action="store_true", help="only rewrite docs and plot from the saved results")
+    parser.add_argument(
+        "--family",
+        choices=["set", "hard"],
+        default="set",
+        help="hard: the hard family instead (bench/hard.py: loss at the limit, time to a first allocation)",
+    )
     args = parser.parse_args(argv)
+    if args.family == "hard":
+        from bench import hard
+
+        return hard.main(["run", *(["--largest", str(args.largest)] if args.largest else [])])
     _stop_on_sigterm()
+    results_file = QUICK_RESULTS if args.quick else RESULTS
     if args.render:
-        saved = json.loads(RESULTS.read_text())
-        write_doc(
-            markdown(saved["results"], saved["command"], saved["elapsed_s"], saved.get("when"), saved.get("revision"))
+        saved = json.loads(results_file.read_text())
+        section = markdown(
+            saved["results"], saved["command"], saved["elapsed_s"], saved.get("when"), saved.get("revision")
         )
-        plot(saved["results"], PLOT)
+        if args.quick:
+            print(section)
+        else:
+            write_doc(section)
+            plot(saved["results"], PLOT)
         return 0
     command = "python -m bench.run" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
     contenders = [c for c in args.contenders.split(",") if c]
@@ -523,8 +535,8 @@ def main(argv: list[str] | None = None) -> int:
         results.append(bench_case(case, reps, contenders))
         section = markdown(results, command, time.perf_counter() - began, rev=rev)
         if not args.no_write:  # after every instance, so that an interrupted run keeps what it measured
-            RESULTS.parent.mkdir(parents=True, exist_ok=True)
-            RESULTS.write_text(
+            results_file.parent.mkdir(parents=True, exist_ok=True)
+            results_file.write_text(
                 json.dumps(
                     {
                         "command": command,
@@ -536,8 +548,9 @@ def main(argv: list[str] | None = None) -> int:
                     indent=1,
                 )
             )
-            write_doc(section)
-            plot(results, PLOT)
+            if not args.quick:  # the doc and the plot show the full suite
+                write_doc(section)
+                plot(results, PLOT)
         save = args.save or (RESULTS.parent / f"seed{args.seed}.json" if args.seed != 1 else None)
         if save is not None:
             saved = {

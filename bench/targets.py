@@ -1,4 +1,4 @@
-"""Issue 6's targets, one rule each, on one benchmark entry (one instance, every contender).
+"""The benchmark's speed targets, one rule each, on one benchmark entry (one instance, every contender).
 
 Used by ``bench.run`` (one run's verdict) and ``bench.verdict`` (a set's), so that the
 two judge by the same rules.

@@ -10,12 +10,12 @@ breaks. ``quit`` answers with the process's peak resident memory (VmHWM), so
 that every contender's memory is measured on its own, per instance.
 
 The engine's process is set up as the service's solver workers are: it keeps the
-memory a solve frees for the next (``service.allocator.keep_freed_memory``), and its
+memory a solve frees for the next (``service.malloc.keep_freed_memory``), and its
 garbage collector is off, everything alive after the warm-up frozen, and a collection
 made after each answer, untimed, as a worker makes it after sending its answer
 (``service.worker.collect_between_jobs``). The baselines run as a plain script would,
-with glibc's and Python's defaults (docs/performance.md, change 26, gives what the same
-memory setting does for the highspy baseline).
+with glibc's and Python's defaults (the same memory setting gives the highspy baseline
+nothing: its one full MIP runs on memory it allocates once).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from bench.instances import dla_case
 from models import AllocationRequest
 
 # [start, end] of every HiGHS run (end None while it runs), from any thread: the engine may
-# leave a run that overruns its limit going on a thread of its own (solvers/overrun.py).
+# leave a run that overruns its limit going on a thread of its own (solvers/solve/overrun.py).
 _runs: list[list[float | None]] = []
 _run = highspy.Highs.run
 
@@ -107,7 +107,7 @@ def main() -> int:
     contender, path = sys.argv[1], sys.argv[2]
     if contender == "engine":
         # set up as the service's workers are (the baselines run as a plain script would)
-        from service.allocator import keep_freed_memory
+        from service.malloc import keep_freed_memory
 
         keep_freed_memory()
     solve_once(contender, dla_case().request)  # warm-up
@@ -132,6 +132,6 @@ def main() -> int:
 
 if __name__ == "__main__":
     code = main()
-    # At once, not after a HiGHS run the engine left going past its limit (solvers/overrun.py):
+    # At once, not after a HiGHS run the engine left going past its limit (solvers/solve/overrun.py):
     # the interpreter would wait for it at exit, past the runner's patience.
     os._exit(code)

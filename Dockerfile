@@ -33,7 +33,8 @@ LABEL org.stockpile.stage=final
 COPY --from=build /opt/stockpile /opt/stockpile
 RUN groupadd --gid 10001 stockpile \
  && useradd --uid 10001 --gid stockpile --no-log-init --create-home --home-dir /home/stockpile \
-        --shell /usr/sbin/nologin stockpile
+        --shell /usr/sbin/nologin stockpile \
+ && mkdir -p /data && chown stockpile:stockpile /data
 USER stockpile
 WORKDIR /home/stockpile
 # Settings are environment variables (see the README's Container section);
@@ -41,7 +42,10 @@ WORKDIR /home/stockpile
 ENV PATH=/opt/stockpile/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    STOCKPILE_LOG_LEVEL=info
+    STOCKPILE_LOG_LEVEL=info \
+    STOCKPILE_DATA_DIR=/data
+# Jobs and saved scenarios (the default SQLite database); STOCKPILE_DATABASE_URL may point elsewhere.
+VOLUME ["/data"]
 EXPOSE 8000
 # No curl in a slim image: the venv's python asks /healthz.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \

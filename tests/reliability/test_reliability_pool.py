@@ -210,31 +210,42 @@ def test_beyond_the_queue_requests_get_503_at_once_and_waits_are_bounded(dla_req
         assert busy["response"].status_code == 200
 
 
+def held_request(url: str, body: dict[str, Any]) -> socket.socket:
+    """POST /v1/allocations by hand and keep the connection open; closing it is hanging up."""
+    host, port = url.removeprefix("http://").split(":")
+    payload = json.dumps(body).encode()
+    head = (
+        f"POST /v1/allocations HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\n\r\n"
+    ).encode()
+    s = socket.create_connection((host, int(port)), timeout=20)
+    s.sendall(head + payload)
+    return s
+
+
 def test_a_client_that_hangs_up_frees_its_worker_and_its_place_in_the_queue(dla_request):
-    # One worker. A solves a 30 s hard request, B waits behind it; both clients give up
-    # after 1.5 s. The worker is killed and replaced, B never runs, and C, sent after,
-    # is answered in seconds, not after A's 30 s.
+    # One worker. A solves a 30 s hard request, B waits behind it; B's client hangs up, then A's.
+    # B never reaches a worker, A's worker is killed and replaced, and C, sent after, is
+    # answered in seconds, not after A's 30 s. The test hangs up itself, so the order is certain.
     with live_server(workers=1, queue_length=4) as srv:
         srv.wait_ready(workers=1)
         [first] = srv.gateway.worker_pids()
-
-        def give_up(body: dict[str, Any]) -> None:
-            with httpx.Client(base_url=srv.url, timeout=1.5) as c, pytest.raises(httpx.ReadTimeout):
-                c.post("/v1/allocations", json=body)
-
-        a = threading.Thread(target=give_up, args=(hard_request(30.0),))
-        a.start()
+        a = held_request(srv.url, hard_request(30.0))
+        wait_until(lambda: srv.gateway.stats().busy == 1)
+        b = held_request(srv.url, hard_request(30.0, seed=2))
+        wait_until(lambda: srv.gateway.stats().queued == 1)
+        b.close()  # B hangs up while queued
+        wait_until(lambda: srv.gateway.stats().queued == 0)
+        assert srv.gateway.worker_pids() == [first] and srv.gateway.stats().busy == 1  # A still solving
+        a.close()  # A hangs up while solved
+        assert wait_until(lambda: ended(first), timeout=10)
         with srv.client(timeout=30) as c:
-            wait_until(lambda: srv.gateway.stats().busy == 1)
-            give_up(hard_request(30.0, seed=2))  # B, queued behind A
-            a.join()
             began = time.monotonic()
             answer = c.post("/v1/allocations", json=dla_request)
             seconds = time.monotonic() - began
             text = c.get("/metrics").text
         assert answer.status_code == 200 and answer.json()["status"] == "optimal"
         assert seconds < 15, seconds  # a fresh worker's start, not the rest of A's 30 s
-        assert wait_until(lambda: ended(first), timeout=10)
         assert metric(text, 'stockpile_solves_total{status="abandoned"}') == 2
         assert metric(text, 'stockpile_worker_restarts_total{reason="abandoned"}') == 1
         assert metric(text, 'stockpile_http_requests_total{method="POST",route="/v1/allocations",status="499"}') == 2

@@ -183,6 +183,7 @@ def test_a_stale_scenario_is_not_overwritten(page: Page, api: httpx.Client) -> N
     page.get_by_role("tab", name="Scenarios").click()
     page.get_by_role("button", name="Refresh the list").click()
     page.get_by_role("button", name="Load scenario page-stale").click()
+    expect(page.locator("#source")).to_contain_text('Loaded the scenario "page-stale"')  # its version is held
     newer = {"request": {**dla(), "budget": 900_000_000}, "variants": [], "description": "someone else's"}
     assert api.put("/v1/scenarios/page-stale", json=newer).status_code in (200, 201)
     page.get_by_role("tab", name="Scenarios").click()

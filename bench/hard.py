@@ -8,7 +8,8 @@
     python -m bench.hard run --largest 3000 --seeds 1
         each case at its own time limit, with and without the construction heuristic: the
         loss against the best known, and the time to the first valid allocation (rows kept in
-        ``bench/results/hard-run.json``).
+        ``bench/results/hard-run.json``; a case's row keeps what a later run did not measure).
+        ``--baselines``: raw highspy and PuLP/CBC at the same limits.
     python -m bench.hard table
         the table of the last run, against the best known values as they are now.
     python -m bench.hard heuristic --smallest 1000 --seeds 1,2,3
@@ -181,7 +182,8 @@ def run(
         row["after_first_s"] = seed.seconds if found else None
         row["after_first_cpu_s"] = time.process_time() - cpu if found else None
         row["heuristic_blocked"] = None if found else seed.blocked
-        row["before_first_s"] = first_incumbent_s(request, EngineTuning(construct=False))
+        if "before" in variants:
+            row["before_first_s"] = first_incumbent_s(request, EngineTuning(construct=False))
         runs = {
             "before": EngineTuning(construct=False),
             "after": EngineTuning(),
@@ -436,15 +438,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if same_on_the_set(args.largest) else 1
     if args.what == "run":
         rows = run(cases, args.baselines, tuple(args.variants.split(",")), extra)
-        # the rows of other cases are kept, each with the command that made it
-        kept = json.loads(RUNS.read_text())["rows"] if RUNS.exists() else []
-        fresh = {r["case"] for r in rows}
-        rows = [r for r in kept if r["case"] not in fresh] + [{**r, "command": command} for r in rows]
+        # a case's row keeps what this run did not measure (another variant, the baselines),
+        # with the commands that made it
+        kept = {r["case"]: r for r in json.loads(RUNS.read_text())["rows"]} if RUNS.exists() else {}
+        for r in rows:
+            old = kept.get(r["case"], {})
+            commands = [c for c in old.get("commands", [old["command"]] if "command" in old else []) if c != command]
+            merged = {k: v for k, v in {**old, **r}.items() if k != "command"}
+            kept[r["case"]] = {**merged, "commands": [*commands, command]}
+        rows = list(kept.values())
         RUNS.parent.mkdir(exist_ok=True)
         RUNS.write_text(json.dumps({"command": command, "rows": rows}, indent=1) + "\n")
     saved = json.loads(RUNS.read_text())
     best = json.loads(BEST.read_text())["cases"] if BEST.exists() else {}
-    print("\n" + "\n".join(sorted({r.get("command", saved["command"]) for r in saved["rows"]})) + "\n")
+    made_by = {c for r in saved["rows"] for c in r.get("commands", [r.get("command", saved["command"])])}
+    print("\n" + "\n".join(sorted(made_by)) + "\n")
     print(table(with_losses(saved["rows"], best)))
     return 0
 

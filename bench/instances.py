@@ -313,3 +313,96 @@ def hard_suite(seeds: tuple[int, ...] = (1,), largest: int | None = None) -> lis
 
 def hard_name(offers: int, objective: str, seed: int) -> str:
     return f"hard-{offers}-{objective}-s{seed}"
+
+
+# --- the mixed family ------------------------------------------------------------------
+#
+# The set's requests share one mix of features (40% single prices, a fifth with minimum
+# orders, 15% with lots, a count limit of a fifth of the offers). The mixed family draws the
+# mix per request, so that ratios judged on it are not one mix's luck: how many minerals share
+# the offers, how many offers have tiers and of which kind, minimum orders, lots and fixed
+# costs, the supplier count and share rules, country caps or none.
+
+# (offers, the request's own time limit s): the mid-size requests the set under-represents.
+MIXED_SIZES = [(100, 20.0), (200, 20.0), (400, 30.0), (600, 30.0)]
+MIXED_GAP = 1e-4
+
+
+def mixed_mix(offers: int, objective: str, seed: int) -> dict:
+    """One request's mix of features (each share: the probability that an offer has it)."""
+    rng = random.Random(f"mixed/{seed}/{offers}/{objective}")
+    minerals = rng.choice([m for m in (5, 10, 20) if offers // m >= 5])
+    suppliers = rng.choice([None, 2, 3, 5])
+    # a share cap the count still allows to cover a target (count x share >= 1)
+    shares = [None] + [s for s in (0.3, 0.5, 0.7) if suppliers is None or suppliers * s >= 1]
+    return {
+        "minerals": minerals,
+        "tiers": rng.choice([0.0, 0.4, 0.8]),
+        "all_units": rng.choice([0.0, 0.5, 1.0]),  # of the tiered offers
+        "min_order": rng.choice([0.0, 0.3, 0.7]),
+        "lots": rng.choice([0.0, 0.3, 0.7]),
+        "fixed_cost": rng.choice([0.0, 0.2, 0.5]),
+        "max_suppliers": suppliers,
+        "max_supplier_share": rng.choice(shares),
+        "country_caps": rng.random() < 0.5,
+    }
+
+
+def mixed_request(offers: int, objective: str, seed: int, time_limit_s: float = 20.0) -> dict:
+    """A request body of ``offers`` offers with a mix of features drawn from ``seed`` (``mixed_mix``)."""
+    mix = mixed_mix(offers, objective, seed)
+    rng = random.Random(f"mixed-offers/{seed}/{offers}/{objective}")
+    n_min = mix["minerals"]
+    per = offers // n_min
+    body = make_request(n_min, per, objective, seed, time_limit_s, MIXED_GAP)
+    targets = {m["id"]: m["target"] for m in body["minerals"]}
+    body["suppliers"] = [_mixed_offer(rng, old, targets[old["mineral"]], mix) for old in body["suppliers"]]
+    policy = body["policy"]
+    policy.pop("max_suppliers", None)
+    policy.pop("max_supplier_share", None)
+    if mix["max_suppliers"] is not None:
+        policy["max_suppliers"] = mix["max_suppliers"]
+    if mix["max_supplier_share"] is not None:
+        policy["max_supplier_share"] = mix["max_supplier_share"]
+    if not mix["country_caps"]:
+        policy["country_caps"] = []
+    return body
+
+
+def _mixed_offer(rng: random.Random, old: dict, target: float, mix: dict) -> dict:
+    """``old``'s id, mineral and country; capacity 0.2-0.9 targets; price form and extras by ``mix``."""
+    capacity = _round(target * rng.uniform(0.2, 0.9))
+    first = old["unit_price"] if "unit_price" in old else old["price_tiers"][0]["unit_price"]
+    offer: dict = {"id": old["id"], "mineral": old["mineral"], "country": old["country"], "capacity": capacity}
+    if rng.random() < mix["tiers"]:
+        if rng.random() < mix["all_units"]:
+            offer["price_tiers"] = _tiers(rng, capacity, first, falling=True)
+            offer["discount"] = "all_units"
+        else:  # incremental: mostly volume discounts (non-convex), some rising prices
+            offer["price_tiers"] = _tiers(rng, capacity, first, falling=rng.random() < 0.7)
+    else:
+        offer["unit_price"] = first
+    least = capacity * rng.uniform(0.1, 0.5) if rng.random() < mix["min_order"] else 0.0
+    if rng.random() < mix["lots"]:
+        lot = _round(capacity / rng.randint(3, 40))
+        offer["lot_size"] = lot
+        least = lot * math.ceil(least / lot) if least else 0.0
+    if least:
+        offer["min_order"] = _round(min(capacity, least))
+    if rng.random() < mix["fixed_cost"]:
+        offer["fixed_cost"] = _round(first * capacity * rng.uniform(0.01, 0.05))
+    return offer
+
+
+def mixed_suite(seeds: tuple[int, ...] = (1,), largest: int | None = None) -> list[Case]:
+    """The mixed family: every size of ``MIXED_SIZES``, both objectives, each seed."""
+    cases = []
+    for offers, limit in MIXED_SIZES:
+        if largest is not None and offers > largest:
+            continue
+        for objective in ("max_coverage", "min_cost"):
+            for seed in seeds:
+                body = mixed_request(offers, objective, seed, limit)
+                name, n_min = f"mixed-{offers}-{objective}-s{seed}", len(body["minerals"])
+                cases.append(Case(name, n_min, len(body["suppliers"]), objective, body))
+    return cases

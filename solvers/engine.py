@@ -31,12 +31,13 @@ import pyomo.environ as pyo
 from models import AllocationRequest, AllocationResult, Finding, ModelSize, Objective, Severity, Status
 from solvers.answer.extract import quantities, solution
 from solvers.budget import TimeBudget
-from solvers.build.program import SCORE_ROW_SCALE, SCORE_SLACK, column_offers, create_model, release
+from solvers.build.program import SCORE_ROW_SCALE, SCORE_SLACK, column_minerals, column_offers, create_model, release
 from solvers.errors import SolutionRejected, SolverFailed
 from solvers.prepare.instance import Instance, prepare
 from solvers.report.check import Violation, check_result
 from solvers.report.diagnose import diagnose
 from solvers.report.result import SolveStats, build_result, empty_result, money, out_of_scale, solved_findings
+from solvers.solve.blocks import Blocks, solve_blocks, split
 from solvers.solve.guide import cheapest_offers, solve_guided
 from solvers.solve.heuristic import Construction, construct, start_values
 from solvers.solve.highs import (
@@ -218,6 +219,8 @@ def _solve_model(
         if _guided(compiled, opts)
         else None
     )
+    blocks = _split(model, compiled, instance, opts)
+    block_opts = opts.for_model(request.objective, guided=False)
     opts = opts.for_model(request.objective, guided=guide is not None)
     size = ModelSize(**compiled.size)
     report = None if reporter is None else _Provisional(reporter, model, instance, opts, size)
@@ -241,9 +244,22 @@ def _solve_model(
     if seed is not None:
         budget = unreserved.keep_back(seed.reserve())
     on_answer = None if report is None else report.stage(compiled)
-    watch = _first_answer_watch(compiled, seed, budget, began, start)
-    with phase("stage", stage=1):
-        first = _solve(compiled, guide, opts, budget, start, on_answer, run, watch)
+    first = None
+    if blocks is not None:
+
+        def rescue() -> np.ndarray | None:  # the heuristic's allocation, for the blocks to start from
+            made = None if seed is None else seed.get(mip_s=FIRST_ANSWER_MIP_S)
+            return None if made is None or made.result is None else start_values(model, compiled, made.quantities)
+
+        watch = _first_answer_watch(compiled, seed, budget, began, start)
+        with phase("stage", stage=1):  # (``solve`` looked up here, when called: tests replace it)
+            first = solve_blocks(compiled, blocks, block_opts, budget, solve, start, watch, rescue)
+        if seed is not None and seed.ran:
+            budget = unreserved  # (the heuristic has run: nothing to keep back for it)
+    if first is None:  # not split, or the parts' answers break the budget: the whole model
+        watch = _first_answer_watch(compiled, seed, budget, began, start)
+        with phase("stage", stage=1):
+            first = _solve(compiled, guide, opts, budget, start, on_answer, run, watch)
     if first.watched_out:
         # Nothing better than the start by FIRST_ANSWER_S: the heuristic's allocation now, as HiGHS's
         # start for the rest of the time (its reserve is no longer needed).
@@ -475,6 +491,21 @@ class _Provisional:
         # a restricted answer of stage one proves nothing; stage two's holds stage one's score
         proven = first is not None and first.state is SolveState.OPTIMAL
         return lambda outcome: self.send(outcome, first or outcome, compiled, proven)
+
+
+def _split(model: pyo.ConcreteModel, compiled: Compiled, instance: Instance, opts: EngineTuning) -> Blocks | None:
+    """The model's parts by mineral, to be solved one by one (``EngineTuning.split_by_mineral``), or None.
+
+    Under ``min_cost`` only, where the budget, the one row joining the minerals, seldom binds;
+    and only when no part alone is large enough for the guided solve.
+    """
+    if not opts.split_by_mineral or instance.request.objective is not Objective.MIN_COST:
+        return None
+    blocks = split(compiled, column_minerals(model, compiled))
+    limit = opts.guide_min_integers
+    if blocks is None or (limit is not None and any(compiled.integrality[c].sum() >= limit for c in blocks.columns)):
+        return None
+    return blocks
 
 
 def _guided(compiled: Compiled, opts: EngineTuning) -> bool:

@@ -31,6 +31,10 @@ time, called as ``("event", name, info)``. The phases, nested as they run:
   followed by the event ``highs_answer``: ``state``, ``objective``, ``bound``, ``gap``
   (in the model's own units) and ``seconds`` (the run, passing the model and reading
   the answer included);
+* ``blocks``: under ``min_cost``, stage one solved mineral by mineral (``solvers/solve/blocks.py``;
+  info ``count``, ``coupling``: the rows left out), a HiGHS run each; followed by the event
+  ``blocks_answer``: ``kept`` (the parts' answers keep the budget: the whole model's answer),
+  ``proven``, ``objective`` (the whole model's, in its units) and ``seconds``;
 * ``heuristic``: the construction heuristic (``solvers/solve/heuristic.py``), at most once a
   call: when stage one's HiGHS run has nothing better than its start half a second in, or
   when an answer needs it after HiGHS;

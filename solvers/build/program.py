@@ -163,12 +163,33 @@ def _uses_indicator(inst: Instance, a: Arrays) -> np.ndarray:
 
 def column_offers(m: pyo.ConcreteModel, compiled: Compiled) -> np.ndarray:
     """The offer (position in instance.offers) of every column of ``compiled``; -1 for a mineral's column."""
+    return _of_columns(m, compiled, _offer_owners(m.arrays, m.columns.size))
+
+
+def column_minerals(m: pyo.ConcreteModel, compiled: Compiled) -> np.ndarray:
+    """The mineral (position in instance.minerals) of every column of ``compiled``: its offer's, or its own
+    (a mineral's total, coverage and spend); -1 for a column of no one mineral."""
     a = m.arrays
-    owner = np.full(m.columns.size, -1, dtype=np.int64)
+    offers = _offer_owners(a, m.columns.size)
+    owner = np.full(len(offers), -1, dtype=np.int64)
+    owner[offers >= 0] = a.mineral[offers[offers >= 0]]
+    for per_mineral in (a.Q, a.cov, a.S):
+        owner[per_mineral[per_mineral >= 0]] = np.flatnonzero(per_mineral >= 0)
+    return _of_columns(m, compiled, owner)
+
+
+def _offer_owners(a: Arrays, size: int) -> np.ndarray:
+    """The offer of each position in ``m.columns`` (-1: none)."""
+    owner = np.full(size, -1, dtype=np.int64)
     owner[a.part_position] = a.part_offer
     owner[a.part_z[a.part_z >= 0]] = a.part_offer[a.part_z >= 0]
     for per_offer in (a.y, a.n):
         owner[per_offer[per_offer >= 0]] = np.flatnonzero(per_offer >= 0)
+    return owner
+
+
+def _of_columns(m: pyo.ConcreteModel, compiled: Compiled, owner: np.ndarray) -> np.ndarray:
+    """``owner``, given per position in ``m.columns``, per column of ``compiled`` (-1 for a column not numbered)."""
     owner = np.append(owner, -1)  # position -1: a column the model's Columns did not number
     if compiled.numbering is m.columns:  # read from m.columns: each column's position is known
         return owner[compiled.positions]

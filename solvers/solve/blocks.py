@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from solvers.budget import TimeBudget
 from solvers.solve.highs import Compiled, SolveOutcome, SolveState, Watch, objective_at, relative_gap
@@ -37,6 +38,8 @@ class Blocks:
     columns: list[np.ndarray]
     rows: list[np.ndarray]
     coupling: np.ndarray  # rows with columns of more than one block
+    matrix: object  # the model's matrix, row-wise (scipy.sparse.csr_array)
+    position: np.ndarray  # each column's position in its block
 
 
 def split(compiled: Compiled, owner: np.ndarray) -> Blocks | None:
@@ -61,15 +64,22 @@ def split(compiled: Compiled, owner: np.ndarray) -> Blocks | None:
         return None
     columns = [np.flatnonzero(owner == k) for k in owners]
     rows = [np.flatnonzero(inside & (low == k)) for k in owners]
-    return Blocks(columns, rows, np.flatnonzero(~inside))
+    position = np.empty(len(owner), dtype=np.int32)
+    for cols in columns:
+        position[cols] = np.arange(len(cols), dtype=np.int32)
+    return Blocks(columns, rows, np.flatnonzero(~inside), csr, position)
 
 
-def block_model(compiled: Compiled, columns: np.ndarray, rows: np.ndarray) -> Compiled:
-    """The block of ``compiled`` on these columns and rows, minimised (HiGHS's sense), without an offset.
+def block_model(compiled: Compiled, blocks: Blocks, k: int) -> Compiled:
+    """Block ``k`` of ``compiled``, minimised (HiGHS's sense), without an offset.
 
     Its ``columns`` are the block's positions in the whole: a run needs only how many there are.
     """
-    matrix = compiled.matrix[rows][:, columns].tocsc()
+    columns, rows = blocks.columns[k], blocks.rows[k]
+    part = blocks.matrix[rows]  # its entries all lie in the block's columns: renumber them
+    matrix = sp.csr_array(
+        (part.data, blocks.position[part.indices], part.indptr), shape=(len(rows), len(columns))
+    ).tocsc()
     matrix.sum_duplicates()  # canonical: highspy misbehaves on duplicate entries
     return Compiled(
         columns=columns,
@@ -92,7 +102,7 @@ def keeps_coupling_rows(compiled: Compiled, blocks: Blocks, values: np.ndarray) 
     if not len(blocks.coupling):
         return True
     rows = blocks.coupling
-    activity = compiled.matrix.tocsr()[rows] @ values
+    activity = blocks.matrix[rows] @ values
     return bool(np.all(activity >= compiled.row_lower[rows]) and np.all(activity <= compiled.row_upper[rows]))
 
 
@@ -121,8 +131,8 @@ def solve_blocks(
     bound, proven, count = 0.0, True, len(blocks.columns)
     messages: list[str] = []
     with phase("blocks", count=count, coupling=len(blocks.coupling)):
-        for k, (columns, rows) in enumerate(zip(blocks.columns, blocks.rows, strict=True)):
-            part = block_model(compiled, columns, rows)
+        for k, columns in enumerate(blocks.columns):
+            part = block_model(compiled, blocks, k)
             watched = Watch(watch.at) if watch is not None and start is None else None
             outcome = run(part, opts, budget.remaining() / (count - k), start=_part(start, columns), watch=watched)
             if outcome.watched_out:

@@ -92,11 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="1")
     parser.add_argument("--largest", type=int, default=None, help="skip cases with more offers than this")
     parser.add_argument("--reps", type=int, default=1, help="runs of each way, in turns")
+    parser.add_argument("--only", default=None, help="only cases whose name contains this")
     args = parser.parse_args(argv)
     seeds = tuple(int(s) for s in args.seeds.split(","))
     allocate(dla_case().request)  # warm up: imports, the first HiGHS
     rows = []
-    for case in cases(args.family, seeds, args.largest):
+    for case in [c for c in cases(args.family, seeds, args.largest) if not args.only or args.only in c.name]:
         rows.append(measure(case, args.reps))
         print(json.dumps(rows[-1]), flush=True)
     print("\n" + table(rows))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -119,7 +119,8 @@ def solve_blocks(
     """Stage one of ``compiled`` block by block; None when the whole model must be solved instead.
 
     Each block gets an even share of the time left when it starts (blocks that finish early
-    leave more to those after them). Infeasible when a block is (the relaxation is). None when
+    leave more to those after them); blocks stopped at their share then go on from their
+    answers, with even shares of what is left. Infeasible when a block is (the relaxation is). None when
     a block stops at its share without an allocation, or the blocks' answers break a coupling
     row. ``start``: a full column vector, each block started from its part. ``watch``: a block
     run without a start that has no allocation at ``watch.at`` is stopped, ``rescue()`` makes a
@@ -127,9 +128,8 @@ def solve_blocks(
     those after it start from it.
     """
     began = time.perf_counter()
-    values = np.zeros(len(compiled.cost))
-    bound, proven, count = 0.0, True, len(blocks.columns)
-    messages: list[str] = []
+    count = len(blocks.columns)
+    answers: list[SolveOutcome] = []
     with phase("blocks", count=count, coupling=len(blocks.coupling)):
         for k, columns in enumerate(blocks.columns):
             part = block_model(compiled, blocks, k)
@@ -145,21 +145,44 @@ def solve_blocks(
                 return _whole(outcome, time.perf_counter() - began)
             if outcome.values is None:
                 return None
-            values[columns] = outcome.values
-            proven = proven and outcome.state is SolveState.OPTIMAL
-            bound += outcome.bound if outcome.bound is not None else -np.inf
-            if outcome.state is not SolveState.OPTIMAL:
-                messages.append(outcome.message)
+            answers.append(outcome)
+        # Parts stopped at their share go on, each from its answer, with an even share of what is left.
+        unproven = [k for k, a in enumerate(answers) if a.state is not SolveState.OPTIMAL]
+        for i, k in enumerate(unproven):
+            share = budget.remaining() / (len(unproven) - i)
+            if share < AGAIN_MIN_S:
+                break
+            again = run(block_model(compiled, blocks, k), opts, share, start=answers[k].values)
+            answers[k] = _better(answers[k], again)
+    values = np.zeros(len(compiled.cost))
+    for columns, answer in zip(blocks.columns, answers, strict=True):
+        values[columns] = answer.values
+    proven = all(a.state is SolveState.OPTIMAL for a in answers)
     seconds = time.perf_counter() - began
     kept = keeps_coupling_rows(compiled, blocks, values)
     objective = compiled.sign * objective_at(compiled, values)
     event("blocks_answer", count=count, kept=kept, proven=proven, objective=objective, seconds=seconds)
     if not kept:
         return None
-    whole_bound = compiled.sign * (bound + compiled.offset) if np.isfinite(bound) else None
+    bounds = [a.bound for a in answers]
+    whole_bound = None if None in bounds else compiled.sign * (sum(bounds) + compiled.offset)
     state = SolveState.OPTIMAL if proven else SolveState.LIMIT_WITH_SOLUTION
-    message = "Optimal" if proven else messages[0]
+    message = "Optimal" if proven else next(a.message for a in answers if a.state is not SolveState.OPTIMAL)
     return SolveOutcome(state, objective, whole_bound, relative_gap(objective, whole_bound), seconds, values, message)
+
+
+# A part stopped at its share goes on only with at least this long (s).
+AGAIN_MIN_S = 0.05
+
+
+def _better(old: SolveOutcome, new: SolveOutcome) -> SolveOutcome:
+    """A part's answer after it went on from ``old``: ``new``'s where it has one as good, with the tighter
+    bound of the two (both are minimised)."""
+    bounds = [b for b in (old.bound, new.bound) if b is not None]
+    bound = max(bounds) if bounds else None
+    if new.values is None or new.objective is None or new.objective > old.objective:
+        return replace(old, bound=bound, gap=relative_gap(old.objective, bound))
+    return replace(new, bound=bound, gap=relative_gap(new.objective, bound))
 
 
 def _part(start: np.ndarray | None, columns: np.ndarray) -> np.ndarray | None:

@@ -4,7 +4,8 @@
         long runs of HiGHS (the engine, at ``--limit``) and of SCIP (PySCIPOpt, through
         ``bench.pulp_baseline``'s model; or CBC) on
         each case; the better checked value of the two is kept in ``bench/hard_best.json``
-        beside the command that made it (entries of other cases are kept).
+        beside the commands that made it (a case's runs by solvers not run again are kept,
+        and the better of its old and new best; entries of other cases are kept).
     python -m bench.hard run --largest 3000 --seeds 1
         each case at its own time limit, with and without the construction heuristic: the
         loss against the best known, and the time to the first valid allocation (rows kept in
@@ -415,8 +416,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.what == "best":
         found = best_known(cases, args.limit, args.solvers.split(","))
         saved = json.loads(BEST.read_text()) if BEST.exists() else {"cases": {}}
-        for name, entry in found.items():
-            saved["cases"][name] = {**entry, "command": command}
+        for name, entry in found.items():  # runs of solvers not run now are kept, and the better best
+            old = saved["cases"].get(name, {})
+            values = [v for v in (old.get("best"), entry["best"]) if v is not None]
+            pick = max if entry["objective"] == "max_coverage" else min
+            kept = {k: v for k, v in old.items() if k not in entry and k not in ("best", "command", "limit_s")}
+            commands = [c for c in old.get("commands", [old["command"]] if "command" in old else []) if c != command]
+            saved["cases"][name] = {
+                **kept,
+                **{k: v for k, v in entry.items() if k != "limit_s"},
+                "best": pick(values) if values else None,
+                "commands": [*commands, f"{command} (limit {entry['limit_s']:g} s)"],
+            }
         saved["cases"] = dict(sorted(saved["cases"].items()))
         BEST.write_text(json.dumps(saved, indent=1) + "\n")
         return 0

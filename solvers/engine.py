@@ -251,9 +251,13 @@ def _solve_model(
             made = None if seed is None else seed.get(mip_s=FIRST_ANSWER_MIP_S)
             return None if made is None or made.result is None else start_values(model, compiled, made.quantities)
 
-        watch = _first_answer_watch(compiled, seed, budget, began, start)
         with phase("stage", stage=1):  # (``solve`` looked up here, when called: tests replace it)
-            first = solve_blocks(compiled, blocks, block_opts, budget, solve, start, watch, rescue)
+            if guide is None:  # the whole model first, briefly: most requests are solved so, by one run
+                first = solve(compiled, block_opts, min(SPLIT_AFTER_S, budget.remaining()), start=start)
+            if first is None or first.state in (SolveState.LIMIT_WITH_SOLUTION, SolveState.LIMIT_NO_SOLUTION):
+                start = first.values if first is not None and first.values is not None else start
+                watch = _first_answer_watch(compiled, seed, budget, began, start)
+                first = solve_blocks(compiled, blocks, block_opts, budget, solve, start, watch, rescue)
         if seed is not None and seed.ran:
             budget = unreserved  # (the heuristic has run: nothing to keep back for it)
     if first is None:  # not split, or the parts' answers break the budget: the whole model
@@ -491,6 +495,12 @@ class _Provisional:
         # a restricted answer of stage one proves nothing; stage two's holds stage one's score
         proven = first is not None and first.state is SolveState.OPTIMAL
         return lambda outcome: self.send(outcome, first or outcome, compiled, proven)
+
+
+# Under min_cost, a model below the guided size is solved whole for this long (s) before it is split
+# by mineral: most are solved by then, by one HiGHS run, which costs less outside HiGHS than a run
+# a part. A guided model is split at once: the guided solve's LP alone takes longer.
+SPLIT_AFTER_S = 0.25
 
 
 def _split(model: pyo.ConcreteModel, compiled: Compiled, instance: Instance, opts: EngineTuning) -> Blocks | None:

@@ -38,8 +38,12 @@ class Blocks:
     columns: list[np.ndarray]
     rows: list[np.ndarray]
     coupling: np.ndarray  # rows with columns of more than one block
-    matrix: object  # the model's matrix, row-wise (scipy.sparse.csr_array)
-    position: np.ndarray  # each column's position in its block
+    coupling_rows: object  # the coupling rows of the model's matrix (scipy.sparse.csr_array)
+    # the blocks' rows and columns, block by block (the coupling rows left out), column-wise: block k
+    # is columns col_starts[k]:col_starts[k + 1] and rows row_starts[k]:row_starts[k + 1] of it
+    parts: object  # scipy.sparse.csc_array
+    col_starts: np.ndarray
+    row_starts: np.ndarray
 
 
 def split(compiled: Compiled, owner: np.ndarray) -> Blocks | None:
@@ -64,10 +68,11 @@ def split(compiled: Compiled, owner: np.ndarray) -> Blocks | None:
         return None
     columns = [np.flatnonzero(owner == k) for k in owners]
     rows = [np.flatnonzero(inside & (low == k)) for k in owners]
-    position = np.empty(len(owner), dtype=np.int32)
-    for cols in columns:
-        position[cols] = np.arange(len(cols), dtype=np.int32)
-    return Blocks(columns, rows, np.flatnonzero(~inside), csr, position)
+    coupling = np.flatnonzero(~inside)
+    parts = csr[np.concatenate(rows)][:, np.concatenate(columns)].tocsc()
+    parts.sum_duplicates()  # canonical: highspy misbehaves on duplicate entries
+    col_starts, row_starts = np.cumsum([0, *map(len, columns)]), np.cumsum([0, *map(len, rows)])
+    return Blocks(columns, rows, coupling, csr[coupling], parts, col_starts, row_starts)
 
 
 def block_model(compiled: Compiled, blocks: Blocks, k: int) -> Compiled:
@@ -76,11 +81,11 @@ def block_model(compiled: Compiled, blocks: Blocks, k: int) -> Compiled:
     Its ``columns`` are the block's positions in the whole: a run needs only how many there are.
     """
     columns, rows = blocks.columns[k], blocks.rows[k]
-    part = blocks.matrix[rows]  # its entries all lie in the block's columns: renumber them
-    matrix = sp.csr_array(
-        (part.data, blocks.position[part.indices], part.indptr), shape=(len(rows), len(columns))
-    ).tocsc()
-    matrix.sum_duplicates()  # canonical: highspy misbehaves on duplicate entries
+    a, left, top = blocks.parts, blocks.col_starts[k], blocks.row_starts[k]
+    first, last = a.indptr[left], a.indptr[blocks.col_starts[k + 1]]
+    indptr = a.indptr[left : blocks.col_starts[k + 1] + 1] - first
+    entries = (a.data[first:last], a.indices[first:last] - top, indptr)  # its columns' entries: its rows only
+    matrix = sp.csc_array(entries, shape=(len(rows), len(columns)))
     return Compiled(
         columns=columns,
         sign=1.0,
@@ -102,7 +107,7 @@ def keeps_coupling_rows(compiled: Compiled, blocks: Blocks, values: np.ndarray) 
     if not len(blocks.coupling):
         return True
     rows = blocks.coupling
-    activity = blocks.matrix[rows] @ values
+    activity = blocks.coupling_rows @ values
     return bool(np.all(activity >= compiled.row_lower[rows]) and np.all(activity <= compiled.row_upper[rows]))
 
 
@@ -123,7 +128,8 @@ def solve_blocks(
     answers, with even shares of what is left. Infeasible when a block is (the relaxation is). None when
     a block stops at its share without an allocation, or the blocks' answers break a coupling
     row. ``start``: a full column vector, each block started from its part. ``watch``: a block
-    run without a start that has no allocation at ``watch.at`` is stopped, ``rescue()`` makes a
+    run without a start that has no allocation at ``watch.at``, or ``watch.least_s`` after it
+    began if that is later, is stopped, ``rescue()`` makes a
     full column vector (the construction heuristic's allocation; None: none), and the block and
     those after it start from it.
     """
@@ -133,7 +139,10 @@ def solve_blocks(
     with phase("blocks", count=count, coupling=len(blocks.coupling)):
         for k, columns in enumerate(blocks.columns):
             part = block_model(compiled, blocks, k)
-            watched = Watch(watch.at) if watch is not None and start is None else None
+            # a part is stopped at the watch's time if it has had least_s of its own by then
+            watched = None
+            if watch is not None and start is None:
+                watched = Watch(max(watch.at, time.perf_counter() + watch.least_s))
             outcome = run(part, opts, budget.remaining() / (count - k), start=_part(start, columns), watch=watched)
             if outcome.watched_out:
                 watch = None

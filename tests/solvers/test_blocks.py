@@ -70,8 +70,14 @@ def test_a_column_without_a_mineral_or_a_single_mineral_leaves_the_model_whole()
     assert split(compiled, np.zeros_like(owner)) is None
 
 
+@pytest.fixture
+def split_at_once(monkeypatch):
+    """The whole model's first run, which solves most requests alone, cut to HiGHS's least time limit."""
+    monkeypatch.setattr(engine_module, "SPLIT_AFTER_S", 0.0)
+
+
 @pytest.mark.parametrize("size", [(2, 20), (5, 20), (8, 25)])
-def test_split_by_mineral_finds_the_whole_models_least_spend(size: tuple[int, int]):
+def test_split_by_mineral_finds_the_whole_models_least_spend(size: tuple[int, int], split_at_once):
     for seed in (1, 2):
         req = _hard(*size, seed=seed)
         split_result, events = _traced(req)
@@ -84,9 +90,10 @@ def test_split_by_mineral_finds_the_whole_models_least_spend(size: tuple[int, in
         assert answer["kept"] and answer["proven"]
         whole_columns = next(info for _, name, info in events if name == "compiled")["columns"]
         runs = [info["columns"] for kind, name, info in events if kind == "begin" and name == "highs_run"]
-        # a run per mineral (one of them again, from the heuristic's allocation, if it had nothing
-        # half a second into the call), none of the whole model
-        assert size[0] <= len(runs) <= size[0] + 1 and whole_columns not in runs
+        # the whole model's first run, cut short; then a run per mineral (one of them again, from the
+        # heuristic's allocation, if it had nothing half a second into its run)
+        assert runs[0] == whole_columns and whole_columns not in runs[1:]
+        assert size[0] <= len(runs) - 1 <= size[0] + 1
 
 
 @PROPERTY
@@ -105,7 +112,7 @@ def test_split_or_whole_the_answer_is_the_same(req: AllocationRequest):
         assert split_result.total_spend == pytest.approx(whole.total_spend, rel=2 * gap, abs=1e-6)
 
 
-def test_when_the_parts_break_the_budget_the_whole_model_answers():
+def test_when_the_parts_break_the_budget_the_whole_model_answers(split_at_once):
     cheapest = allocate(_hard(5, 20)).total_spend
     req = _hard(5, 20).model_copy(update={"budget": 0.999 * cheapest})
     result, events = _traced(req)
@@ -129,7 +136,7 @@ def test_a_part_stopped_without_an_allocation_leaves_the_answer_to_the_whole_mod
 
     def parts_stopped(compiled, options, time_left, start=None, watch=None):
         sizes.append(len(compiled.cost))
-        if len(sizes) == 1:  # the first part
+        if len(sizes) <= 2:  # the whole model's first run, cut short, then the first part
             return stopped(time_left)
         return real(compiled, options, time_left, start=start, watch=watch)
 
@@ -137,10 +144,14 @@ def test_a_part_stopped_without_an_allocation_leaves_the_answer_to_the_whole_mod
     req = _hard(5, 20)
     result = allocate(req)
     assert result.status is Status.OPTIMAL and check_result(req, result) == []
-    assert len(sizes) >= 2 and set(sizes[1:]) == {len(create_model(prepare(req)).columns.vars)}  # then the whole
+    whole = len(create_model(prepare(req)).columns.vars)
+    assert sizes[0] == whole and sizes[1] < whole  # the whole model briefly, a part
+    assert len(sizes) >= 3 and set(sizes[2:]) == {whole}  # then the whole model again
 
 
-def test_a_part_with_nothing_by_the_first_answer_time_goes_on_from_the_heuristics_allocation(monkeypatch):
+def test_a_part_with_nothing_by_the_first_answer_time_goes_on_from_the_heuristics_allocation(
+    monkeypatch, split_at_once
+):
     monkeypatch.setattr(engine_module, "FIRST_ANSWER_S", 0.0)
     real = engine_module.solve
     runs: list[tuple[int, Any, Any, Any]] = []
@@ -160,6 +171,14 @@ def test_a_part_with_nothing_by_the_first_answer_time_goes_on_from_the_heuristic
     assert size == runs[watched[0]][0] and watch is None  # the same part again, unwatched,
     assert start is not None and np.any(start != 0)  # from the heuristic's allocation
     assert all(start is not None for _, start, _, _ in runs[watched[0] + 1 :])  # and every part after it
+
+
+def test_a_request_the_whole_model_solves_at_once_is_not_split():
+    req = every_kind_of_offer("min_cost")
+    result, events = _traced(req)
+    assert result.status is Status.OPTIMAL
+    assert [name for kind, name, _ in events if kind == "begin" and name == "highs_run"] == ["highs_run"]
+    assert not [name for _, name, _ in events if name in ("blocks", "blocks_answer")]
 
 
 def test_off_the_whole_model_is_solved_as_before():

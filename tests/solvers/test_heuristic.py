@@ -135,7 +135,7 @@ def test_a_run_with_nothing_by_the_first_answer_time_goes_on_from_the_heuristics
     for objective in ("max_coverage", "min_cost"):
         runs.clear()
         req = _hard(objective, 3.0)
-        result = allocate(req)
+        result = allocate(req, EngineTuning(split_by_mineral=False))  # the parts' watch: tests/solvers/test_blocks.py
         assert result.status.has_allocation and result.allocations and check_result(req, result) == []
         (_, watch, watched), (start, again, _) = runs[:2]
         assert watch is not None and watched.watched_out

@@ -83,21 +83,23 @@ def _seeds(seeds: list[int]) -> str:
 
 
 def measured_at(runs: list[dict]) -> list[str]:
-    """Which commit measured each case's contenders: one line per case, seeds named where they differ."""
+    """Which commit measured each case's contenders, seeds named where they differ: a line per case, one
+    line for the cases measured alike."""
     seeds_of: dict[str, dict[str, dict[str, list[int]]]] = {}  # case -> contender -> revision -> seeds
     for run in runs:
         for e in run["results"]:
             for name, c in e["contenders"].items():
                 rev = c.get("revision", "?").removeprefix("commit ")
                 seeds_of.setdefault(e["case"], {}).setdefault(name, {}).setdefault(rev, []).append(run.get("seed", 1))
-    lines = []
+    alike: dict[str, list[str]] = {}  # the description -> the cases it describes
     for case, contenders in seeds_of.items():
         groups: dict[str, list[str]] = {}  # the same revisions on the same seeds: one group
         for name, revs in contenders.items():
             where = ", ".join(rev if len(revs) == 1 else f"{rev} ({_seeds(seeds)})" for rev, seeds in revs.items())
             groups.setdefault(where, []).append(name)
-        lines.append(f"- {case}: " + "; ".join(f"{', '.join(names)} at {where}" for where, names in groups.items()))
-    return lines
+        description = "; ".join(f"{', '.join(names)} at {where}" for where, names in groups.items())
+        alike.setdefault(description, []).append(case)
+    return [f"- {', '.join(cases)}: {description}" for description, cases in alike.items()]
 
 
 def verdict(runs: list[dict]) -> list[str]:

@@ -137,3 +137,11 @@ def test_a_baseline_answer_that_breaks_the_request_is_flagged_not_compared_with(
         "pulp": "ref VIOLATES",
     }
     assert any("10x50-min_cost seed 7" in line for line in verdict([run]))
+
+
+def test_cases_measured_alike_share_one_line_of_where_they_were_measured():
+    first, second = _run(1, 2.0, 1.0, 8.0), _run(1, 2.0, 1.0, 8.0)
+    other = second["results"][0]
+    first["results"].append({**other, "case": "5x20-min_cost"})
+    lines = verdict(merge_by_seed([first]))
+    assert "- 10x50-min_cost, 5x20-min_cost: http, engine, highs, pulp at ?" in lines

@@ -102,6 +102,10 @@ def measured_at(runs: list[dict]) -> list[str]:
     return [f"- {', '.join(cases)}: {description}" for description, cases in alike.items()]
 
 
+# How a contender that agrees with the highspy baseline compares with it (``bench.run.agreement``).
+AGREES = ("yes", "ref", "-", "limit", "score within gap")
+
+
 def verdict(runs: list[dict]) -> list[str]:
     """The markdown table: one row per case and target, one column per seed, then the set."""
     seeds = [r.get("seed", 1) for r in runs]
@@ -113,13 +117,12 @@ def verdict(runs: list[dict]) -> list[str]:
         "| case | target | " + " | ".join(f"seed {s}" for s in seeds) + " | over the set | verdict |",
         "|---|---|" + "---:|" * len(seeds) + "---:|---|",
     ]
-    disagreements = []
+    disagreements = []  # each case and seed where a contender disagrees: those contenders and how
     for case, entries in by_case.items():
         for i, e in enumerate(entries):
-            if e is not None and any(
-                a not in ("yes", "ref", "-", "limit", "score within gap") for a in agreement(e).values()
-            ):
-                disagreements.append(f"{case} seed {seeds[i]}: {agreement(e)}")
+            odd = {} if e is None else {c: a for c, a in agreement(e).items() if a not in AGREES}
+            if odd:
+                disagreements.append(f"{case} seed {seeds[i]} ({', '.join(f'{c}: {a}' for c, a in odd.items())})")
         for t in TARGETS:
             present = [e for e in entries if e is not None]
             if not present or not t.applies(present[0]):
@@ -135,8 +138,7 @@ def verdict(runs: list[dict]) -> list[str]:
             lines.append(f"| {case} | {t.name}{goal} | " + " | ".join(cells) + f" | {show(t, overall)} | {met} |")
     lines += ["", "Measured at (commit per contender; `bench.run --seed N --save` runs):", "", *measured_at(runs), ""]
     if disagreements:
-        lines += ["Contenders that disagree with the highspy baseline:", ""]
-        lines += [f"- {d}" for d in disagreements]
+        lines.append("Contenders that disagree with the highspy baseline: " + "; ".join(disagreements) + ".")
     else:
         lines.append(
             "Every answer passed the plain-arithmetic check and agreed with the highspy baseline "

@@ -451,19 +451,18 @@ class HeldModel:
                 self.changed += 1
                 return h, status
             if status is None:  # too many coefficients to change one by one: the same object, the model whole
-                self.loaded = None
-                status = load(h, compiled, options)
-                if status != highspy.HighsStatus.kError:
-                    self.loaded = compiled
-                    self.passed += 1
-                return h, status
+                return h, self._pass_whole(h, compiled, options)
         self.highs = h = highspy.Highs()  # a fresh object: nothing of the last model's search is kept
+        return h, self._pass_whole(h, compiled, options)
+
+    def _pass_whole(self, h: highspy.Highs, compiled: Compiled, options: dict[str, object]) -> highspy.HighsStatus:
+        """Load ``compiled`` whole into ``h``, which then holds it unless HiGHS refused it."""
         self.loaded = None
         status = load(h, compiled, options)
         if status != highspy.HighsStatus.kError:
             self.loaded = compiled
             self.passed += 1
-        return h, status
+        return status
 
 
 def _rows_above(matrix, rows: int):

@@ -76,14 +76,20 @@ def test_a_budget_is_an_immutable_value_that_crosses_processes():
 # -- the engine reads a budget it is handed --------------------------------------------------
 
 
-def test_a_budget_handed_to_the_engine_is_the_time_it_works_to(monkeypatch):
-    given: list[float] = []
+@pytest.fixture
+def given(monkeypatch) -> list[float]:
+    """Every HiGHS run the engine makes stops at once with nothing; the time each was given, in order."""
+    times: list[float] = []
 
     def every_run_stopped(compiled, options, time_left, start=None, watch=None):
-        given.append(time_left)
+        times.append(time_left)
         return stopped(time_left)
 
     monkeypatch.setattr(engine_module, "solve", every_run_stopped)
+    return times
+
+
+def test_a_budget_handed_to_the_engine_is_the_time_it_works_to(given: list[float]):
     req = request(1e6, [mineral(target=10, min_quantity=5)], [offer("a", 10, 100)])
     # The request asks for 30 s (its default); the budget, begun 7 s ago with 8 s, has less than 1 s.
     budget = TimeBudget(8.0, time.monotonic() - 7.0)
@@ -93,30 +99,16 @@ def test_a_budget_handed_to_the_engine_is_the_time_it_works_to(monkeypatch):
     assert "allow more than 8 s" in finding.message  # the budget's limit, not the request's
 
 
-def test_without_a_budget_the_engine_counts_the_options_limit_from_the_call(monkeypatch):
-    given: list[float] = []
-
-    def every_run_stopped(compiled, options, time_left, start=None, watch=None):
-        given.append(time_left)
-        return stopped(time_left)
-
-    monkeypatch.setattr(engine_module, "solve", every_run_stopped)
+def test_without_a_budget_the_engine_counts_the_options_limit_from_the_call(given: list[float]):
     req = request(1e6, [mineral(target=10, min_quantity=5)], [offer("a", 10, 100)])
     result = allocate(req, EngineTuning(time_limit_s=300.0, max_time_limit_s=20.0, construct=False))
     assert given and all(15.0 < left <= 20.0 for left in given)  # clamped, less what is kept back
     assert "allow more than 20 s" in result.diagnostics[0].message
 
 
-def test_the_heuristic_reserve_is_kept_back_from_highs(monkeypatch):
+def test_the_heuristic_reserve_is_kept_back_from_highs(monkeypatch, given: list[float]):
     # From construct_min_offers offers the construction heuristic may run after HiGHS: its
     # reserve (at most 1 s, 6% of the limit) is not HiGHS's to spend.
-    given: list[float] = []
-
-    def every_run_stopped(compiled, options, time_left, start=None, watch=None):
-        given.append(time_left)
-        return stopped(time_left)
-
-    monkeypatch.setattr(engine_module, "solve", every_run_stopped)
     monkeypatch.setattr(engine_module, "POST_SOLVE_SHARE", 0.0)  # only the reserve kept back
     req = request(1e6, [mineral(target=10)], [offer(f"o{i}", 10 + i, 100) for i in range(3)])
 
